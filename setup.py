@@ -1,0 +1,82 @@
+"""Declares the compiled extension modules; everything else is in pyproject.toml.
+
+Build switches (environment variables):
+
+* ``WSCODEC_NO_EXTENSIONS=1``      build no extension: a pure ``py3-none-any`` wheel.
+* ``WSCODEC_REQUIRE_EXTENSIONS=1`` fail the build if an extension does not compile.
+* neither: try to compile, and install the pure package with a warning if that fails.
+"""
+
+import os
+import sys
+import warnings
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+NO_EXT = bool(os.environ.get("WSCODEC_NO_EXTENSIONS"))
+REQUIRE_EXT = bool(os.environ.get("WSCODEC_REQUIRE_EXTENSIONS"))
+MODULES = ["_mask_c", "_utf8_c", "_frames_c"]
+
+
+def extensions():
+    if NO_EXT:
+        return []
+    from Cython.Build import cythonize
+
+    if sys.platform == "win32":
+        args = ["/O2"]
+    else:
+        # Release flags; ISA-specific kernels carry their own target attributes, so no -m flags here.
+        args = ["-O3", "-fno-strict-aliasing"]
+    if os.environ.get("WSCODEC_SANITIZE"):
+        args = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    exts = [
+        Extension(
+            f"wscodec.{name}",
+            [f"wscodec/{name}.pyx"],
+            include_dirs=["wscodec/_c"],
+            depends=[f"wscodec/_c/{h}" for h in os.listdir("wscodec/_c") if h.endswith(".h")],
+            extra_compile_args=args,
+            extra_link_args=args if os.environ.get("WSCODEC_SANITIZE") else [],
+        )
+        for name in MODULES
+    ]
+    return cythonize(
+        exts,
+        compiler_directives={
+            "language_level": 3,
+            "freethreading_compatible": True,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "embedsignature": True,
+        },
+    )
+
+
+class OptionalBuildExt(build_ext):
+    """Let the build of the extensions fail softly unless they are required."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:  # a missing compiler surfaces as several error types
+            self._soft_fail(exc)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            self._soft_fail(exc)
+
+    def _soft_fail(self, exc):
+        if REQUIRE_EXT:
+            raise
+        warnings.warn(
+            f"wscodec: compiling the extension failed ({exc}); installing the pure-Python implementation",
+            stacklevel=1,
+        )
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

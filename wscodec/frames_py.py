@@ -1,0 +1,440 @@
+"""Frame headers, frame encoding and the streaming frame decoder (RFC 6455 §5), pure Python.
+
+Policies both implementations share:
+
+* Non-minimal length encodings (a 16-bit length under 126, a 64-bit length
+  under 65536) are rejected with 1002, as RFC 6455 §5.2 says they MUST NOT
+  be sent.
+* Every rule checkable from a header is checked as soon as the header bytes
+  are there, in this order: RSV bits, reserved opcode, control-frame FIN and
+  length, mask direction, 64-bit length top bit, minimal length, size limit.
+  No payload byte is buffered for a frame that breaks one.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ._buffers import readable
+from .enums import Opcode
+from .errors import ProtocolError
+from .mask_py import _xor
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "Frame",
+    "FrameHeader",
+    "parse_header",
+    "encode_header",
+    "encode_frame",
+    "FrameDecoder",
+]
+
+#: Default largest frame payload a decoder accepts (16 MiB).
+DEFAULT_MAX_FRAME_SIZE = 1 << 24
+
+# Opcode members by value; None marks the reserved opcodes 3–7 and 11–15.
+_OPCODES: tuple[Opcode | None, ...] = tuple(
+    Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16)
+)
+
+
+class FrameHeader:
+    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
+
+    __slots__ = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "length", "mask", "header_size")
+
+    def __init__(
+        self,
+        fin: bool,
+        rsv1: bool,
+        rsv2: bool,
+        rsv3: bool,
+        opcode: Opcode,
+        masked: bool,
+        length: int,
+        mask: bytes | None,
+        header_size: int,
+    ) -> None:
+        self.fin = fin
+        self.rsv1 = rsv1
+        self.rsv2 = rsv2
+        self.rsv3 = rsv3
+        self.opcode = opcode
+        self.masked = masked
+        self.length = length
+        self.mask = mask
+        self.header_size = header_size
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FrameHeader):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"FrameHeader({args})"
+
+
+class Frame:
+    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
+
+    __slots__ = ("fin", "opcode", "payload", "rsv1", "rsv2", "rsv3")
+
+    def __init__(
+        self,
+        fin: bool,
+        opcode: int,
+        payload: bytes,
+        rsv1: bool = False,
+        rsv2: bool = False,
+        rsv3: bool = False,
+    ) -> None:
+        self.fin = fin
+        self.opcode = opcode
+        self.payload = payload
+        self.rsv1 = rsv1
+        self.rsv2 = rsv2
+        self.rsv3 = rsv3
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Frame):
+            return NotImplemented
+        return (self.fin, self.opcode, self.payload, self.rsv1, self.rsv2, self.rsv3) == (
+            other.fin,
+            other.opcode,
+            other.payload,
+            other.rsv1,
+            other.rsv2,
+            other.rsv3,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        flags = "".join(f", {n}=True" for n in ("rsv1", "rsv2", "rsv3") if getattr(self, n))
+        return f"Frame(fin={self.fin!r}, opcode={self.opcode!r}, payload={self.payload[:32]!r}"\
+            f"{'...' if len(self.payload) > 32 else ''} ({len(self.payload)} bytes){flags})"
+
+
+def _check_start(b0: int, b1: int) -> Opcode:
+    """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
+    opcode = _OPCODES[b0 & 0x0F]
+    if opcode is None:
+        raise ProtocolError(1002, f"reserved opcode {b0 & 0x0F}")
+    if opcode >= 8:
+        if not b0 & 0x80:
+            raise ProtocolError(1002, "fragmented control frame")
+        if (b1 & 0x7F) > 125:
+            raise ProtocolError(1002, "control frame payload over 125 bytes")
+    return opcode
+
+
+def _header_size(b1: int) -> int:
+    size = (2, 4, 10)[((b1 & 0x7F) > 125) + ((b1 & 0x7F) == 127)]
+    return size + 4 if b1 & 0x80 else size
+
+
+def _extended_length(buf: Any, pos: int, b1: int) -> int:
+    """The payload length of a header known to be complete; checks the 64-bit and minimal-length rules."""
+    n = b1 & 0x7F
+    if n < 126:
+        return n
+    if n == 126:
+        n = (buf[pos + 2] << 8) | buf[pos + 3]
+        if n < 126:
+            raise ProtocolError(1002, "non-minimal 16-bit payload length")
+        return n
+    n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+    if n >> 63:
+        raise ProtocolError(1002, "64-bit payload length with the most significant bit set")
+    if n < 0x10000:
+        raise ProtocolError(1002, "non-minimal 64-bit payload length")
+    return n
+
+
+def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
+    """Parse the frame header at ``offset``; ``None`` if more bytes are needed.
+
+    Raises :class:`ProtocolError` (1002) for what no header may contain: a
+    reserved opcode, a fragmented or over-long control frame, a 64-bit length
+    with the top bit set, a non-minimal length. RSV bits and masking are
+    reported, not judged: which are allowed depends on the connection.
+    """
+    buf = readable(data)
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    avail = len(buf) - offset
+    if avail < 2:
+        return None
+    b0 = buf[offset]
+    b1 = buf[offset + 1]
+    opcode = _check_start(b0, b1)
+    size = _header_size(b1)
+    if avail < size:
+        return None
+    length = _extended_length(buf, offset, b1)
+    masked = bool(b1 & 0x80)
+    return FrameHeader(
+        bool(b0 & 0x80),
+        bool(b0 & 0x40),
+        bool(b0 & 0x20),
+        bool(b0 & 0x10),
+        opcode,
+        masked,
+        length,
+        bytes(buf[offset + size - 4 : offset + size]) if masked else None,
+        size,
+    )
+
+
+# ---------------------------------------------------------------- encoding
+
+_POOL_SIZE = 4096  # bytes of CSPRNG output drawn per system call (1024 mask keys)
+
+
+class _MaskPool:
+    """Mask keys from the OS CSPRNG, drawn a block at a time so a small frame costs no system call."""
+
+    __slots__ = ("_block", "_pos")
+
+    def __init__(self) -> None:
+        self._block = b""
+        self._pos = 0
+
+    def key(self) -> bytes:
+        pos = self._pos
+        if pos + 4 > len(self._block):
+            self._block = os.urandom(_POOL_SIZE)
+            pos = 0
+        self._pos = pos + 4
+        return self._block[pos : pos + 4]
+
+
+_mask_pool = _MaskPool()
+
+
+def _resolve_mask(mask: object) -> bytes | None:
+    if mask is None or mask is False:
+        return None
+    if mask is True:
+        return _mask_pool.key()
+    key = readable(mask)
+    if len(key) != 4:
+        raise ValueError("mask must contain 4 bytes")
+    return bytes(key)
+
+
+def _first_byte(opcode: int, length: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> int:
+    op = int(opcode)
+    if not 0 <= op <= 15 or _OPCODES[op] is None:
+        raise ValueError(f"invalid opcode {opcode!r}")
+    if op >= 8:
+        if not fin:
+            raise ValueError("control frames cannot be fragmented")
+        if length > 125:
+            raise ValueError("control frame payload cannot exceed 125 bytes")
+    return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
+
+
+def _pack_header(b0: int, length: int, key: bytes | None) -> bytes:
+    mbit = 0x80 if key is not None else 0
+    if length < 126:
+        head = bytes((b0, mbit | length))
+    elif length < 0x10000:
+        head = bytes((b0, mbit | 126)) + length.to_bytes(2, "big")
+    elif length < 1 << 63:
+        head = bytes((b0, mbit | 127)) + length.to_bytes(8, "big")
+    else:
+        raise ValueError("payload length must be below 2**63")
+    return head + key if key is not None else head
+
+
+def encode_header(
+    opcode: int,
+    length: int,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    mask: object = None,
+) -> bytes:
+    """Return the header of a frame whose payload is ``length`` bytes, for vectored writes.
+
+    With ``mask=True`` a fresh key is drawn and is the header's last 4 bytes;
+    the caller masks the payload with it (``apply_mask``). ``ValueError`` for
+    a reserved opcode, a fragmented or over-long control frame, a negative or
+    ≥ 2**63 length, or a key that is not 4 bytes.
+    """
+    if length < 0:
+        raise ValueError("length must be >= 0")
+    b0 = _first_byte(opcode, length, fin, rsv1, rsv2, rsv3)
+    return _pack_header(b0, length, _resolve_mask(mask))
+
+
+def encode_frame(
+    opcode: int,
+    payload: object,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    mask: object = None,
+) -> bytes:
+    """Return a whole frame: header, then ``payload`` (any bytes-like object) masked if asked.
+
+    ``mask``: ``None``/``False`` unmasked (server side); ``True`` a fresh key
+    from the OS CSPRNG (client side); 4 bytes: that key. ``TypeError`` for a
+    non-buffer payload (encode ``str`` first), ``ValueError`` as for
+    :func:`encode_header`.
+    """
+    data = readable(payload)
+    length = len(data)
+    b0 = _first_byte(opcode, length, fin, rsv1, rsv2, rsv3)
+    key = _resolve_mask(mask)
+    head = _pack_header(b0, length, key)
+    if key is None:
+        return head + data
+    return head + _xor(data, key)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+class _FrameReader:
+    """The streaming header/payload loop shared by FrameDecoder and MessageDecoder.
+
+    Subclasses judge each header in :meth:`_accept` (before any of its
+    payload is buffered) and consume each complete frame in :meth:`_deliver`.
+    """
+
+    def __init__(self, client: bool, max_frame_size: int | None, rsv_allowed: int) -> None:
+        if max_frame_size is not None and max_frame_size < 0:
+            raise ValueError("max_frame_size must be >= 0 or None")
+        if not 0 <= rsv_allowed <= 7:
+            raise ValueError("rsv_allowed must be a combination of RSV1 (4), RSV2 (2) and RSV3 (1)")
+        self._client = bool(client)
+        self._max_frame = (1 << 63) - 1 if max_frame_size is None else max_frame_size
+        self._rsv_refused = (~rsv_allowed & 7) << 4
+        self._buf = bytearray()
+        self._error: tuple[int, str] | None = None
+        self._closed = False  # set by MessageDecoder after a CLOSE frame: ignore all that follows
+
+    def _accept(self, opcode: Opcode, fin: bool, length: int) -> None:
+        if length > self._max_frame:
+            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+
+    def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _fail(self, exc: ProtocolError, out: list[Any]) -> ProtocolError:
+        exc.frames = out
+        self._error = (exc.code, exc.reason)
+        self._buf = bytearray()  # drop what was buffered: a failed decoder holds nothing
+        return exc
+
+    def _feed(self, data: object) -> list[Any]:
+        if self._error is not None:
+            readable(data)
+            raise ProtocolError(*self._error)
+        out: list[Any] = []
+        if self._closed:
+            readable(data)
+            return out
+        buf = self._buf
+        if buf:
+            buf += readable(data)
+            view: Any = memoryview(buf)
+        else:
+            view = readable(data)
+        try:
+            pos = self._parse(view, out)
+        except ProtocolError as exc:
+            if isinstance(view, memoryview):
+                view.release()
+            raise self._fail(exc, out) from None
+        if buf:
+            view.release()
+            del buf[:pos]
+        elif pos < len(view):
+            self._buf = bytearray(view[pos:])
+        return out
+
+    def _parse(self, view: Any, out: list[Any]) -> int:
+        """Consume every complete frame in ``view``; return the offset of the first unconsumed byte."""
+        end = len(view)
+        pos = 0
+        client = self._client
+        refused = self._rsv_refused
+        while end - pos >= 2 and not self._closed:
+            b0 = view[pos]
+            b1 = view[pos + 1]
+            if b0 & refused:
+                raise ProtocolError(1002, "reserved bit set without a negotiated extension")
+            opcode = _check_start(b0, b1)
+            if client:
+                if b1 & 0x80:
+                    raise ProtocolError(1002, "masked frame from a server")
+            elif not b1 & 0x80:
+                raise ProtocolError(1002, "unmasked frame from a client")
+            size = _header_size(b1)
+            if end - pos < size:
+                break
+            length = _extended_length(view, pos, b1)
+            self._accept(opcode, bool(b0 & 0x80), length)
+            start = pos + size
+            if end - start < length:
+                break
+            stop = start + length
+            if client:
+                payload = bytes(view[start:stop])
+            else:
+                payload = _xor(view[start:stop], bytes(view[start - 4 : start]))
+            self._deliver(b0, opcode, payload, out)
+            pos = stop
+        return end if self._closed else pos
+
+
+class FrameDecoder(_FrameReader):
+    """Streaming frame decoder: feed it bytes in any chunking, get back every frame they complete.
+
+    ``client=True`` for a decoder on the client side (frames must arrive
+    unmasked); a server's decoder requires masked frames. ``max_frame_size``
+    bounds one frame's payload (``None``: no limit but the RFC's 2**63 - 1);
+    ``rsv_allowed`` is the set of RSV bits an extension negotiated (RSV1=4,
+    RSV2=2, RSV3=1).
+    """
+
+    def __init__(
+        self,
+        *,
+        client: bool = False,
+        max_frame_size: int | None = DEFAULT_MAX_FRAME_SIZE,
+        rsv_allowed: int = 0,
+    ) -> None:
+        super().__init__(client, max_frame_size, rsv_allowed)
+
+    def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
+        out.append(Frame(bool(b0 & 0x80), opcode, payload, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10)))
+
+    def feed(self, data: object) -> list[Frame]:
+        """Return every frame completed by ``data``, payloads unmasked.
+
+        Raises :class:`ProtocolError` on a violation, with the frames completed
+        before it in this call on ``.frames``; every later call raises again.
+        """
+        return self._feed(data)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a complete frame."""
+        return len(self._buf)
+
