@@ -22,6 +22,8 @@ if _os.environ.get("WSCODEC_NO_EXTENSIONS"):
 else:
     try:
         from . import _impl_c as _impl
+
+        _impl.load_all()
     except ImportError:
         from . import _impl_py as _impl
 

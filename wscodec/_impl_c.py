@@ -1,27 +1,49 @@
-"""The compiled implementation, gathered under the public names; ImportError if it was not built."""
+"""The compiled implementation, gathered under the public names.
 
-from ._frames_c import DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameHeader, encode_frame, encode_header, parse_header
-from ._mask_c import Masker, apply_mask, apply_mask_inplace
-from ._messages_c import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder
-from ._utf8_c import Utf8Validator, validate_utf8
+Names resolve lazily from the module that defines them, so a test of one
+compiled module does not need the others; :func:`load_all` (called by
+``import wscodec``) imports every one and raises ImportError if any is missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 NAME = "cython"
 
-__all__ = [
-    "NAME",
-    "apply_mask",
-    "apply_mask_inplace",
-    "Masker",
-    "validate_utf8",
-    "Utf8Validator",
-    "Frame",
-    "FrameHeader",
-    "parse_header",
-    "encode_header",
-    "encode_frame",
-    "FrameDecoder",
-    "Message",
-    "MessageDecoder",
-    "DEFAULT_MAX_FRAME_SIZE",
-    "DEFAULT_MAX_MESSAGE_SIZE",
-]
+_SOURCES = {
+    "apply_mask": "_mask_c",
+    "apply_mask_inplace": "_mask_c",
+    "Masker": "_mask_c",
+    "validate_utf8": "_utf8_c",
+    "Utf8Validator": "_utf8_c",
+    "Frame": "_frames_c",
+    "FrameHeader": "_frames_c",
+    "parse_header": "_frames_c",
+    "encode_header": "_frames_c",
+    "encode_frame": "_frames_c",
+    "FrameDecoder": "_frames_c",
+    "DEFAULT_MAX_FRAME_SIZE": "_frames_c",
+    "Message": "_frames_c",
+    "MessageDecoder": "_frames_c",
+    "DEFAULT_MAX_MESSAGE_SIZE": "_frames_c",
+}
+
+__all__ = ["NAME", "load_all", *_SOURCES]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        source = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"wscodec.{source}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def load_all() -> None:
+    """Import every compiled module; ImportError if one was not built."""
+    for name in _SOURCES:
+        __getattr__(name)
