@@ -13,6 +13,7 @@ Policies both implementations share:
 
 from __future__ import annotations
 
+import operator
 import os
 from typing import Any
 
@@ -232,7 +233,7 @@ def _resolve_mask(mask: object) -> bytes | None:
 
 
 def _first_byte(opcode: int, length: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> int:
-    op = int(opcode)
+    op = operator.index(opcode)
     if not 0 <= op <= 15 or _OPCODES[op] is None:
         raise ValueError(f"invalid opcode {opcode!r}")
     if op >= 8:

@@ -85,7 +85,10 @@ class MessageDecoder(_FrameReader):
                 raise ProtocolError(
                     1009, f"message of {self._size + length} bytes or more exceeds the limit of {self._max_message}"
                 )
-            self._size += length
+
+    def _fail(self, exc: ProtocolError, out: list[Any]) -> ProtocolError:
+        self._parts = bytearray()  # a failed decoder holds nothing
+        return super()._fail(exc, out)
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         fin = b0 & 0x80
@@ -112,6 +115,7 @@ class MessageDecoder(_FrameReader):
             self._utf8.reset()
         else:
             self._parts += payload
+            self._size += len(payload)
 
     def feed(self, data: object) -> list[Message | Frame]:
         """Return the messages and control frames completed by ``data``, in order.

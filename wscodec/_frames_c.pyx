@@ -1,0 +1,813 @@
+# cython: language_level=3, freethreading_compatible=True, boundscheck=False, wraparound=False, cdivision=True
+"""Frame headers, frame encoding, and the streaming frame and message decoders, compiled.
+
+The behaviour — checks, their order, close codes, reasons — is that of
+frames_py.py and messages_py.py, the reference; read their docstrings for
+the policies. What differs is how the bytes move:
+
+* bytes received are kept in one C buffer that grows only with what has
+  arrived; a frame straddling two reads is completed there, while every
+  frame lying whole in a read is taken straight from the caller's buffer;
+* payloads are unmasked while they are copied out (one pass, SIMD);
+* fragments of a message are unmasked straight into one growing C buffer,
+  text being validated fragment by fragment as it lands there.
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_CheckExact
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, memmove
+
+import os
+
+from .close import parse_close
+from .enums import Opcode
+from .errors import ProtocolError
+
+
+cdef extern from "_c/mask.h":
+    void ws_mask_init()
+    void ws_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
+                      const unsigned char *key, size_t phase) nogil
+
+cdef extern from "_c/utf8.h":
+    ctypedef struct ws_utf8_state:
+        pass
+    void ws_utf8_init_dispatch()
+    int ws_utf8_valid(const unsigned char *p, size_t n) nogil
+    void ws_utf8_reset(ws_utf8_state *s) nogil
+    Py_ssize_t ws_utf8_feed(ws_utf8_state *s, const unsigned char *p, size_t n) nogil
+    int ws_utf8_complete(const ws_utf8_state *s) nogil
+
+ws_mask_init()
+ws_utf8_init_dispatch()
+
+#: Default largest frame payload a decoder accepts (16 MiB).
+DEFAULT_MAX_FRAME_SIZE = 1 << 24
+#: Default largest message (all fragments together) a MessageDecoder accepts (16 MiB).
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
+
+cdef uint64_t _NO_LIMIT = 0x7FFFFFFFFFFFFFFF  # the RFC's own limit: 2**63 - 1
+
+# Opcode members by value; None marks the reserved opcodes 3–7 and 11–15.
+cdef tuple _OPCODES = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
+cdef object _CLOSE = Opcode.CLOSE
+
+# Above this size, copying and unmasking a payload runs with the GIL released.
+cdef Py_ssize_t _NOGIL_MIN = 1 << 16
+# A receive buffer larger than this is freed once empty rather than kept for reuse.
+cdef Py_ssize_t _KEEP_MAX = 1 << 20
+
+
+cdef struct Header:
+    int b0
+    int opcode
+    bint masked
+    Py_ssize_t size      # header bytes
+    uint64_t length      # payload bytes
+
+
+# ---------------------------------------------------------------- value types
+
+@cython.freelist(64)
+cdef class Frame:
+    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
+
+    cdef readonly bint fin
+    cdef readonly object opcode
+    cdef readonly bytes payload
+    cdef readonly bint rsv1
+    cdef readonly bint rsv2
+    cdef readonly bint rsv3
+
+    def __init__(self, bint fin, opcode, bytes payload, bint rsv1=False, bint rsv2=False, bint rsv3=False):
+        self.fin = fin
+        self.opcode = opcode
+        self.payload = payload
+        self.rsv1 = rsv1
+        self.rsv2 = rsv2
+        self.rsv3 = rsv3
+
+    def __eq__(self, other):
+        if not isinstance(other, Frame):
+            return NotImplemented
+        cdef Frame o = other
+        return (self.fin == o.fin and self.opcode == o.opcode and self.payload == o.payload
+                and self.rsv1 == o.rsv1 and self.rsv2 == o.rsv2 and self.rsv3 == o.rsv3)
+
+    __hash__ = None
+
+    def __repr__(self):
+        flags = "".join([f", {n}=True" for n, v in (("rsv1", self.rsv1), ("rsv2", self.rsv2), ("rsv3", self.rsv3)) if v])
+        more = "..." if len(self.payload) > 32 else ""
+        return (f"Frame(fin={self.fin!r}, opcode={self.opcode!r}, payload={self.payload[:32]!r}{more}"
+                f" ({len(self.payload)} bytes){flags})")
+
+
+cdef class FrameHeader:
+    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
+
+    cdef readonly bint fin
+    cdef readonly bint rsv1
+    cdef readonly bint rsv2
+    cdef readonly bint rsv3
+    cdef readonly object opcode
+    cdef readonly bint masked
+    cdef readonly object length
+    cdef readonly object mask
+    cdef readonly Py_ssize_t header_size
+
+    def __init__(self, bint fin, bint rsv1, bint rsv2, bint rsv3, opcode, bint masked, length, mask,
+                 Py_ssize_t header_size):
+        self.fin = fin
+        self.rsv1 = rsv1
+        self.rsv2 = rsv2
+        self.rsv3 = rsv3
+        self.opcode = opcode
+        self.masked = masked
+        self.length = length
+        self.mask = mask
+        self.header_size = header_size
+
+    cdef tuple _fields(self):
+        return (self.fin, self.rsv1, self.rsv2, self.rsv3, self.opcode, self.masked, self.length, self.mask,
+                self.header_size)
+
+    def __eq__(self, other):
+        if not isinstance(other, FrameHeader):
+            return NotImplemented
+        return self._fields() == (<FrameHeader>other)._fields()
+
+    __hash__ = None
+
+    def __repr__(self):
+        return ("FrameHeader(fin={!r}, rsv1={!r}, rsv2={!r}, rsv3={!r}, opcode={!r}, masked={!r}, length={!r}, "
+                "mask={!r}, header_size={!r})").format(*self._fields())
+
+
+@cython.freelist(64)
+cdef class Message:
+    """A whole data message: ``opcode`` (TEXT or BINARY) and ``payload`` bytes.
+
+    A TEXT payload has already been validated as UTF-8; it stays bytes (for
+    orjson, msgspec and the like) until :attr:`text` decodes it.
+    """
+
+    cdef readonly object opcode
+    cdef readonly bytes payload
+
+    def __init__(self, opcode, bytes payload):
+        self.opcode = opcode
+        self.payload = payload
+
+    @property
+    def text(self):
+        """The payload decoded as UTF-8."""
+        return self.payload.decode("utf-8")
+
+    def __eq__(self, other):
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.opcode == (<Message>other).opcode and self.payload == (<Message>other).payload
+
+    __hash__ = None
+
+    def __repr__(self):
+        more = "..." if len(self.payload) > 32 else ""
+        return f"Message(opcode={self.opcode!r}, payload={self.payload[:32]!r}{more} ({len(self.payload)} bytes))"
+
+
+# ---------------------------------------------------------------- input buffers
+
+cdef struct Input:
+    const unsigned char *data
+    Py_ssize_t size
+    bint has_view
+    Py_buffer view
+
+
+cdef object _contiguous(object obj):
+    """``obj`` if it exports a C-contiguous buffer, else a bytes copy (the pure version's rule)."""
+    if PyBytes_CheckExact(obj) or PyByteArray_CheckExact(obj):
+        return obj
+    cdef object view = memoryview(obj)  # TypeError for str and other non-buffers
+    if not view.c_contiguous:
+        return view.tobytes()
+    return obj
+
+
+cdef int _acquire(object obj, Input *inp) except -1:
+    """Point ``inp`` at the bytes of a buffer (exact bytes need no buffer export)."""
+    if PyBytes_CheckExact(obj):
+        inp.data = <const unsigned char *>PyBytes_AS_STRING(obj)
+        inp.size = PyBytes_GET_SIZE(obj)
+        inp.has_view = False
+        return 0
+    PyObject_GetBuffer(obj, &inp.view, PyBUF_SIMPLE)
+    inp.has_view = True
+    inp.data = <const unsigned char *>inp.view.buf
+    inp.size = inp.view.len
+    return 0
+
+
+cdef inline void _release(Input *inp):
+    if inp.has_view:
+        PyBuffer_Release(&inp.view)
+        inp.has_view = False
+
+
+cdef bytes _copy_out(const unsigned char *src, Py_ssize_t n, bint masked):
+    """A new bytes object holding the payload at ``src``, unmasked while copied (key in the 4 bytes before)."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
+    _unmask_into(dst, src, n, masked)
+    return out
+
+
+cdef inline void _unmask_into(unsigned char *dst, const unsigned char *src, Py_ssize_t n, bint masked) noexcept:
+    """Copy a payload, unmasking it on the way if ``masked`` (the key is the 4 bytes before ``src``)."""
+    if masked:
+        if n >= _NOGIL_MIN:
+            with nogil:
+                ws_mask_copy(dst, src, <size_t>n, src - 4, 0)
+        else:
+            ws_mask_copy(dst, src, <size_t>n, src - 4, 0)
+    elif n >= _NOGIL_MIN:
+        with nogil:
+            memcpy(dst, src, <size_t>n)
+    else:
+        memcpy(dst, src, <size_t>n)
+
+
+# ---------------------------------------------------------------- header rules
+
+cdef int _check_start(int b0, int b1) except -1:
+    """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
+    cdef int opcode = b0 & 0x0F
+    if _OPCODES[opcode] is None:
+        raise ProtocolError(1002, f"reserved opcode {opcode}")
+    if opcode >= 8:
+        if not b0 & 0x80:
+            raise ProtocolError(1002, "fragmented control frame")
+        if (b1 & 0x7F) > 125:
+            raise ProtocolError(1002, "control frame payload over 125 bytes")
+    return 0
+
+
+cdef inline Py_ssize_t _header_size(int b1) noexcept:
+    cdef int n = b1 & 0x7F
+    cdef Py_ssize_t size = 2 if n < 126 else (4 if n == 126 else 10)
+    return size + 4 if b1 & 0x80 else size
+
+
+cdef int _extended_length(const unsigned char *p, uint64_t *length) except -1:
+    """The payload length of a complete header at ``p``; checks the 64-bit and minimal-length rules."""
+    cdef int n = p[1] & 0x7F
+    cdef uint64_t v
+    cdef int i
+    if n < 126:
+        length[0] = n
+        return 0
+    if n == 126:
+        v = (<uint64_t>p[2] << 8) | p[3]
+        if v < 126:
+            raise ProtocolError(1002, "non-minimal 16-bit payload length")
+        length[0] = v
+        return 0
+    v = 0
+    for i in range(2, 10):
+        v = (v << 8) | p[i]
+    if v >> 63:
+        raise ProtocolError(1002, "64-bit payload length with the most significant bit set")
+    if v < 0x10000:
+        raise ProtocolError(1002, "non-minimal 64-bit payload length")
+    length[0] = v
+    return 0
+
+
+def parse_header(data, Py_ssize_t offset=0):
+    """Parse the frame header at ``offset``; ``None`` if more bytes are needed.
+
+    Raises :class:`ProtocolError` (1002) for what no header may contain: a
+    reserved opcode, a fragmented or over-long control frame, a 64-bit length
+    with the top bit set, a non-minimal length. RSV bits and masking are
+    reported, not judged: which are allowed depends on the connection.
+    """
+    cdef Input inp
+    cdef const unsigned char *p
+    cdef Py_ssize_t size
+    cdef uint64_t length
+    data = _contiguous(data)
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    _acquire(data, &inp)
+    try:
+        if inp.size - offset < 2:
+            return None
+        p = inp.data + offset
+        _check_start(p[0], p[1])
+        size = _header_size(p[1])
+        if inp.size - offset < size:
+            return None
+        _extended_length(p, &length)
+        masked = bool(p[1] & 0x80)
+        return FrameHeader(
+            bool(p[0] & 0x80), bool(p[0] & 0x40), bool(p[0] & 0x20), bool(p[0] & 0x10),
+            _OPCODES[p[0] & 0x0F], masked, length,
+            PyBytes_FromStringAndSize(<const char *>p + size - 4, 4) if masked else None, size,
+        )
+    finally:
+        _release(&inp)
+
+
+# ---------------------------------------------------------------- encoding
+
+cdef enum:
+    _POOL_SIZE = 4096  # bytes of CSPRNG output drawn per system call (1024 mask keys)
+
+cdef unsigned char _pool[_POOL_SIZE]
+cdef Py_ssize_t _pool_pos = _POOL_SIZE
+cdef cython.pymutex _pool_lock  # the pool is the module's only mutable state
+
+
+cdef int _draw_key(unsigned char *key) except -1:
+    """Copy the next 4 bytes of the OS CSPRNG pool into ``key``, refilling it when spent."""
+    global _pool_pos
+    cdef bytes block
+    with _pool_lock:
+        if _pool_pos + 4 > _POOL_SIZE:
+            block = os.urandom(_POOL_SIZE)
+            memcpy(_pool, PyBytes_AS_STRING(block), _POOL_SIZE)
+            _pool_pos = 0
+        memcpy(key, &_pool[_pool_pos], 4)
+        _pool_pos += 4
+    return 0
+
+
+cdef int _resolve_mask(object mask, unsigned char *key) except -1:
+    """0: unmasked; 1: ``key`` filled (fresh from the pool for ``mask=True``, else the given 4 bytes)."""
+    cdef Input inp
+    if mask is None or mask is False:
+        return 0
+    if mask is True:
+        _draw_key(key)
+        return 1
+    mask = _contiguous(mask)
+    _acquire(mask, &inp)
+    try:
+        if inp.size != 4:
+            raise ValueError("mask must contain 4 bytes")
+        memcpy(key, inp.data, 4)
+    finally:
+        _release(&inp)
+    return 1
+
+
+cdef int _first_byte(object opcode, uint64_t length, bint fin, bint rsv1, bint rsv2, bint rsv3) except -1:
+    cdef long op
+    try:
+        op = opcode
+    except OverflowError:
+        op = -1
+    if not 0 <= op <= 15 or _OPCODES[op] is None:
+        raise ValueError(f"invalid opcode {opcode!r}")
+    if op >= 8:
+        if not fin:
+            raise ValueError("control frames cannot be fragmented")
+        if length > 125:
+            raise ValueError("control frame payload cannot exceed 125 bytes")
+    return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
+
+
+cdef Py_ssize_t _write_header(unsigned char *out, int b0, uint64_t length, const unsigned char *key) noexcept:
+    """Write a header into ``out`` (room for 14 bytes); return its size."""
+    cdef int mbit = 0x80 if key != NULL else 0
+    cdef Py_ssize_t size, i
+    out[0] = b0
+    if length < 126:
+        out[1] = mbit | <int>length
+        size = 2
+    elif length < 0x10000:
+        out[1] = mbit | 126
+        out[2] = (length >> 8) & 0xFF
+        out[3] = length & 0xFF
+        size = 4
+    else:
+        out[1] = mbit | 127
+        for i in range(8):
+            out[2 + i] = (length >> (56 - 8 * i)) & 0xFF
+        size = 10
+    if key != NULL:
+        memcpy(out + size, key, 4)
+        size += 4
+    return size
+
+
+def encode_header(opcode, length, *, bint fin=True, bint rsv1=False, bint rsv2=False, bint rsv3=False, mask=None):
+    """Return the header of a frame whose payload is ``length`` bytes, for vectored writes.
+
+    With ``mask=True`` a fresh key is drawn and is the header's last 4 bytes;
+    the caller masks the payload with it (``apply_mask``). ``ValueError`` for
+    a reserved opcode, a fragmented or over-long control frame, a negative or
+    ≥ 2**63 length, or a key that is not 4 bytes.
+    """
+    cdef unsigned char head[14]
+    cdef unsigned char key[4]
+    if length < 0:
+        raise ValueError("length must be >= 0")
+    if length > _NO_LIMIT:
+        raise ValueError("payload length must be below 2**63")
+    cdef uint64_t n = length
+    cdef int b0 = _first_byte(opcode, n, fin, rsv1, rsv2, rsv3)
+    cdef bint masked = _resolve_mask(mask, key)
+    cdef Py_ssize_t size = _write_header(head, b0, n, key if masked else NULL)
+    return PyBytes_FromStringAndSize(<char *>head, size)
+
+
+def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=False, bint rsv3=False, mask=None):
+    """Return a whole frame: header, then ``payload`` (any bytes-like object) masked if asked.
+
+    ``mask``: ``None``/``False`` unmasked (server side); ``True`` a fresh key
+    from the OS CSPRNG (client side); 4 bytes: that key. ``TypeError`` for a
+    non-buffer payload (encode ``str`` first), ``ValueError`` as for
+    :func:`encode_header`.
+    """
+    cdef Input inp
+    cdef unsigned char key[4]
+    cdef unsigned char head[14]
+    cdef Py_ssize_t size, n
+    cdef int b0
+    cdef bint masked
+    cdef bytes out
+    cdef unsigned char *dst
+    payload = _contiguous(payload)
+    _acquire(payload, &inp)
+    try:
+        n = inp.size
+        b0 = _first_byte(opcode, <uint64_t>n, fin, rsv1, rsv2, rsv3)
+        masked = _resolve_mask(mask, key)
+        size = _write_header(head, b0, <uint64_t>n, key if masked else NULL)
+        out = PyBytes_FromStringAndSize(NULL, size + n)
+        dst = <unsigned char *>PyBytes_AS_STRING(out)
+        memcpy(dst, head, size)
+        if masked:
+            # The key sits right before the payload in ``out``, but the source is elsewhere.
+            if n >= _NOGIL_MIN:
+                with nogil:
+                    ws_mask_copy(dst + size, inp.data, <size_t>n, key, 0)
+            else:
+                ws_mask_copy(dst + size, inp.data, <size_t>n, key, 0)
+        elif n >= _NOGIL_MIN:
+            with nogil:
+                memcpy(dst + size, inp.data, <size_t>n)
+        else:
+            memcpy(dst + size, inp.data, <size_t>n)
+        return out
+    finally:
+        _release(&inp)
+
+
+# ---------------------------------------------------------------- decoding
+
+cdef class _FrameReader:
+    """The streaming header/payload loop shared by FrameDecoder and MessageDecoder.
+
+    Subclasses judge each header in ``_accept`` (before any of its payload is
+    buffered) and consume each complete frame in ``_deliver``.
+    """
+
+    cdef unsigned char *_buf     # bytes received but not yet part of a complete frame
+    cdef Py_ssize_t _buf_len
+    cdef Py_ssize_t _buf_cap
+    cdef bint _client
+    cdef uint64_t _max_frame
+    cdef int _rsv_refused
+    cdef bint _closed            # set by MessageDecoder after a CLOSE frame: ignore all that follows
+    cdef int _error_code         # 0 while healthy
+    cdef object _error_reason
+
+    def __cinit__(self):
+        self._buf = NULL
+        self._buf_len = 0
+        self._buf_cap = 0
+        self._error_code = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self._buf)
+
+    cdef int _setup(self, bint client, object max_frame_size, int rsv_allowed) except -1:
+        if max_frame_size is not None and max_frame_size < 0:
+            raise ValueError("max_frame_size must be >= 0 or None")
+        if not 0 <= rsv_allowed <= 7:
+            raise ValueError("rsv_allowed must be a combination of RSV1 (4), RSV2 (2) and RSV3 (1)")
+        self._client = client
+        self._max_frame = _NO_LIMIT if max_frame_size is None else min(max_frame_size, _NO_LIMIT)
+        self._rsv_refused = (~rsv_allowed & 7) << 4
+        return 0
+
+    cdef int _accept(self, int opcode, bint fin, uint64_t length) except -1:
+        if length > self._max_frame:
+            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+        return 0
+
+    cdef int _deliver(self, Header *h, const unsigned char *payload, list out) except -1:
+        raise NotImplementedError
+
+    cdef Py_ssize_t _read_header(self, const unsigned char *p, Py_ssize_t n, Header *h) except -2:
+        """The header size if the header at ``p`` is complete, -1 if more bytes are needed.
+
+        Raises ProtocolError as soon as the bytes present show a violation, in
+        the reference's order.
+        """
+        if n < 2:
+            return -1
+        cdef int b0 = p[0]
+        cdef int b1 = p[1]
+        if b0 & self._rsv_refused:
+            raise ProtocolError(1002, "reserved bit set without a negotiated extension")
+        _check_start(b0, b1)
+        if self._client:
+            if b1 & 0x80:
+                raise ProtocolError(1002, "masked frame from a server")
+        elif not b1 & 0x80:
+            raise ProtocolError(1002, "unmasked frame from a client")
+        cdef Py_ssize_t size = _header_size(b1)
+        if n < size:
+            return -1
+        _extended_length(p, &h.length)
+        self._accept(b0 & 0x0F, b0 & 0x80, h.length)
+        h.b0 = b0
+        h.opcode = b0 & 0x0F
+        h.masked = b1 & 0x80
+        h.size = size
+        return size
+
+    cdef Py_ssize_t _parse(self, const unsigned char *p, Py_ssize_t n, list out) except -1:
+        """Deliver every complete frame in ``p[:n]``; return how many bytes were consumed."""
+        cdef Py_ssize_t pos = 0, size
+        cdef Header h
+        while not self._closed:
+            size = self._read_header(p + pos, n - pos, &h)
+            if size < 0 or <uint64_t>(n - pos - size) < h.length:
+                break
+            self._deliver(&h, p + pos + size, out)
+            pos += size + <Py_ssize_t>h.length
+        return n if self._closed else pos
+
+    cdef int _append(self, const unsigned char *src, Py_ssize_t n) except -1:
+        """Keep ``n`` received bytes; the buffer grows only with what has arrived."""
+        cdef Py_ssize_t need = self._buf_len + n
+        cdef Py_ssize_t cap
+        cdef unsigned char *grown
+        if need > self._buf_cap:
+            cap = max(need, self._buf_cap * 2, 256)
+            grown = <unsigned char *>PyMem_Realloc(self._buf, cap)
+            if grown == NULL:
+                raise MemoryError()
+            self._buf = grown
+            self._buf_cap = cap
+        memcpy(self._buf + self._buf_len, src, n)
+        self._buf_len = need
+        return 0
+
+    cdef void _drop_buffer(self) noexcept:
+        PyMem_Free(self._buf)
+        self._buf = NULL
+        self._buf_len = 0
+        self._buf_cap = 0
+
+    cdef void _drop_all(self) noexcept:
+        """Free everything buffered: the decoder failed or saw a CLOSE frame and will deliver nothing more."""
+        self._drop_buffer()
+
+    cdef Py_ssize_t _complete_pending(self, const unsigned char *p, Py_ssize_t n, list out) except -1:
+        """Finish the frame begun in the buffer with bytes from ``p``; return how many of them it took."""
+        cdef Py_ssize_t pos = 0, size, take, total
+        cdef Header h
+        while True:
+            size = self._read_header(self._buf, self._buf_len, &h)
+            if size < 0:
+                # At most 14 header bytes: take just enough of them to read it.
+                take = min(14 - self._buf_len, n - pos)
+                if take <= 0:
+                    return pos
+                self._append(p + pos, take)
+                pos += take
+                continue
+            if h.length > <uint64_t>(_NO_LIMIT - size):
+                raise MemoryError()  # unreachable under any size limit the decoder accepts
+            total = size + <Py_ssize_t>h.length
+            if self._buf_len < total:
+                take = min(total - self._buf_len, n - pos)
+                self._append(p + pos, take)
+                pos += take
+                if self._buf_len < total:
+                    return pos
+            # The buffer may hold bytes past this frame, taken while reading its header: give them back.
+            pos -= self._buf_len - total
+            self._parse(self._buf, total, out)
+            self._buf_len = 0
+            if self._buf_cap > _KEEP_MAX:
+                self._drop_buffer()
+            return pos
+
+    cdef list _feed(self, object data):
+        cdef Input inp
+        cdef Py_ssize_t pos = 0
+        cdef list out = []
+        if self._error_code:
+            _contiguous(data)
+            raise ProtocolError(self._error_code, self._error_reason)
+        data = _contiguous(data)
+        if self._closed:
+            return out
+        _acquire(data, &inp)
+        try:
+            if self._buf_len:
+                pos = self._complete_pending(inp.data, inp.size, out)
+            if not self._buf_len and pos < inp.size:
+                pos += self._parse(inp.data + pos, inp.size - pos, out)
+                if pos < inp.size and not self._closed:
+                    self._append(inp.data + pos, inp.size - pos)
+            if self._closed:
+                self._drop_all()
+        except ProtocolError as exc:
+            exc.frames = out
+            self._error_code = exc.code
+            self._error_reason = exc.reason
+            self._drop_all()
+            raise
+        finally:
+            _release(&inp)
+        return out
+
+    @property
+    def buffered(self):
+        """Bytes received but not yet part of a complete frame."""
+        return self._buf_len
+
+
+cdef class FrameDecoder(_FrameReader):
+    """Streaming frame decoder: feed it bytes in any chunking, get back every frame they complete.
+
+    ``client=True`` for a decoder on the client side (frames must arrive
+    unmasked); a server's decoder requires masked frames. ``max_frame_size``
+    bounds one frame's payload (``None``: no limit but the RFC's 2**63 - 1);
+    ``rsv_allowed`` is the set of RSV bits an extension negotiated (RSV1=4,
+    RSV2=2, RSV3=1).
+    """
+
+    def __init__(self, *, bint client=False, max_frame_size=DEFAULT_MAX_FRAME_SIZE, int rsv_allowed=0):
+        self._setup(client, max_frame_size, rsv_allowed)
+
+    cdef int _deliver(self, Header *h, const unsigned char *payload, list out) except -1:
+        cdef Frame frame = Frame.__new__(Frame)
+        cdef int b0 = h.b0
+        frame.fin = b0 & 0x80
+        frame.opcode = _OPCODES[h.opcode]
+        frame.payload = _copy_out(payload, <Py_ssize_t>h.length, h.masked)
+        frame.rsv1 = b0 & 0x40
+        frame.rsv2 = b0 & 0x20
+        frame.rsv3 = b0 & 0x10
+        out.append(frame)
+        return 0
+
+    def feed(self, data):
+        """Return every frame completed by ``data``, payloads unmasked.
+
+        Raises :class:`ProtocolError` on a violation, with the frames completed
+        before it in this call on ``.frames``; every later call raises again.
+        """
+        with cython.critical_section(self):
+            return self._feed(data)
+
+
+cdef class MessageDecoder(_FrameReader):
+    """Streaming message decoder: whole messages out, control frames where they arrive.
+
+    ``max_message_size`` bounds a whole message, all fragments counted, and
+    is checked from each header before its payload is buffered (1009).
+    After a CLOSE frame nothing more is delivered.
+    """
+
+    cdef uint64_t _max_message
+    cdef int _opcode             # of the message being reassembled; -1 between messages
+    cdef unsigned char *_msg     # the fragments received so far, unmasked
+    cdef Py_ssize_t _msg_len
+    cdef Py_ssize_t _msg_cap
+    cdef ws_utf8_state _utf8
+
+    def __cinit__(self):
+        self._msg = NULL
+        self._msg_len = 0
+        self._msg_cap = 0
+        self._opcode = -1
+        ws_utf8_reset(&self._utf8)
+
+    def __dealloc__(self):
+        PyMem_Free(self._msg)
+
+    cdef void _drop_all(self) noexcept:
+        _FrameReader._drop_all(self)
+        PyMem_Free(self._msg)
+        self._msg = NULL
+        self._msg_len = 0
+        self._msg_cap = 0
+
+    def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None):
+        if max_message_size is not None and max_message_size < 0:
+            raise ValueError("max_message_size must be >= 0 or None")
+        if max_frame_size is None:
+            max_frame_size = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
+        self._setup(client, max_frame_size, 0)
+        self._max_message = _NO_LIMIT if max_message_size is None else min(max_message_size, _NO_LIMIT)
+
+    cdef int _accept(self, int opcode, bint fin, uint64_t length) except -1:
+        if opcode >= 8:
+            return 0
+        if opcode == 0:
+            if self._opcode < 0:
+                raise ProtocolError(1002, "continuation frame without a message to continue")
+        elif self._opcode >= 0:
+            raise ProtocolError(1002, "new data frame inside a fragmented message")
+        if length > self._max_frame:
+            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+        if <uint64_t>self._msg_len + length > self._max_message:
+            raise ProtocolError(
+                1009, f"message of {self._msg_len + length} bytes or more exceeds the limit of {self._max_message}")
+        return 0
+
+    cdef int _deliver(self, Header *h, const unsigned char *payload, list out) except -1:
+        cdef Py_ssize_t n = <Py_ssize_t>h.length
+        cdef bytes data
+        cdef Frame frame
+        cdef Message message
+        cdef unsigned char *dst
+        cdef bint fin = h.b0 & 0x80
+        if h.opcode >= 8:
+            data = _copy_out(payload, n, h.masked)
+            if h.opcode == 8:
+                parse_close(data)
+                self._closed = True
+            frame = Frame.__new__(Frame)
+            frame.fin = True
+            frame.opcode = _OPCODES[h.opcode]
+            frame.payload = data
+            out.append(frame)
+            return 0
+        if h.opcode:
+            self._opcode = h.opcode
+        if fin and not self._msg_len:
+            # A whole message in one frame: straight into its bytes object.
+            data = _copy_out(payload, n, h.masked)
+            if self._opcode == 1 and not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
+                raise ProtocolError(1007, "invalid UTF-8 in text message")
+        else:
+            self._grow_message(n)
+            dst = self._msg + self._msg_len
+            _unmask_into(dst, payload, n, h.masked)
+            self._msg_len += n
+            if self._opcode == 1:
+                if ws_utf8_feed(&self._utf8, dst, n) >= 0 or (fin and not ws_utf8_complete(&self._utf8)):
+                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+            if not fin:
+                return 0
+            data = PyBytes_FromStringAndSize(<char *>self._msg, self._msg_len)
+            self._msg_len = 0
+            if self._msg_cap > _KEEP_MAX:
+                PyMem_Free(self._msg)
+                self._msg = NULL
+                self._msg_cap = 0
+            ws_utf8_reset(&self._utf8)
+        message = Message.__new__(Message)
+        message.opcode = _OPCODES[self._opcode]
+        message.payload = data
+        out.append(message)
+        self._opcode = -1
+        return 0
+
+    cdef int _grow_message(self, Py_ssize_t n) except -1:
+        """Make room for ``n`` more message bytes; the buffer grows only with what has arrived."""
+        cdef Py_ssize_t need = self._msg_len + n
+        cdef Py_ssize_t cap
+        cdef unsigned char *grown
+        if need > self._msg_cap:
+            cap = max(need, self._msg_cap * 2, 256)
+            grown = <unsigned char *>PyMem_Realloc(self._msg, cap)
+            if grown == NULL:
+                raise MemoryError()
+            self._msg = grown
+            self._msg_cap = cap
+        return 0
+
+    def feed(self, data):
+        """Return the messages and control frames completed by ``data``, in order.
+
+        Raises :class:`ProtocolError` (1002, 1007, 1009) on a violation, with
+        everything completed before it in this call on ``.frames``.
+        """
+        with cython.critical_section(self):
+            return self._feed(data)
