@@ -19,7 +19,7 @@ from cpython.bytearray cimport PyByteArray_CheckExact
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport uint64_t
-from libc.string cimport memcpy, memmove
+from libc.string cimport memcpy
 
 import os
 
@@ -328,23 +328,28 @@ def parse_header(data, Py_ssize_t offset=0):
 cdef enum:
     _POOL_SIZE = 4096  # bytes of CSPRNG output drawn per system call (1024 mask keys)
 
+# The pool is the module's only mutable state. Its critical sections run no
+# Python code, so the GIL guards them; a free-threaded build locks _pool_guard.
 cdef unsigned char _pool[_POOL_SIZE]
 cdef Py_ssize_t _pool_pos = _POOL_SIZE
-cdef cython.pymutex _pool_lock  # the pool is the module's only mutable state
+cdef object _pool_guard = object()
 
 
 cdef int _draw_key(unsigned char *key) except -1:
     """Copy the next 4 bytes of the OS CSPRNG pool into ``key``, refilling it when spent."""
     global _pool_pos
     cdef bytes block
-    with _pool_lock:
-        if _pool_pos + 4 > _POOL_SIZE:
-            block = os.urandom(_POOL_SIZE)
-            memcpy(_pool, PyBytes_AS_STRING(block), _POOL_SIZE)
-            _pool_pos = 0
-        memcpy(key, &_pool[_pool_pos], 4)
-        _pool_pos += 4
-    return 0
+    while True:
+        with cython.critical_section(_pool_guard):
+            if _pool_pos + 4 <= _POOL_SIZE:
+                memcpy(key, &_pool[_pool_pos], 4)
+                _pool_pos += 4
+                return 0
+        block = os.urandom(_POOL_SIZE)  # outside the critical section: it may release the GIL
+        with cython.critical_section(_pool_guard):
+            if _pool_pos + 4 > _POOL_SIZE:
+                memcpy(_pool, PyBytes_AS_STRING(block), _POOL_SIZE)
+                _pool_pos = 0
 
 
 cdef int _resolve_mask(object mask, unsigned char *key) except -1:
@@ -416,11 +421,14 @@ def encode_header(opcode, length, *, bint fin=True, bint rsv1=False, bint rsv2=F
     """
     cdef unsigned char head[14]
     cdef unsigned char key[4]
-    if length < 0:
+    cdef long long signed_length
+    try:
+        signed_length = length
+    except OverflowError:
+        raise ValueError("payload length must be below 2**63") from None
+    if signed_length < 0:
         raise ValueError("length must be >= 0")
-    if length > _NO_LIMIT:
-        raise ValueError("payload length must be below 2**63")
-    cdef uint64_t n = length
+    cdef uint64_t n = <uint64_t>signed_length
     cdef int b0 = _first_byte(opcode, n, fin, rsv1, rsv2, rsv3)
     cdef bint masked = _resolve_mask(mask, key)
     cdef Py_ssize_t size = _write_header(head, b0, n, key if masked else NULL)
