@@ -101,7 +101,8 @@ cdef class Frame:
     __hash__ = None
 
     def __repr__(self):
-        flags = "".join([f", {n}=True" for n, v in (("rsv1", self.rsv1), ("rsv2", self.rsv2), ("rsv3", self.rsv3)) if v])
+        bits = (("rsv1", self.rsv1), ("rsv2", self.rsv2), ("rsv3", self.rsv3))
+        flags = "".join([f", {name}=True" for name, value in bits if value])
         more = "..." if len(self.payload) > 32 else ""
         return (f"Frame(fin={self.fin!r}, opcode={self.opcode!r}, payload={self.payload[:32]!r}{more}"
                 f" ({len(self.payload)} bytes){flags})")
