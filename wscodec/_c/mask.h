@@ -1,0 +1,243 @@
+/* XOR masking of WebSocket payloads (RFC 6455 §5.3): SIMD kernels + runtime dispatch.
+ *
+ * Every kernel computes dst[i] = src[i] ^ key[i & 3] for i < n, where key is
+ * the 4-byte masking key already rotated to the phase of src[0]. dst == src
+ * (in place) is allowed; partially overlapping buffers are not.
+ *
+ * Rules every kernel keeps:
+ *  - no access outside [src, src + n) and [dst, dst + n): tails are masked
+ *    (AVX-512) or done in narrower steps, never by over-reading;
+ *  - unaligned loads/stores only through intrinsics or memcpy (no UB);
+ *  - ordinary cached stores: a masked payload is read again right away, so
+ *    streaming stores that bypass the cache make the whole path slower;
+ *  - the repeated key is built byte by byte in memory, so it is right on
+ *    big-endian machines too (no shifts that assume a byte order).
+ *
+ * Each ISA kernel carries its own WS_TARGET attribute, so the module is built
+ * without global -m flags and runs on any CPU of its architecture;
+ * ws_mask_init() picks the widest kernel the CPU and OS support.
+ */
+#ifndef WSCODEC_MASK_H
+#define WSCODEC_MASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu.h"
+
+#if defined(WS_HAVE_X86_SIMD)
+#include <immintrin.h>
+#endif
+#if defined(WS_ARM64)
+#include <arm_neon.h>
+#endif
+
+typedef void (*ws_mask_fn)(unsigned char *dst, const unsigned char *src, size_t n,
+                           const unsigned char key[4]);
+
+/* The last 0-7 bytes; n < 8 and key is in phase with dst[0]. */
+static inline void ws_mask_tail(unsigned char *dst, const unsigned char *src, size_t n,
+                                const unsigned char key[4]) {
+    size_t i = 0;
+    if (n >= 4) {
+        uint32_t w, k;
+        memcpy(&w, src, 4);
+        memcpy(&k, key, 4);
+        w ^= k;
+        memcpy(dst, &w, 4);
+        i = 4;
+    }
+    for (; i < n; i++) dst[i] = src[i] ^ key[i & 3];
+}
+
+/* 8 bytes at a time through a 64-bit word: any CPU, any byte order. */
+static void ws_mask_portable(unsigned char *dst, const unsigned char *src, size_t n,
+                             const unsigned char key[4]) {
+    unsigned char pattern[8];
+    uint64_t k;
+    memcpy(pattern, key, 4);
+    memcpy(pattern + 4, key, 4);
+    memcpy(&k, pattern, 8);
+    for (; n >= 8; n -= 8, src += 8, dst += 8) {
+        uint64_t w;
+        memcpy(&w, src, 8);
+        w ^= k;
+        memcpy(dst, &w, 8);
+    }
+    ws_mask_tail(dst, src, n, key);
+}
+
+#if defined(WS_HAVE_X86_SIMD)
+
+/* The 4-byte key as one 32-bit lane for _mm*_set1_epi32: x86 is little-endian,
+ * so the lane's bytes land in memory in key order. */
+static inline int ws_mask_lane(const unsigned char key[4]) {
+    uint32_t lane;
+    memcpy(&lane, key, 4);
+    return (int)lane;
+}
+
+WS_TARGET("sse2")
+static void ws_mask_sse2(unsigned char *dst, const unsigned char *src, size_t n,
+                         const unsigned char key[4]) {
+    const __m128i k = _mm_set1_epi32(ws_mask_lane(key));
+    for (; n >= 64; n -= 64, src += 64, dst += 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)src);
+        __m128i b = _mm_loadu_si128((const __m128i *)(src + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(src + 32));
+        __m128i d = _mm_loadu_si128((const __m128i *)(src + 48));
+        _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(a, k));
+        _mm_storeu_si128((__m128i *)(dst + 16), _mm_xor_si128(b, k));
+        _mm_storeu_si128((__m128i *)(dst + 32), _mm_xor_si128(c, k));
+        _mm_storeu_si128((__m128i *)(dst + 48), _mm_xor_si128(d, k));
+    }
+    for (; n >= 16; n -= 16, src += 16, dst += 16)
+        _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(_mm_loadu_si128((const __m128i *)src), k));
+    ws_mask_portable(dst, src, n, key);
+}
+
+WS_TARGET("avx2")
+static void ws_mask_avx2(unsigned char *dst, const unsigned char *src, size_t n,
+                         const unsigned char key[4]) {
+    const __m256i k = _mm256_set1_epi32(ws_mask_lane(key));
+    for (; n >= 128; n -= 128, src += 128, dst += 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)src);
+        __m256i b = _mm256_loadu_si256((const __m256i *)(src + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(src + 64));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(src + 96));
+        _mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(a, k));
+        _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_xor_si256(b, k));
+        _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_xor_si256(c, k));
+        _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_xor_si256(d, k));
+    }
+    for (; n >= 32; n -= 32, src += 32, dst += 32)
+        _mm256_storeu_si256((__m256i *)dst,
+                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)src), k));
+    if (n >= 16) {
+        const __m128i k16 = _mm256_castsi256_si128(k);
+        _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(_mm_loadu_si128((const __m128i *)src), k16));
+        n -= 16, src += 16, dst += 16;
+    }
+    ws_mask_portable(dst, src, n, key);
+}
+
+WS_TARGET("avx512f,avx512bw")
+static void ws_mask_avx512(unsigned char *dst, const unsigned char *src, size_t n,
+                           const unsigned char key[4]) {
+    const __m512i k = _mm512_set1_epi32(ws_mask_lane(key));
+    for (; n >= 256; n -= 256, src += 256, dst += 256) {
+        __m512i a = _mm512_loadu_si512((const void *)src);
+        __m512i b = _mm512_loadu_si512((const void *)(src + 64));
+        __m512i c = _mm512_loadu_si512((const void *)(src + 128));
+        __m512i d = _mm512_loadu_si512((const void *)(src + 192));
+        _mm512_storeu_si512((void *)dst, _mm512_xor_si512(a, k));
+        _mm512_storeu_si512((void *)(dst + 64), _mm512_xor_si512(b, k));
+        _mm512_storeu_si512((void *)(dst + 128), _mm512_xor_si512(c, k));
+        _mm512_storeu_si512((void *)(dst + 192), _mm512_xor_si512(d, k));
+    }
+    for (; n >= 64; n -= 64, src += 64, dst += 64)
+        _mm512_storeu_si512((void *)dst, _mm512_xor_si512(_mm512_loadu_si512((const void *)src), k));
+    if (n) {
+        /* Masked-off lanes are neither read nor written (faults suppressed). */
+        const __mmask64 m = (__mmask64)((~(uint64_t)0) >> (64 - n));
+        _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), k));
+    }
+}
+
+#endif /* WS_HAVE_X86_SIMD */
+
+#if defined(WS_ARM64)
+
+static void ws_mask_neon(unsigned char *dst, const unsigned char *src, size_t n,
+                         const unsigned char key[4]) {
+    unsigned char pattern[16];
+    for (size_t i = 0; i < 16; i++) pattern[i] = key[i & 3];
+    const uint8x16_t k = vld1q_u8(pattern);
+    for (; n >= 64; n -= 64, src += 64, dst += 64) {
+        uint8x16_t a = vld1q_u8(src), b = vld1q_u8(src + 16);
+        uint8x16_t c = vld1q_u8(src + 32), d = vld1q_u8(src + 48);
+        vst1q_u8(dst, veorq_u8(a, k));
+        vst1q_u8(dst + 16, veorq_u8(b, k));
+        vst1q_u8(dst + 32, veorq_u8(c, k));
+        vst1q_u8(dst + 48, veorq_u8(d, k));
+    }
+    for (; n >= 16; n -= 16, src += 16, dst += 16) vst1q_u8(dst, veorq_u8(vld1q_u8(src), k));
+    ws_mask_portable(dst, src, n, key);
+}
+
+#endif /* WS_ARM64 */
+
+typedef struct {
+    const char *name;
+    ws_mask_fn fn;
+    int features; /* WS_CPU_* bits the kernel needs */
+} ws_mask_kernel;
+
+/* Widest first: ws_mask_init() takes the first one the CPU supports. */
+static const ws_mask_kernel ws_mask_kernels[] = {
+#if defined(WS_HAVE_X86_SIMD)
+    {"avx512", ws_mask_avx512, WS_CPU_AVX512},
+    {"avx2", ws_mask_avx2, WS_CPU_AVX2},
+    {"sse2", ws_mask_sse2, WS_CPU_SSE2},
+#endif
+#if defined(WS_ARM64)
+    {"neon", ws_mask_neon, WS_CPU_NEON},
+#endif
+    {"portable", ws_mask_portable, 0},
+};
+
+#define WS_MASK_KERNEL_COUNT (sizeof(ws_mask_kernels) / sizeof(ws_mask_kernels[0]))
+
+/* The one piece of global state: written once by ws_mask_init() at module
+ * import, read-only afterwards. */
+static const ws_mask_kernel *ws_mask_active = &ws_mask_kernels[WS_MASK_KERNEL_COUNT - 1];
+
+/* features: ws_cpu_features(), which callers query once (CPUID is slow in VMs). */
+static int ws_mask_kernel_supported(const ws_mask_kernel *kernel, int features) {
+    return (features & kernel->features) == kernel->features;
+}
+
+static void ws_mask_init(void) {
+    int features = ws_cpu_features();
+    for (size_t i = 0; i < WS_MASK_KERNEL_COUNT; i++) {
+        if (ws_mask_kernel_supported(&ws_mask_kernels[i], features)) {
+            ws_mask_active = &ws_mask_kernels[i];
+            return;
+        }
+    }
+}
+
+/* The key rotated to `phase` (payload bytes before this chunk; only phase % 4
+ * matters), as 4 bytes inside `twice`. */
+static inline const unsigned char *ws_mask_rotate(unsigned char twice[8], const unsigned char key[4],
+                                                  size_t phase) {
+    memcpy(twice, key, 4);
+    memcpy(twice + 4, key, 4);
+    return twice + (phase & 3);
+}
+
+/* Mask n bytes from src into dst with `kernel`, from mask phase `phase`.
+ * dst == src masks in place. */
+static void ws_mask_copy_with(const ws_mask_kernel *kernel, unsigned char *dst,
+                              const unsigned char *src, size_t n, const unsigned char key[4],
+                              size_t phase) {
+    unsigned char twice[8];
+    kernel->fn(dst, src, n, ws_mask_rotate(twice, key, phase));
+}
+
+/* The entry point for other modules: unmask while copying, in one pass, with
+ * the kernel chosen by ws_mask_init(). */
+static void ws_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
+                         const unsigned char key[4], size_t phase) {
+    unsigned char twice[8];
+    const unsigned char *rotated = ws_mask_rotate(twice, key, phase);
+    /* Tiny payloads (control and chat frames) skip the indirect call and
+     * never wake the wide vector units. */
+    if (n < 16)
+        ws_mask_portable(dst, src, n, rotated);
+    else
+        ws_mask_active->fn(dst, src, n, rotated);
+}
+
+#endif /* WSCODEC_MASK_H */

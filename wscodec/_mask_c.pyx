@@ -1,0 +1,287 @@
+# cython: language_level=3, freethreading_compatible=True, boundscheck=False, wraparound=False, cdivision=True
+"""XOR masking of payloads (RFC 6455 §5.3), compiled implementation.
+
+Behaves exactly like :mod:`wscodec.mask_py` (same results, same exceptions);
+the XOR itself is done by the SIMD kernel in ``_c/mask.h`` that was chosen
+for this CPU when the module was imported.
+"""
+
+from cpython.buffer cimport (
+    PyBUF_FULL_RO,
+    PyBuffer_IsContiguous,
+    PyBuffer_Release,
+    PyBuffer_ToContiguous,
+    PyObject_GetBuffer,
+)
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport uintptr_t
+from libc.string cimport memcpy
+
+cdef extern from "_c/mask.h":
+    ctypedef struct ws_mask_kernel:
+        const char *name
+    const ws_mask_kernel ws_mask_kernels[]
+    const size_t WS_MASK_KERNEL_COUNT
+    const ws_mask_kernel *ws_mask_active
+    int ws_cpu_features()
+    bint ws_mask_kernel_supported(const ws_mask_kernel *kernel, int features)
+    void ws_mask_init()
+    void ws_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
+                      const unsigned char *key, size_t phase) nogil
+    void ws_mask_copy_with(const ws_mask_kernel *kernel, unsigned char *dst,
+                           const unsigned char *src, size_t n,
+                           const unsigned char *key, size_t phase) nogil
+
+cdef extern from *:
+    """
+    /* Without the GIL another thread may resize a bytearray at any moment:
+     * there its storage is only read through a buffer export, which locks
+     * the size. */
+    #ifdef Py_GIL_DISABLED
+    #define WS_BYTEARRAY_DIRECT 0
+    #else
+    #define WS_BYTEARRAY_DIRECT 1
+    #endif
+    """
+    const bint WS_BYTEARRAY_DIRECT
+
+__all__ = ["apply_mask", "apply_mask_inplace", "Masker", "kernel", "available_kernels"]
+
+# From this size up the XOR runs without the GIL: releasing and re-taking it
+# costs about as much as masking a few KiB, so below this it would only slow
+# the call down (measured; see the module's tests for the contract, not speed).
+cdef enum:
+    NOGIL_MIN = 256 * 1024
+
+ws_mask_init()
+
+
+cdef inline void run_kernel(unsigned char *dst, const unsigned char *src, Py_ssize_t n,
+                            const unsigned char *key, size_t phase) noexcept:
+    if n >= NOGIL_MIN:
+        with nogil:
+            ws_mask_copy(dst, src, <size_t>n, key, phase)
+    else:
+        ws_mask_copy(dst, src, <size_t>n, key, phase)
+
+
+cdef inline bint direct_bytearray(object obj) noexcept:
+    """Whether ``obj`` is a bytearray whose storage may be used without a buffer export.
+
+    Holds while the GIL is held and no Python code runs between reading its
+    size and pointer and the end of the XOR, so the callers take this path only
+    with an exact ``bytes`` key and ``int`` offset, and below NOGIL_MIN.
+    """
+    return WS_BYTEARRAY_DIRECT and type(obj) is bytearray and PyByteArray_GET_SIZE(obj) < NOGIL_MIN
+
+
+cdef int read_key(object mask, unsigned char *key) except -1:
+    """Copy the 4-byte key out of ``mask`` (any buffer)."""
+    cdef Py_buffer view
+    if type(mask) is bytes:
+        if PyBytes_GET_SIZE(mask) != 4:
+            raise ValueError("mask must contain 4 bytes")
+        memcpy(key, PyBytes_AS_STRING(mask), 4)
+        return 0
+    PyObject_GetBuffer(mask, &view, PyBUF_FULL_RO)
+    try:
+        if view.len != 4:
+            raise ValueError("mask must contain 4 bytes")
+        if PyBuffer_ToContiguous(key, &view, 4, b'C') < 0:
+            return -1
+    finally:
+        PyBuffer_Release(&view)
+    return 0
+
+
+cdef inline Py_ssize_t read_phase(object offset) except -1:
+    """The mask phase (0-3) of a payload ``offset``; ValueError if negative."""
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    return offset & 3
+
+
+cdef bytes masked_copy(const unsigned char *src, Py_ssize_t n, const unsigned char *key,
+                       size_t phase):
+    """``src`` XOR the key (from ``phase``) as new bytes, written in one pass."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    run_kernel(<unsigned char *>PyBytes_AS_STRING(out), src, n, key, phase)
+    return out
+
+
+cdef bytes masked_view_copy(Py_buffer *view, const unsigned char *key, size_t phase):
+    """Like :func:`masked_copy` for any exported buffer; a non-contiguous one is
+    gathered into the result first, then masked there in place."""
+    if PyBuffer_IsContiguous(view, b'C'):
+        return masked_copy(<const unsigned char *>view.buf, view.len, key, phase)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, view.len)
+    cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
+    if PyBuffer_ToContiguous(dst, view, view.len, b'C') < 0:
+        raise MemoryError()
+    run_kernel(dst, dst, view.len, key, phase)
+    return out
+
+
+cdef int get_writable(object buffer, Py_buffer *view) except -1:
+    """Export ``buffer`` as writable C-contiguous memory (the rules of ``_buffers.writable``)."""
+    PyObject_GetBuffer(buffer, view, PyBUF_FULL_RO)
+    if view.readonly:
+        PyBuffer_Release(view)
+        raise BufferError("buffer is read-only")
+    if not PyBuffer_IsContiguous(view, b'C'):
+        PyBuffer_Release(view)
+        raise BufferError("buffer is not C-contiguous")
+    return 0
+
+
+def apply_mask(data, mask):
+    """Return ``data`` XOR ``mask`` (a 4-byte key, repeated) as new ``bytes``.
+
+    ``data`` is any bytes-like object. ``TypeError`` for a non-buffer,
+    ``ValueError`` if ``mask`` is not 4 bytes.
+    """
+    cdef unsigned char key[4]
+    cdef Py_buffer view
+    if type(data) is bytes:  # immutable: no export needed to read it
+        read_key(mask, key)
+        return masked_copy(<const unsigned char *>PyBytes_AS_STRING(data),
+                           PyBytes_GET_SIZE(data), key, 0)
+    if type(mask) is bytes and direct_bytearray(data):
+        read_key(mask, key)
+        return masked_copy(<const unsigned char *>PyByteArray_AS_STRING(data),
+                           PyByteArray_GET_SIZE(data), key, 0)
+    # The export also stops a bytearray from being resized while it is read.
+    PyObject_GetBuffer(data, &view, PyBUF_FULL_RO)
+    try:
+        read_key(mask, key)
+        return masked_view_copy(&view, key, 0)
+    finally:
+        PyBuffer_Release(&view)
+
+
+def apply_mask_inplace(buffer, mask, offset=0):
+    """XOR a writable buffer with ``mask`` in place.
+
+    ``offset`` is the mask phase: how many payload bytes preceded this chunk,
+    so a payload split across reads unmasks correctly chunk by chunk.
+    ``TypeError`` for a non-buffer, ``BufferError`` for a read-only or
+    non-contiguous one, ``ValueError`` for a bad key or a negative offset.
+    """
+    cdef unsigned char key[4]
+    cdef Py_buffer view
+    cdef Py_ssize_t phase
+    cdef unsigned char *buf
+    if type(mask) is bytes and type(offset) is int and direct_bytearray(buffer):
+        read_key(mask, key)
+        phase = read_phase(offset)
+        buf = <unsigned char *>PyByteArray_AS_STRING(buffer)
+        ws_mask_copy(buf, buf, <size_t>PyByteArray_GET_SIZE(buffer), key, <size_t>phase)
+        return
+    get_writable(buffer, &view)
+    try:
+        read_key(mask, key)
+        phase = read_phase(offset)
+        run_kernel(<unsigned char *>view.buf, <const unsigned char *>view.buf, view.len, key,
+                   <size_t>phase)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef class Masker:
+    """Stateful masker: :meth:`process` keeps the mask phase across chunks."""
+
+    cdef unsigned char _key[4]
+    cdef size_t _offset
+
+    def __init__(self, mask):
+        read_key(mask, self._key)
+        self._offset = 0
+
+    def process(self, data):
+        """Mask the next chunk of the payload and return it as new ``bytes``."""
+        cdef Py_buffer view
+        cdef bytes out
+        if type(data) is bytes:
+            out = masked_copy(<const unsigned char *>PyBytes_AS_STRING(data),
+                              PyBytes_GET_SIZE(data), self._key, self._offset)
+        elif direct_bytearray(data):
+            out = masked_copy(<const unsigned char *>PyByteArray_AS_STRING(data),
+                              PyByteArray_GET_SIZE(data), self._key, self._offset)
+        else:
+            PyObject_GetBuffer(data, &view, PyBUF_FULL_RO)
+            try:
+                out = masked_view_copy(&view, self._key, self._offset)
+            finally:
+                PyBuffer_Release(&view)
+        self._offset = (self._offset + <size_t>PyBytes_GET_SIZE(out)) & 3
+        return out
+
+    def reset(self):
+        """Start again at the beginning of a payload (phase 0)."""
+        self._offset = 0
+
+    @property
+    def offset(self):
+        """The current mask phase, 0–3."""
+        return self._offset
+
+
+def kernel():
+    """Name of the masking kernel selected for this CPU ("avx512", "avx2", "sse2", "neon" or "portable")."""
+    return ws_mask_active.name.decode("ascii")
+
+
+def available_kernels():
+    """Names of every kernel this module has that this CPU can run, widest first."""
+    cdef int features = ws_cpu_features()
+    return tuple(
+        ws_mask_kernels[i].name.decode("ascii")
+        for i in range(WS_MASK_KERNEL_COUNT)
+        if ws_mask_kernel_supported(&ws_mask_kernels[i], features)
+    )
+
+
+cdef const ws_mask_kernel *find_kernel(str name) except NULL:
+    cdef int features = ws_cpu_features()
+    cdef size_t i
+    for i in range(WS_MASK_KERNEL_COUNT):
+        if ws_mask_kernels[i].name.decode("ascii") == name:
+            if not ws_mask_kernel_supported(&ws_mask_kernels[i], features):
+                raise ValueError(f"kernel {name!r} is not supported by this CPU")
+            return &ws_mask_kernels[i]
+    raise ValueError(f"unknown kernel {name!r}")
+
+
+def _mask_with(str kernel_name, dst, src, mask, Py_ssize_t phase):
+    """Test hook: mask ``src`` into ``dst`` with the named kernel, from mask phase ``phase``.
+
+    Both are C-contiguous buffers of one length; ``dst`` may be ``src`` itself
+    (in place) but may not partly overlap it. Lets the tests run every kernel
+    this CPU has, at any alignment of either buffer.
+    """
+    cdef const ws_mask_kernel *chosen = find_kernel(kernel_name)
+    cdef unsigned char key[4]
+    cdef Py_buffer out, inp
+    cdef uintptr_t o, i
+    if phase < 0:
+        raise ValueError("phase must be >= 0")
+    read_key(mask, key)
+    get_writable(dst, &out)
+    try:
+        PyObject_GetBuffer(src, &inp, PyBUF_FULL_RO)
+        try:
+            if not PyBuffer_IsContiguous(&inp, b'C'):
+                raise BufferError("src is not C-contiguous")
+            if inp.len != out.len:
+                raise ValueError("dst and src differ in length")
+            o = <uintptr_t>out.buf
+            i = <uintptr_t>inp.buf
+            if o != i and o < i + <size_t>inp.len and i < o + <size_t>out.len:
+                raise ValueError("dst and src partly overlap")
+            ws_mask_copy_with(chosen, <unsigned char *>out.buf, <const unsigned char *>inp.buf,
+                              <size_t>inp.len, key, <size_t>phase)
+        finally:
+            PyBuffer_Release(&inp)
+    finally:
+        PyBuffer_Release(&out)

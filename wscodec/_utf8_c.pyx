@@ -1,0 +1,234 @@
+# cython: language_level=3, freethreading_compatible=True, boundscheck=False, wraparound=False, cdivision=True
+"""Strict UTF-8 validation (RFC 3629), compiled implementation.
+
+Behaves exactly like :mod:`wscodec.utf8_py` (same results, same indices,
+same exceptions); the bytes are checked by the SIMD kernel in ``_c/utf8.h``
+that was chosen for this CPU when the module was imported.
+"""
+
+cimport cython
+from cpython.buffer cimport (
+    PyBUF_FULL_RO,
+    PyBUF_SIMPLE,
+    PyBuffer_IsContiguous,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+cdef extern from "_c/utf8.h":
+    ctypedef struct ws_utf8_kernel:
+        const char *name
+    const ws_utf8_kernel ws_utf8_kernels[]
+    const size_t WS_UTF8_KERNEL_COUNT
+    const ws_utf8_kernel *ws_utf8_active
+    int ws_cpu_features()
+    bint ws_utf8_kernel_supported(const ws_utf8_kernel *kernel, int features)
+    void ws_utf8_init_dispatch()
+
+    ctypedef struct ws_utf8_state:
+        pass
+    bint ws_utf8_valid_with(const ws_utf8_kernel *kernel, const unsigned char *p, size_t n) nogil
+    void ws_utf8_reset(ws_utf8_state *s) nogil
+    Py_ssize_t ws_utf8_feed_with(const ws_utf8_kernel *kernel, ws_utf8_state *s,
+                                 const unsigned char *p, size_t n) nogil
+    bint ws_utf8_complete(const ws_utf8_state *s) nogil
+    bint ws_utf8_failed(const ws_utf8_state *s) nogil
+
+__all__ = ["validate_utf8", "Utf8Validator", "kernel", "available_kernels"]
+
+# From this size up the bytes are checked without the GIL: releasing and
+# re-taking it costs about as much as validating a few KiB, so below this it
+# would only slow the call down (measured side by side).
+cdef enum:
+    NOGIL_MIN = 256 * 1024
+
+ws_utf8_init_dispatch()
+
+
+cdef int get_readable(object data, Py_buffer *view) except -1:
+    """Export ``data`` as C-contiguous bytes (the rules of ``_buffers.readable``).
+
+    TypeError for a non-buffer; a non-contiguous buffer is read from a copy.
+    The export also stops a bytearray from being resized while it is read.
+    """
+    PyObject_GetBuffer(data, view, PyBUF_FULL_RO)
+    if not PyBuffer_IsContiguous(view, b'C'):
+        PyBuffer_Release(view)
+        PyObject_GetBuffer(memoryview(data).tobytes(), view, PyBUF_SIMPLE)
+    return 0
+
+
+cdef int check_readable(object data) except -1:
+    """TypeError unless ``data`` is a buffer."""
+    cdef Py_buffer view
+    if type(data) is not bytes:
+        PyObject_GetBuffer(data, &view, PyBUF_FULL_RO)
+        PyBuffer_Release(&view)
+    return 0
+
+
+cdef inline bint check_valid(const ws_utf8_kernel *kernel, const unsigned char *p,
+                             Py_ssize_t n) noexcept:
+    if n >= NOGIL_MIN:
+        with nogil:
+            return ws_utf8_valid_with(kernel, p, <size_t>n)
+    return ws_utf8_valid_with(kernel, p, <size_t>n)
+
+
+cdef bint valid_with(const ws_utf8_kernel *kernel, object data) except -1:
+    cdef Py_buffer view
+    cdef bint ok
+    if type(data) is bytes:  # immutable: no export needed to read it
+        return check_valid(kernel, <const unsigned char *>PyBytes_AS_STRING(data),
+                           PyBytes_GET_SIZE(data))
+    get_readable(data, &view)
+    ok = check_valid(kernel, <const unsigned char *>view.buf, view.len)
+    PyBuffer_Release(&view)
+    return ok
+
+
+cdef inline Py_ssize_t feed_chunk(const ws_utf8_kernel *kernel, ws_utf8_state *state,
+                                  const unsigned char *p, Py_ssize_t n) noexcept:
+    if n >= NOGIL_MIN:
+        with nogil:
+            return ws_utf8_feed_with(kernel, state, p, <size_t>n)
+    return ws_utf8_feed_with(kernel, state, p, <size_t>n)
+
+
+cdef Py_ssize_t feed_with(const ws_utf8_kernel *kernel, ws_utf8_state *state, object data,
+                          Py_ssize_t *length) except -2:
+    """Feed ``data`` (any buffer) into ``state``: -1 while valid, else the index of the bad byte."""
+    cdef Py_buffer view
+    cdef Py_ssize_t at
+    if type(data) is bytes:
+        length[0] = PyBytes_GET_SIZE(data)
+        return feed_chunk(kernel, state, <const unsigned char *>PyBytes_AS_STRING(data), length[0])
+    get_readable(data, &view)
+    length[0] = view.len
+    at = feed_chunk(kernel, state, <const unsigned char *>view.buf, view.len)
+    PyBuffer_Release(&view)
+    return at
+
+
+def validate_utf8(data):
+    """True if ``data`` (any bytes-like object) is complete, strictly valid UTF-8.
+
+    Strict means RFC 3629: no overlong forms, no surrogates, nothing above
+    U+10FFFF, no truncated sequence at the end. TypeError for a non-buffer.
+    """
+    return valid_with(ws_utf8_active, data)
+
+
+cdef class Utf8Validator:
+    """Incremental validator for the fragments of a text message.
+
+    :meth:`feed` answers False as soon as the bytes fed so far cannot begin
+    any valid UTF-8 text — a chunk ending in ``F4 90`` or ``ED A0`` fails at
+    once, not at the next chunk — and keeps answering False until
+    :meth:`reset`.
+    """
+
+    cdef ws_utf8_state _state
+    # Bytes accepted so far, up to and including the one that failed (autobahn's total_index).
+    cdef unsigned long long _total
+
+    def __cinit__(self):
+        ws_utf8_reset(&self._state)
+
+    def reset(self):
+        """Forget everything fed so far."""
+        with cython.critical_section(self):
+            ws_utf8_reset(&self._state)
+            self._total = 0
+
+    cdef Py_ssize_t _step(self, object data, Py_ssize_t *length) except -2:
+        """Validate one chunk: -1 while valid, else the index in it of the byte that made it invalid.
+
+        Once failed, the chunk is not read (0 is returned), but a non-buffer
+        still raises TypeError.
+        """
+        # Worked on a copy, so a call on another thread cannot tear it while the GIL is released.
+        cdef ws_utf8_state state = self._state
+        cdef Py_ssize_t at
+        if ws_utf8_failed(&state):
+            check_readable(data)
+            length[0] = 0
+            return 0
+        at = feed_with(ws_utf8_active, &state, data, length)
+        self._state = state
+        self._total += <unsigned long long>(length[0] if at < 0 else at)
+        return at
+
+    def feed(self, data):
+        """Validate the next chunk; False once any invalid byte has been seen."""
+        cdef Py_ssize_t length
+        with cython.critical_section(self):
+            return self._step(data, &length) < 0
+
+    @property
+    def complete(self):
+        """True if everything fed is valid and ends on a code-point boundary."""
+        return ws_utf8_complete(&self._state)
+
+    def validate(self, data):
+        """Autobahn's incremental API: ``(valid, ends_on_codepoint, current_index, total_index)``.
+
+        When valid, ``current_index`` is ``len(data)`` and ``total_index`` the
+        number of bytes consumed in all; when invalid, both point at the byte
+        that made the input invalid (within this chunk, and overall). Once
+        invalid, it answers ``(False, False, 0, total_index)`` until reset.
+        """
+        cdef Py_ssize_t length, at
+        with cython.critical_section(self):
+            at = self._step(data, &length)
+            if at < 0:
+                return True, ws_utf8_complete(&self._state), length, self._total
+            return False, False, at, self._total
+
+
+def kernel():
+    """Name of the UTF-8 kernel selected for this CPU ("avx512", "avx2", "ssse3", "neon" or "scalar")."""
+    return ws_utf8_active.name.decode("ascii")
+
+
+def available_kernels():
+    """Names of every kernel this module has that this CPU can run, widest first."""
+    cdef int features = ws_cpu_features()
+    return tuple(
+        ws_utf8_kernels[i].name.decode("ascii")
+        for i in range(WS_UTF8_KERNEL_COUNT)
+        if ws_utf8_kernel_supported(&ws_utf8_kernels[i], features)
+    )
+
+
+cdef const ws_utf8_kernel *find_kernel(str name) except NULL:
+    cdef int features = ws_cpu_features()
+    cdef size_t i
+    for i in range(WS_UTF8_KERNEL_COUNT):
+        if ws_utf8_kernels[i].name.decode("ascii") == name:
+            if not ws_utf8_kernel_supported(&ws_utf8_kernels[i], features):
+                raise ValueError(f"kernel {name!r} is not supported by this CPU")
+            return &ws_utf8_kernels[i]
+    raise ValueError(f"unknown kernel {name!r}")
+
+
+def _validate_with(str kernel_name, data):
+    """Test hook: :func:`validate_utf8` through the named kernel."""
+    return valid_with(find_kernel(kernel_name), data)
+
+
+def _feed_with(str kernel_name, chunks):
+    """Test hook: feed ``chunks`` in turn to a fresh state through the named kernel.
+
+    Returns ``(results, complete)``: per chunk, what the C API ``ws_utf8_feed``
+    returned (-1 while valid, the index of the bad byte in the chunk that
+    failed, 0 for every chunk after it), and whether the whole ends valid on a
+    code-point boundary.
+    """
+    cdef const ws_utf8_kernel *chosen = find_kernel(kernel_name)
+    cdef ws_utf8_state state
+    cdef Py_ssize_t length
+    ws_utf8_reset(&state)
+    results = [feed_with(chosen, &state, chunk, &length) for chunk in chunks]
+    return results, ws_utf8_complete(&state)

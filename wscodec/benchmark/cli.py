@@ -1,0 +1,98 @@
+"""``python -m wscodec bench``: wscodec against the installed WebSocket libraries, side by side.
+
+Sections: ``mask`` (masking, copying and in place), ``utf8`` (validation)
+and ``frames`` (stream decoding and frame encoding); ``--server`` and
+``--integrations`` run the echo-server and drop-in-shim benchmarks of
+:mod:`wscodec.benchmark.server_echo` and :mod:`wscodec.benchmark.integrations`,
+modules that expose ``run(args, progress) -> list[section]``. Every section
+is a dict of the shape documented in :mod:`wscodec.benchmark.harness`; the
+command prints them as tables, or with ``--json`` as one JSON document
+``{"wscodec", "compiled", "python", "machine", "peers", "settings",
+"sections": [...]}``. The exit status is 1 if any correctness check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable
+
+HELP = "measure wscodec against the installed WebSocket libraries (masking, UTF-8, frames)"
+
+#: Own sections, in the order they run: name -> "module:function".
+SECTIONS = {
+    "mask": "wscodec.benchmark.primitives:run_mask",
+    "utf8": "wscodec.benchmark.primitives:run_utf8",
+    "frames": "wscodec.benchmark.frames:run",
+}
+
+#: Sections other modules provide, each ``run(args, progress) -> list[section]``: flag -> module.
+EXTERNAL = {
+    "server": "wscodec.benchmark.server_echo",
+    "integrations": "wscodec.benchmark.integrations",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bench`` options."""
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON document instead of tables")
+    parser.add_argument("--quick", action="store_true", help="one short round per cell: checks everything, times roughly")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(SECTIONS), metavar="SECTION",
+        help=f"run only these sections (of: {', '.join(SECTIONS)}); default: all",
+    )
+    parser.add_argument(
+        "--server", action="store_true",
+        help="run the echo-server round-trip benchmark (alone, or after the --only sections)",
+    )
+    parser.add_argument(
+        "--integrations", action="store_true",
+        help="run the drop-in integration benchmark (alone, or after the --only sections)",
+    )
+
+
+def _own(name: str) -> Callable[..., list[dict[str, object]]]:
+    module, function = SECTIONS[name].split(":")
+    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+
+
+def _external(flag: str) -> Callable[..., list[dict[str, object]]] | None:
+    """The ``run`` of an external section's module; None (and a message) if that module is missing."""
+    module = EXTERNAL[flag]
+    try:
+        return importlib.import_module(module).run  # type: ignore[no-any-return]
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        print(f"python -m wscodec bench --{flag}: {module} is not available in this version of wscodec", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen sections; print tables or JSON; 1 if a check failed, 2 if a section is unavailable."""
+    from .harness import Settings
+    from .report import ProgressLine, document, has_errors, render
+
+    flags = [flag for flag in EXTERNAL if getattr(args, flag)]
+    names = args.only or ([] if flags else list(SECTIONS))
+    runners = [(flag, _external(flag)) for flag in flags]
+    if any(runner is None for _, runner in runners):
+        return 2
+    settings = Settings.quick() if args.quick else Settings()
+    progress = ProgressLine(sys.stderr)
+    sections = []
+    try:
+        for name in names:
+            sections += _own(name)(settings, progress)
+        for _, runner in runners:
+            sections += runner(args, progress)  # type: ignore[misc]
+    finally:
+        progress.clear()
+    if args.json:
+        json.dump(document(sections, settings), sys.stdout, indent=1)  # type: ignore[arg-type]
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render(sections))  # type: ignore[arg-type]
+    return 1 if has_errors(sections) else 0  # type: ignore[arg-type]

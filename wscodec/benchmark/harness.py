@@ -1,0 +1,427 @@
+"""Timing engine and result tables shared by every benchmark section.
+
+Section shape
+-------------
+Every benchmark section -- the ones here and those of ``--server`` and
+``--integrations`` -- is a plain dict that ``json.dumps`` accepts::
+
+    {
+        "title":   str,                      # what was measured, with the unit
+        "columns": [str, ...],               # header of each column
+        "rows":    [[str | float | int | None, ...], ...],  # one value per column
+        "notes":   [str, ...],               # method, caveats, contention
+    }
+
+Conventions the renderer and the exit status rely on:
+
+* ``None`` is an empty cell (rendered as ``-``); a string is shown as is
+  (``"not installed"``, ``"error"``, ``"too slow"``).
+* A row whose first cell starts with ``"ERROR"`` reports a failed correctness
+  check or a crash; ``python -m wscodec bench`` exits with status 1 if any
+  section holds one.
+* A row whose first cell starts with ``"  vs best peer"`` holds ratios
+  (best peer's time / this row's time per column: above 1 is faster than
+  every peer) for the wscodec row just above it.
+
+Timing method
+-------------
+The machine these run on is shared and noisy, so (see :func:`measure`): every
+timed call is checked against an oracle first; each cell is calibrated so a
+round lasts about ``Settings.round_ns``; the cells of a section are then
+interleaved over several passes (a burst of noise hits one pass of a cell,
+not all its rounds) and the median of all rounds is reported. The garbage
+collector is off while timing, and the timing loop holds the function and
+its arguments in local variables.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+__all__ = [
+    "Cell",
+    "Column",
+    "Call",
+    "CpuContention",
+    "ERROR",
+    "Measurement",
+    "Progress",
+    "RATIO",
+    "Row",
+    "Section",
+    "Settings",
+    "measure",
+    "table",
+]
+
+ERROR = "ERROR"
+RATIO = "  vs best peer"
+
+Value = str | float | int | None
+Progress = Callable[[str], None]
+
+
+class Section(TypedDict):
+    """One result table; see the module docstring for the conventions."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Value]]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how often each cell is timed."""
+
+    passes: int = 3
+    rounds_per_pass: int = 3
+    round_ns: int = 6_000_000
+    max_call_ns: int = 1_000_000_000  # a cell whose single call takes longer is skipped
+
+    @classmethod
+    def quick(cls) -> Settings:
+        """One tiny round per cell: checks everything, measures roughly (for tests and smoke runs)."""
+        return cls(passes=1, rounds_per_pass=1, round_ns=200_000, max_call_ns=1_000_000_000)
+
+    def describe(self) -> str:
+        """One sentence for the notes of a section."""
+        return (
+            f"median of {self.passes * self.rounds_per_pass} rounds per cell "
+            f"({self.passes} interleaved passes x {self.rounds_per_pass}), ~{self.round_ns / 1e6:g} ms per round, "
+            "GC off; ns/call includes the Python call and loop"
+        )
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call to time, ``fn(*args, **kwargs)``, and how to read its result for the correctness check.
+
+    ``result`` maps the return value -- or the exception raised -- to
+    something comparable with the oracle's answer; it may also read state
+    the call changed (an in-place buffer, a fake transport).
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    result: Callable[[Any], Any] = lambda value: value
+
+    def checked(self) -> Any:
+        """Call once and return ``result`` of the value or of the exception raised.
+
+        An exception that ``result`` does not interpret is returned as is,
+        for the report.
+        """
+        try:
+            value = self.fn(*self.args, **self.kwargs)
+        except Exception as exc:  # the check reports it; it must not stop the run
+            value = exc
+        try:
+            return self.result(value)
+        except Exception:
+            if isinstance(value, Exception):
+                return value
+            raise
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measurement: a row (implementation) at a column (input).
+
+    ``bind`` builds a fresh :class:`Call` (fresh state: a new masker, buffer
+    or decoder); one is used for the correctness check, another for timing.
+    ``expected`` is the oracle's answer for ``Call.checked()``; ``also``
+    adds checks on other inputs (an invalid text a validator must reject).
+    """
+
+    row: str
+    column: str
+    bind: Callable[[], Call]
+    expected: Any
+    also: tuple[tuple[Callable[[], Call], Any], ...] = ()  # more (bind, expected) checks, not timed
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(row, column)``."""
+        return (self.row, self.column)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The median time of one call, or why there is none."""
+
+    ns: float | None = None
+    spread: float = 0.0  # (max - min) / median over the rounds
+    error: str | None = None
+    skipped: str | None = None
+
+
+_LOOPS: dict[tuple[int, tuple[str, ...]], Callable[..., int]] = {}
+
+
+def _timing_loop(nargs: int, kwnames: tuple[str, ...]) -> Callable[..., int]:
+    """Compile ``loop(n, fn, a0.., k0..) -> ns`` that calls ``fn`` n times with every name a local."""
+    key = (nargs, kwnames)
+    if key not in _LOOPS:
+        params = [f"a{i}" for i in range(nargs)] + [f"k{i}" for i in range(len(kwnames))]
+        call = [f"a{i}" for i in range(nargs)] + [f"{name}=k{i}" for i, name in enumerate(kwnames)]
+        source = (
+            f"def loop(n, fn, {', '.join(params)}):\n"
+            "    it = repeat(None, n)\n"
+            "    start = clock()\n"
+            "    for _ in it:\n"
+            f"        fn({', '.join(call)})\n"
+            "    return clock() - start\n"
+        )
+        namespace: dict[str, Any] = {"repeat": itertools.repeat, "clock": time.perf_counter_ns}
+        exec(compile(source, "<wscodec-bench-loop>", "exec"), namespace)
+        _LOOPS[key] = namespace["loop"]
+    return _LOOPS[key]
+
+
+@dataclass
+class _Timed:
+    """A cell that passed its check, ready to be timed ``n`` calls per round."""
+
+    cell: Cell
+    loop: Callable[..., int]
+    params: tuple[Any, ...]
+    n: int = 1
+    samples: list[float] = field(default_factory=list)
+
+    def round(self) -> float:
+        return self.loop(self.n, *self.params) / self.n
+
+
+def _prepare(cell: Cell, settings: Settings) -> _Timed | Measurement:
+    """Check the cell against its oracle and calibrate its calls per round."""
+    try:
+        for bind, expected in ((cell.bind, cell.expected), *cell.also):
+            got = bind().checked()
+            if got != expected:
+                return Measurement(error=_mismatch(got, expected))
+        call = cell.bind()
+    except Exception as exc:  # a broken binding is reported, never fatal
+        return Measurement(error=f"{type(exc).__name__}: {exc}")
+    kwnames = tuple(call.kwargs)
+    timed = _Timed(
+        cell,
+        _timing_loop(len(call.args), kwnames),
+        (call.fn, *call.args, *(call.kwargs[k] for k in kwnames)),
+    )
+    try:
+        once = timed.round()
+        if once > settings.max_call_ns:
+            return Measurement(skipped="too slow")
+        # Grow n tenfold until a round is long enough to time reliably, then scale it to the target.
+        elapsed = once
+        while elapsed < settings.round_ns / 10:
+            timed.n *= 10
+            elapsed = timed.round() * timed.n
+        timed.n = max(1, round(settings.round_ns * timed.n / max(elapsed, 1.0)))
+    except Exception as exc:
+        return Measurement(error=f"{type(exc).__name__} while timing: {exc}")
+    return timed
+
+
+def _mismatch(got: Any, expected: Any) -> str:
+    """Say briefly how a result differs from the oracle's."""
+    if isinstance(got, Exception):
+        return f"raised {type(got).__name__}: {got}"
+    if isinstance(got, (bytes, bytearray)) and isinstance(expected, (bytes, bytearray)):
+        if len(got) != len(expected):
+            return f"output has {len(got)} bytes, expected {len(expected)}"
+        first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+        return f"output differs from the oracle at byte {first}"
+    if isinstance(got, list) and isinstance(expected, list):
+        if len(got) != len(expected):
+            return f"{len(got)} items, expected {len(expected)}"
+        first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+        return f"item {first} differs from the oracle"
+    text = repr(got)
+    return f"returned {text[:60]}{'...' if len(text) > 60 else ''}, expected {expected!r}"[:200]
+
+
+def measure(
+    title: str, cells: Sequence[Cell], settings: Settings, progress: Progress
+) -> dict[tuple[str, str], Measurement]:
+    """Check every cell, then time them interleaved; return a measurement per ``cell.key``."""
+    results: dict[tuple[str, str], Measurement] = {}
+    ready: list[_Timed] = []
+    for i, cell in enumerate(cells, 1):
+        progress(f"{title}: checking {i}/{len(cells)} {cell.row} @ {cell.column}")
+        outcome = _prepare(cell, settings)
+        if isinstance(outcome, Measurement):
+            results[cell.key] = outcome
+        else:
+            ready.append(outcome)
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for p in range(settings.passes):
+            # Alternate the order so a slow drift of the machine does not favour the first cells.
+            order = ready if p % 2 == 0 else ready[::-1]
+            for i, timed in enumerate(order, 1):
+                progress(f"{title}: pass {p + 1}/{settings.passes}, {i}/{len(order)} {timed.cell.row} @ {timed.cell.column}")
+                for _ in range(settings.rounds_per_pass):
+                    timed.samples.append(timed.round())
+    finally:
+        if enabled:
+            gc.enable()
+    for timed in ready:
+        median = statistics.median(timed.samples)
+        spread = (max(timed.samples) - min(timed.samples)) / median if median else 0.0
+        results[timed.cell.key] = Measurement(ns=median, spread=spread)
+    return results
+
+
+# ---------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class Row:
+    """An implementation: a table row. ``missing`` says why it has no cells ("not installed")."""
+
+    label: str
+    version: str
+    kind: str
+    ours: bool = False
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    """A value column: the cell column ``key`` it reads, shown in ``unit`` under ``title``.
+
+    ``unit`` is ``"ns"`` (per call), ``"GB/s"`` (``nbytes`` per call) or
+    ``"frames/s"`` (``frames`` per call).
+    """
+
+    key: str
+    unit: str
+    nbytes: int = 0
+    frames: int = 0
+    title: str = ""  # the input as shown; ``key`` when empty (keys are unique per section, titles per table)
+
+    @property
+    def label(self) -> str:
+        """The header: input and unit."""
+        return f"{self.title or self.key} {self.unit}"
+
+    def value(self, ns: float) -> float | int:
+        """Convert a time per call to this column's unit."""
+        if self.unit == "ns":
+            return round(ns, 1)
+        if self.unit == "GB/s":
+            return round(self.nbytes / ns, 3)
+        if self.unit == "frames/s":
+            return round(self.frames * 1e9 / ns)
+        raise ValueError(f"unknown unit {self.unit!r}")
+
+
+def table(
+    title: str,
+    rows: Sequence[Row],
+    columns: Sequence[Column],
+    results: Mapping[tuple[str, str], Measurement],
+    notes: Sequence[str] = (),
+) -> Section:
+    """Lay measurements out as a :class:`Section`: one row per implementation, a ratio row under each of ours."""
+    out: list[list[Value]] = []
+    errors: list[list[Value]] = []
+    best = {
+        c.key: min(
+            (m.ns for r in rows if not r.ours and (m := results.get((r.label, c.key))) and m.ns),
+            default=None,
+        )
+        for c in columns
+    }
+    spreads: list[tuple[float, str]] = []
+    reported: set[tuple[str, str]] = set()
+    for row in rows:
+        line: list[Value] = [row.label, row.version if row.missing is None else row.missing, row.kind]
+        ratios: list[Value] = [RATIO, None, None]
+        for column in columns:
+            m = results.get((row.label, column.key))
+            if m is None:
+                line.append(None)
+                ratios.append(None)
+            elif m.ns:
+                line.append(column.value(m.ns))
+                peer = best[column.key]
+                ratios.append(round(peer / m.ns, 2) if peer else None)
+                spreads.append((m.spread, f"{row.label} @ {column.key}"))
+            else:
+                line.append("error" if m.error else m.skipped)
+                ratios.append(None)
+                if m.error and (row.label, column.key) not in reported:  # two columns may show one cell
+                    reported.add((row.label, column.key))
+                    errors.append([f"{ERROR}: {row.label} @ {column.key}", m.error] + [None] * (len(columns) + 1))
+        out.append(line)
+        if row.ours and row.missing is None:
+            out.append(ratios)
+    notes = list(notes)
+    if spreads:
+        worst, where = max(spreads)
+        notes.append(f"largest spread (max-min)/median over a cell's rounds: {worst:.0%} ({where})")
+    return {
+        "title": title,
+        "columns": ["impl", "version", "kind", *(c.label for c in columns)],
+        "rows": out + errors,
+        "notes": notes,
+    }
+
+
+# ---------------------------------------------------------------- contention
+
+
+class CpuContention:
+    """How busy other processes kept the CPUs while a section ran (Linux; ``None`` elsewhere).
+
+    Use as a context manager, then read :attr:`others`: the average number of
+    CPUs busy outside this process.
+    """
+
+    def __init__(self) -> None:
+        self.others: float | None = None
+        self._start: tuple[float, float, float] | None = None
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                fields = f.readline().split()[1:]
+        except OSError:
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        # user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+        values = [int(v) for v in fields[:8]]
+        busy = (sum(values) - values[3] - values[4]) / ticks
+        own = os.times()
+        return busy, own.user + own.system, time.monotonic()
+
+    def __enter__(self) -> CpuContention:
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._sample()
+        if self._start is None or end is None or end[2] <= self._start[2]:
+            return
+        busy, own, wall = (b - a for a, b in zip(self._start, end))
+        self.others = max(0.0, (busy - own) / wall)
+
+    def note(self) -> str | None:
+        """A sentence for a section's notes, or None if unknown."""
+        if self.others is None:
+            return None
+        return f"other processes kept {self.others:.2f} of {os.cpu_count()} CPUs busy on average during this section"

@@ -1,0 +1,156 @@
+"""Shim for aiohttp: wscodec's masking behind ``websocket_mask(mask, data)`` (in place).
+
+aiohttp selects ``_websocket_mask_cython`` (compiled) or
+``_websocket_mask_python`` in ``aiohttp._websocket.helpers`` and copies the
+choice with ``from .helpers import websocket_mask`` into
+``aiohttp._websocket.writer`` (client-side masking) and
+``aiohttp._websocket.reader_py`` (the pure reader, used when aiohttp runs
+without its extensions). Its compiled reader, ``reader_c``, ``cimport``s the
+compiled mask at C level: already native, and out of reach of any patch.
+
+What is replaced depends on what the host already uses:
+
+* a compiled host mask is left alone: it masks in place at memory speed
+  (8-byte words the compiler vectorises) with no Python call layer, so the
+  Python-level wrapper a shim needs would only add call overhead;
+* the pure host mask is replaced by compiled wscodec (tens of times faster),
+  but not by pure wscodec, whose in-place masking is slower than aiohttp's own
+  ``bytes.translate`` loop on a bytearray.
+
+Arguments outside the fast path (anything but a 4-byte ``bytes`` key and a
+``bytearray``) go to the host's own function, so errors are the host's.
+aiohttp decodes text with ``bytes.decode`` (C) once per message: there is no
+Python-level UTF-8 work to replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import time
+from collections.abc import Callable
+from types import ModuleType
+
+from ._patch import InstallReport, Leave, Plan, Replace, Shim, expect_function, is_native
+
+__all__ = ["HOST", "TESTED_VERSIONS", "install", "uninstall", "is_installed", "describe", "echo_roundtrip"]
+
+#: distribution name of the host library
+HOST = "aiohttp"
+#: host versions whose internals this shim was written against
+TESTED_VERSIONS = ("3.14.5",)
+
+_HELPERS = "aiohttp._websocket.helpers"
+_FOLLOWERS = ("aiohttp._websocket.writer", "aiohttp._websocket.reader_py")
+_READER_C = "aiohttp._websocket.reader_c"
+
+WebsocketMask = Callable[[object, object], None]
+
+
+def _make_websocket_mask(kernel: Callable[[object, object], None], original: WebsocketMask) -> WebsocketMask:
+    def websocket_mask(mask: object, data: object) -> None:
+        """Mask ``data`` (a bytearray) in place with the 4-byte ``mask`` (wscodec kernel)."""
+        if type(mask) is bytes and len(mask) == 4 and type(data) is bytearray:
+            kernel(data, mask)
+        else:
+            original(mask, data)  # the host's own errors and edge cases
+
+    return websocket_mask
+
+
+def _plan(impl: ModuleType) -> Plan:
+    helpers = importlib.import_module(_HELPERS)
+    original = expect_function(helpers, "websocket_mask", ("mask", "data"))
+    native = [Leave(f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native")]
+    where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
+    if is_native(original):
+        why = (
+            "aiohttp's compiled in-place mask runs at memory speed with no Python call layer; "
+            "a Python-level wrapper around any kernel would only add call overhead"
+        )
+        return native + [Leave(name, why) for name in where]
+    if impl.NAME == "python":
+        why = "pure-Python wscodec masks in place more slowly than aiohttp's own bytes.translate loop"
+        return native + [Leave(name, why) for name in where]
+    what = f"wscodec apply_mask_inplace ({impl.NAME})"
+    replacement = _make_websocket_mask(impl.apply_mask_inplace, original)
+    plan: Plan = [Replace(helpers, "websocket_mask", replacement, what, followers=_FOLLOWERS)]
+    for name in _FOLLOWERS:
+        module = sys.modules.get(name)
+        if module is not None:
+            expect_function(module, "websocket_mask", ("mask", "data"))
+            plan.append(Replace(module, "websocket_mask", replacement, what))
+    return native + plan
+
+
+_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+
+
+def install(impl: ModuleType | str | None = None) -> InstallReport:
+    """Replace aiohttp's ``websocket_mask`` where wscodec is faster (``impl``: default the active one).
+
+    Idempotent; returns what was replaced and what was left alone and why.
+    Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
+    aiohttp version or unexpected internals.
+    """
+    return _SHIM.install(impl)
+
+
+def uninstall() -> None:
+    """Restore aiohttp's own ``websocket_mask`` everywhere the shim replaced it."""
+    _SHIM.uninstall()
+
+
+def is_installed() -> bool:
+    """True while the shim is installed."""
+    return _SHIM.is_installed()
+
+
+def describe(impl: ModuleType | str | None = None) -> list[str]:
+    """What :func:`install` would replace or leave alone, one line per name."""
+    return _SHIM.describe(impl)
+
+
+def echo_roundtrip(size: int, count: int) -> float:
+    """Messages per second over a loopback echo (aiohttp's web server and ClientSession).
+
+    One binary message of ``size`` bytes at a time, sent and echoed back,
+    ``count`` times after a short warm-up; compression off.
+    """
+    return asyncio.run(_echo(size, count))
+
+
+async def _echo(size: int, count: int) -> float:
+    import aiohttp
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_bytes(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    payload = bytes(size)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0) as client:
+                for _ in range(min(count, 10)):
+                    await client.send_bytes(payload)
+                    await client.receive()
+                start = time.perf_counter()
+                for _ in range(count):
+                    await client.send_bytes(payload)
+                    await client.receive()
+                elapsed = time.perf_counter() - start
+    finally:
+        await runner.cleanup()
+    return count / elapsed

@@ -1,0 +1,405 @@
+"""``python -m wscodec serve``: a WebSocket echo server built on wscodec and the standard library alone.
+
+It is also the reference for building a server on the sans-I/O codec: an
+:class:`asyncio.Protocol` (callbacks, no streams: the fastest pure-asyncio
+path) that
+
+1. reads the HTTP/1.1 request head and answers the opening handshake of
+   RFC 6455 §4.2 (:func:`parse_request`, :func:`respond`), serving a small
+   test page at ``GET /`` when the request asks for no upgrade;
+2. feeds every byte after it to a :class:`wscodec.MessageDecoder` and echoes
+   each message, answers pings, and echoes the peer's close frame;
+3. on a :class:`wscodec.ProtocolError`, echoes what the decoder completed
+   before the error, then fails the connection with the error's close code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http
+import importlib.resources
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+
+import wscodec
+from wscodec import MessageDecoder, Opcode, ProtocolError, encode_close, encode_frame, encode_header, parse_close
+
+__all__ = [
+    "HELP",
+    "add_arguments",
+    "run",
+    "serve",
+    "EchoProtocol",
+    "Request",
+    "HttpError",
+    "parse_request",
+    "respond",
+]
+
+HELP = "run a WebSocket echo server (and a browser test page at /) built on wscodec alone"
+
+log = logging.getLogger("wscodec.server")
+
+MAX_HEAD_BYTES = 16 * 1024  #: the request line and headers, CRLFs included
+MAX_HEADERS = 100
+HANDSHAKE_TIMEOUT = 10.0  #: seconds a client has to send its whole request head
+LINGER_TIMEOUT = 2.0  #: seconds to wait for the client's FIN after ours (see EchoProtocol._finish)
+
+# Vectored writes (header and payload handed to the kernel side by side, payload not copied) pay off
+# for large payloads. The selector transport sends writelines() with sendmsg() since Python 3.12, but
+# only pauses the protocol at its high-water mark since 3.12.9 / 3.13.2 (CPython gh-127655): before
+# that, flow control would never see a large echo, so older versions get one copy instead.
+VECTORED_WRITES = sys.version_info >= (3, 13, 2) or (3, 12, 9) <= sys.version_info < (3, 13)
+VECTORED_MIN = 16 * 1024
+
+_TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SINGLETONS = ("host", "sec-websocket-key", "sec-websocket-version")
+
+
+# ---------------------------------------------------------------- the opening handshake (HTTP/1.1)
+
+
+class HttpError(Exception):
+    """A request the server refuses: answered with ``status`` (and ``headers``), then the connection closes."""
+
+    def __init__(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+@dataclass
+class Request:
+    """A parsed request head; header names are lower-case, repeated headers keep every value."""
+
+    method: str
+    target: str
+    headers: dict[str, list[str]] = field(default_factory=dict)
+
+    def tokens(self, name: str) -> set[str]:
+        """The comma-separated tokens of header ``name`` (all its lines), lower-cased (RFC 9110 §5.6.1)."""
+        return {t.strip(" \t").lower() for value in self.headers.get(name, ()) for t in value.split(",")}
+
+
+def parse_request(head: bytes) -> Request:
+    """Parse a request head (everything before the blank line) with plain string methods.
+
+    No regular expression, so no input can make it backtrack; every line is
+    split once. Raises :class:`HttpError` 400, 431 (too many headers) or 505.
+    """
+    lines = head.split(b"\r\n")
+    if len(lines) - 1 > MAX_HEADERS:
+        raise HttpError(431, f"more than {MAX_HEADERS} header fields")
+    if any(b"\r" in line or b"\n" in line or b"\0" in line for line in lines):
+        raise HttpError(400, "stray CR, LF or NUL in the request head")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not parts[0] or not parts[1].startswith(b"/"):
+        raise HttpError(400, "malformed request line")
+    method, target, version = (p.decode("latin-1") for p in parts)
+    if version != "HTTP/1.1":
+        # RFC 6455 §4.1: the handshake needs HTTP/1.1 or later; 2 and 3 never arrive in this form.
+        raise HttpError(505, "only HTTP/1.1 is supported")
+    request = Request(method, target)
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        # A name must be a token: this also refuses obsolete line folding (a leading space) and
+        # whitespace before the colon, which RFC 9112 §5.1 says a server MUST reject.
+        if not colon or not name or name.translate(None, _TOKEN_CHARS):
+            raise HttpError(400, "malformed header field")
+        key = name.decode("ascii").lower()
+        request.headers.setdefault(key, []).append(value.strip(b" \t").decode("latin-1"))
+    for key in _SINGLETONS:
+        if len(request.headers.get(key, ())) > 1:
+            raise HttpError(400, f"more than one {key} header")
+    if "host" not in request.headers:
+        raise HttpError(400, "no Host header")  # RFC 9112 §3.2: MUST be 400
+    return request
+
+
+def respond(request: Request) -> tuple[int, list[tuple[str, str]]]:
+    """Decide the answer to ``request``: ``(101, headers)`` to upgrade, ``(200, [])`` for the page.
+
+    Raises :class:`HttpError` for everything else: 405, 404, 400, 426.
+    """
+    if request.method != "GET":
+        raise HttpError(405, "only GET", (("Allow", "GET"),))
+    if request.target.partition("?")[0] != "/":
+        raise HttpError(404, "nothing here; the page and the WebSocket are at /")
+    if "upgrade" not in request.headers:
+        return 200, []
+    # RFC 6455 §4.2.1: both are comma-separated token lists, compared case-insensitively
+    # (Firefox sends "Connection: keep-alive, Upgrade").
+    if "websocket" not in request.tokens("upgrade"):
+        raise HttpError(400, "Upgrade must name websocket")
+    if "upgrade" not in request.tokens("connection"):
+        raise HttpError(400, "Connection must contain upgrade")
+    if request.headers.get("sec-websocket-version") != ["13"]:
+        # RFC 6455 §4.4: say which versions this server speaks, so that the client can retry.
+        raise HttpError(426, "only WebSocket version 13", (("Sec-WebSocket-Version", "13"),))
+    try:
+        key = wscodec.validate_key(request.headers.get("sec-websocket-key", [""])[0])
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    # No Sec-WebSocket-Protocol or -Extensions in the answer: the client's offers (a browser's
+    # permessage-deflate, say) are declined by not echoing them, and every frame stays plain.
+    # A real server would also check Origin here, against cross-site WebSocket hijacking.
+    return 101, [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", wscodec.accept_key(key))]
+
+
+def http_response(status: int, headers: list[tuple[str, str]] | tuple[tuple[str, str], ...], body: bytes = b"") -> bytes:
+    """An HTTP/1.1 response head (and body) as bytes."""
+    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}", *(f"{k}: {v}" for k, v in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+# ---------------------------------------------------------------- one connection
+
+_HANDSHAKE, _OPEN, _LINGERING = "handshake", "open", "lingering"
+
+
+class EchoProtocol(asyncio.Protocol):
+    """One client connection: the handshake, then the echo loop, then the closing handshake."""
+
+    def __init__(self, page: bytes, max_message_size: int, connections: set[EchoProtocol]) -> None:
+        self._page = page
+        self._max_message_size = max_message_size
+        self._connections = connections
+        self._state = _HANDSHAKE
+        self._head = bytearray()
+        self._decoder: MessageDecoder | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._what = "-"  # the log line's summary of the request
+        self._close_code = 1006  # no close frame seen (RFC 6455 §7.1.5) until one is
+        self._messages_in = self._messages_out = self._bytes_in = self._bytes_out = 0
+
+    # asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the handshake timer."""
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._loop = asyncio.get_running_loop()
+        self._started = self._loop.time()
+        self._connections.add(self)
+        self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the handshake or the decoder; bytes that arrive while closing are dropped."""
+        self._bytes_in += len(data)
+        if self._state is _OPEN:
+            self._receive_frames(data)
+        elif self._state is _HANDSHAKE:
+            self._receive_head(data)
+
+    def eof_received(self) -> bool:
+        """The client closed its side: close ours (returning False tells asyncio to)."""
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Write the connection's log line."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._connections.discard(self)
+        peer = self._transport.get_extra_info("peername") or ("?", 0)
+        traffic = f"in={self._bytes_in} B out={self._bytes_out} B"
+        if self._decoder is not None:
+            traffic = (
+                f"in={self._messages_in} msgs/{self._bytes_in} B out={self._messages_out} msgs/{self._bytes_out} B"
+                f" close={self._close_code}"
+            )
+        log.info("%s:%s %s %s %.3f s", peer[0], peer[1], self._what, traffic, self._loop.time() - self._started)
+
+    # Flow control: the echo only writes what it reads, so while the client does not read its echoes
+    # fast enough (the write buffer is above its high-water mark), stop reading from it.
+
+    def pause_writing(self) -> None:
+        """The write buffer is full: stop reading."""
+        self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        """The write buffer has drained: read again."""
+        self._transport.resume_reading()
+
+    # the opening handshake
+
+    def _receive_head(self, data: bytes) -> None:
+        searched = max(0, len(self._head) - 3)  # the blank line may straddle two reads
+        self._head += data
+        end = self._head.find(b"\r\n\r\n", searched)
+        if end < 0 or end + 4 > MAX_HEAD_BYTES:
+            if len(self._head) > MAX_HEAD_BYTES:
+                self._refuse(HttpError(431, f"request head over {MAX_HEAD_BYTES} bytes"))
+            return
+        assert self._timer is not None
+        self._timer.cancel()
+        rest = bytes(self._head[end + 4 :])
+        try:
+            request = parse_request(bytes(self._head[:end]))
+            self._what = f"{request.method} {request.target[:80]}"
+            status, headers = respond(request)
+        except HttpError as exc:
+            self._refuse(exc)
+            return
+        self._head = bytearray()
+        if status == 200:
+            self._what += " 200"
+            page_headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
+            self._write(http_response(200, [*page_headers, *_close_headers(len(self._page))], self._page))
+            self._finish()
+            return
+        self._what = "websocket"
+        self._write(http_response(101, headers))
+        self._decoder = MessageDecoder(max_message_size=self._max_message_size)
+        self._state = _OPEN
+        if rest:  # frames the client sent right behind its request
+            self._receive_frames(rest)
+
+    def _refuse(self, exc: HttpError) -> None:
+        self._what += f" {exc.status}"
+        body = (exc.message + "\n").encode("utf-8")
+        headers = [("Content-Type", "text/plain; charset=utf-8"), *exc.headers, *_close_headers(len(body))]
+        self._write(http_response(exc.status, headers, body))
+        self._finish()
+
+    # the echo loop
+
+    def _receive_frames(self, data: bytes) -> None:
+        assert self._decoder is not None
+        try:
+            events = self._decoder.feed(data)
+        except ProtocolError as exc:
+            # Whatever the client sent correctly before the violation is still echoed (RFC 6455 §7.1.7
+            # only asks the connection to be failed), then the close frame carries the error's code.
+            for event in exc.frames:
+                self._on_event(event)
+            reason = exc.reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+            self._send_close(encode_close(exc.code, reason), exc.code)
+            return
+        for event in events:
+            self._on_event(event)
+
+    def _on_event(self, event: wscodec.Message | wscodec.Frame) -> None:
+        opcode = event.opcode
+        if opcode == Opcode.TEXT or opcode == Opcode.BINARY:
+            # A TEXT payload arrives as bytes the decoder already validated as UTF-8: it goes back
+            # as it came, with no decode/encode round trip.
+            self._messages_in += 1
+            self._send(opcode, event.payload)
+            self._messages_out += 1
+        elif opcode == Opcode.PING:
+            self._send(Opcode.PONG, event.payload)  # §5.5.3: the pong carries the ping's payload
+        elif opcode == Opcode.CLOSE:
+            # §5.5.1: answer with a close frame, typically echoing the status code. The decoder has
+            # validated the payload; echoing it whole returns code and reason, and an empty close
+            # (no status, 1005) for an empty one.
+            self._send_close(event.payload, parse_close(event.payload)[0])
+        # An unsolicited PONG is allowed (§5.5.3) and needs no answer.
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        if self._transport.is_closing():
+            return  # the connection broke (asyncio is about to report it): nothing more can be sent
+        if VECTORED_WRITES and len(payload) >= VECTORED_MIN:
+            header = encode_header(opcode, len(payload))
+            self._bytes_out += len(header) + len(payload)
+            self._transport.writelines((header, payload))
+        else:
+            self._write(encode_frame(opcode, payload))
+
+    def _send_close(self, payload: bytes, code: int) -> None:
+        self._close_code = code
+        self._send(Opcode.CLOSE, payload)
+        self._finish()
+
+    # closing
+
+    def _write(self, data: bytes) -> None:
+        self._bytes_out += len(data)
+        self._transport.write(data)
+
+    def _finish(self) -> None:
+        """Close our side after what we wrote, then drop all input until the client closes too.
+
+        Closing outright while the client is still sending would make the kernel answer with a
+        reset, which can destroy the response or close frame before the client reads it. So the
+        server half-closes (its FIN goes first, as RFC 6455 §7.1.1 wants) and waits a moment.
+        """
+        self._state = _LINGERING
+        self._transport.write_eof()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_later(LINGER_TIMEOUT, self._transport.close)
+
+    def shutdown(self) -> None:
+        """The server is stopping: close with 1001 (going away) if open, then close the connection."""
+        if self._state is _OPEN:
+            self._send_close(encode_close(1001, "server shutting down"), 1001)
+        self._transport.close()
+
+
+def _close_headers(length: int) -> list[tuple[str, str]]:
+    return [("Content-Length", str(length)), ("Connection", "close")]
+
+
+# ---------------------------------------------------------------- the server and the command
+
+
+def load_page() -> bytes:
+    """The browser test page, shipped as package data."""
+    return importlib.resources.files("wscodec").joinpath("static/echo.html").read_bytes()
+
+
+async def serve(host: str, port: int, max_message_size: int) -> None:
+    """Serve until SIGTERM (return) or cancellation (Ctrl-C); then close every connection with 1001."""
+    loop = asyncio.get_running_loop()
+    page = load_page()
+    connections: set[EchoProtocol] = set()
+    server = await loop.create_server(lambda: EchoProtocol(page, max_message_size, connections), host, port)
+    address = server.sockets[0].getsockname()
+    where = f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
+    log.info(
+        "wscodec %s (%s) echo server on ws://%s/ ; test page at http://%s/ ; Ctrl-C stops",
+        wscodec.__version__, wscodec.implementation, where, where,
+    )
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # Windows' event loops have no signal handlers
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        for connection in list(connections):
+            connection.shutdown()
+        await server.wait_closed()
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--host``, ``--port`` and ``--max-message-size``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on, 0 for any free one (default: %(default)s)")
+    parser.add_argument(
+        "--max-message-size", type=_size, default=wscodec.DEFAULT_MAX_MESSAGE_SIZE, metavar="N",
+        help="largest message accepted, in bytes; a larger one closes with 1009 (default: %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the server until Ctrl-C or SIGTERM; exit status 0."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    try:
+        asyncio.run(serve(args.host, args.port, args.max_message_size))
+    except KeyboardInterrupt:
+        pass  # asyncio.run has cancelled serve(), which closed every connection
+    log.info("stopped")
+    return 0
