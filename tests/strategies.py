@@ -13,16 +13,24 @@ Strategies (all return ``SearchStrategy`` objects):
   fragmented at random byte positions (code points of text split across
   fragments), PING/PONG interleaved between fragments, an optional CLOSE last;
 * :func:`any_frames` / :func:`any_streams` - frames with every opcode, RSV
-  combination, length form and mask direction, mostly valid, often not;
+  combination, length form and mask direction, mostly valid, often not; and
+  valid streams with a few frames changed, inserted or removed (bad UTF-8,
+  bad CLOSE payloads, broken sequencing);
 * :func:`chunked` - a byte string cut at random points, as a socket delivers it;
-* :func:`garbage` - random bytes and valid streams with random bytes flipped.
+* :func:`garbage` - random bytes and valid streams with random bytes flipped;
+* building blocks: :func:`payloads`, :func:`utf8_payloads`,
+  :func:`close_payloads`, :func:`split`.
 
-``wire(specs)`` joins the encoded frames of a stream.
+``wire(specs)`` joins the encoded frames of a stream. To seed a fuzzer, draw
+outside a test with ``wire(valid_streams(masked=True).example())`` or encode
+hand-written specs with :func:`build_frame`; ``tests/outcomes.py`` holds the
+model of what a decoder must make of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections.abc import Sequence
 from typing import Literal
@@ -32,7 +40,6 @@ from hypothesis import strategies as st
 
 __all__ = [
     "BOUNDARY_LENGTHS",
-    "CONTROL_OPCODES",
     "DATA_OPCODES",
     "FrameSpec",
     "LengthForm",
@@ -53,13 +60,12 @@ __all__ = [
 #: Payload lengths on both sides of every length-form boundary (7-bit, 16-bit, 64-bit).
 BOUNDARY_LENGTHS = (0, 1, 125, 126, 127, 65535, 65536, 65537)
 DATA_OPCODES = (1, 2)
-CONTROL_OPCODES = (8, 9, 10)
 
 #: How the payload length is written: the shortest form, or forced into the 16- or 64-bit form.
 LengthForm = Literal["minimal", "16", "64"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class FrameSpec:
     """One frame as a test wants it on the wire, valid or not.
 
@@ -91,15 +97,27 @@ class FrameSpec:
         """The frame's bytes (see :func:`build_frame`)."""
         return build_frame(self)
 
+    def __repr__(self) -> str:
+        # Short enough for a test id: the payload by its length and first bytes.
+        head = self.payload[:8]
+        more = "..." if len(self.payload) > 8 else ""
+        fields = [f"op={self.opcode}", f"{len(self.payload)}B={head!r}{more}"]
+        fields += [] if self.fin else ["fin=False"]
+        fields += [f"rsv={self.rsv}"] if self.rsv else []
+        fields += ["masked"] if self.mask is not None else []
+        fields += [] if self.length_form == "minimal" else [f"form={self.length_form}"]
+        fields += [] if self.declared is None else [f"declared={self.declared}"]
+        return f"FrameSpec({', '.join(fields)})"
+
 
 def build_frame(spec: FrameSpec) -> bytes:
     """Encode ``spec`` byte by byte as RFC 6455 §5.2 lays a frame out, without judging it."""
     length = spec.length
     b0 = (0x80 if spec.fin else 0) | (spec.rsv & 7) << 4 | (spec.opcode & 0x0F)
     mbit = 0x80 if spec.mask is not None else 0
-    form = spec.length_form
+    form: str = spec.length_form
     if form == "minimal":
-        form = "7" if length < 126 else "16" if length < 0x10000 else "64"  # type: ignore[assignment]
+        form = "7" if length < 126 else "16" if length < 0x10000 else "64"
     if form == "7":
         head = bytes((b0, mbit | length))
     elif form == "16":
@@ -170,7 +188,7 @@ def split(draw: st.DrawFn, data: bytes, max_pieces: int = 5) -> list[bytes]:
     """``data`` cut at 0 to ``max_pieces - 1`` random points (empty pieces allowed)."""
     cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=max_pieces - 1)))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def chunked(data: bytes, max_chunks: int = 24) -> st.SearchStrategy[list[bytes]]:
@@ -191,13 +209,7 @@ def close_payloads(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         return b""
     code = draw(st.one_of(st.integers(1000, 1003), st.integers(1007, 1014), st.integers(3000, 4999)))
-    reason = draw(st.text(max_size=30)).encode("utf-8")[:123]
-    while reason:  # a cut inside a code point would make the reason invalid
-        try:
-            reason.decode("utf-8")
-            break
-        except UnicodeDecodeError:
-            reason = reason[:-1]
+    reason = draw(st.text(max_size=30)).encode("utf-8")  # at most 120 bytes: within the 123-byte limit
     return code.to_bytes(2, "big") + reason
 
 
@@ -273,8 +285,26 @@ def any_frames(draw: st.DrawFn, masked: bool, big: bool = False) -> FrameSpec:
 
 
 # Invalid UTF-8; the last four are prefixes no continuation can complete (a fragment ending so must fail).
-_BAD_UTF8 = (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80", b"\xed\xa0", b"\xf4\x90", b"\xe0\x80", b"\xf0\x8f")
-_BAD_CLOSE = (b"\x03", b"\x03\xe7", b"\x03\xec", b"\x03\xed", b"\x03\xee", b"\x03\xf7", b"\x13\x88", b"\x03\xe8\xff")
+_BAD_UTF8 = (
+    b"\xff",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\x80",
+    b"\xed\xa0",
+    b"\xf4\x90",
+    b"\xe0\x80",
+    b"\xf0\x8f",
+)
+_BAD_CLOSE = (
+    b"\x03",
+    b"\x03\xe7",
+    b"\x03\xec",
+    b"\x03\xed",
+    b"\x03\xee",
+    b"\x03\xf7",
+    b"\x13\x88",
+    b"\x03\xe8\xff",
+)
 
 
 @st.composite
@@ -282,7 +312,9 @@ def _broken(draw: st.DrawFn, masked: bool) -> list[FrameSpec]:
     """A valid stream with one to three things wrong with it (a frame changed, inserted or removed)."""
     specs = draw(valid_streams(masked, big=False))
     for _ in range(draw(st.integers(1, 3))):
-        how = draw(st.sampled_from(("insert", "insert", "delete", "change", "change", "change", "utf8", "close")))
+        how = draw(
+            st.sampled_from(("insert", "insert", "delete", "change", "change", "change", "utf8", "close"))
+        )
         if how == "insert" or not specs:
             specs.insert(draw(st.integers(0, len(specs))), draw(any_frames(masked)))
             continue
@@ -295,7 +327,9 @@ def _broken(draw: st.DrawFn, masked: bool) -> list[FrameSpec]:
             bad = draw(st.sampled_from(_BAD_UTF8))
             specs[i] = dataclasses.replace(spec, payload=spec.payload[:at] + bad + spec.payload[at:])
         elif how == "close":
-            specs[i] = dataclasses.replace(spec, opcode=8, fin=True, payload=draw(st.sampled_from(_BAD_CLOSE)))
+            specs[i] = dataclasses.replace(
+                spec, opcode=8, fin=True, payload=draw(st.sampled_from(_BAD_CLOSE))
+            )
         else:
             change = draw(st.sampled_from(("opcode", "rsv", "fin", "mask", "form", "payload")))
             if change == "opcode":

@@ -17,15 +17,24 @@ from .enums import RSV1, RSV2, RSV3, CloseCode, Opcode
 from .errors import ProtocolError
 from .handshake import accept_key, generate_key, validate_key
 
-if _os.environ.get("WSCODEC_NO_EXTENSIONS"):
-    from . import _impl_py as _impl
-else:
-    try:
-        from . import _impl_c as _impl
+from types import ModuleType as _ModuleType
 
-        _impl.load_all()
+
+def _choose() -> _ModuleType:
+    from . import _impl_py
+
+    if _os.environ.get("WSCODEC_NO_EXTENSIONS"):
+        return _impl_py
+    try:
+        from . import _impl_c
+
+        _impl_c.load_all()
     except ImportError:
-        from . import _impl_py as _impl
+        return _impl_py
+    return _impl_c
+
+
+_impl: _ModuleType = _choose()
 
 #: ``"cython"`` or ``"python"``: the implementation behind the public names.
 implementation: str = _impl.NAME

@@ -44,8 +44,7 @@ def writable(data: object) -> memoryview:
 
 def mask_key(mask: object) -> bytes:
     """Return the 4-byte masking key as ``bytes``; ``ValueError`` if it is not 4 bytes long."""
-    if type(mask) is not bytes:
-        mask = memoryview(mask).tobytes()  # type: ignore[arg-type]
-    if len(mask) != 4:  # type: ignore[arg-type]
+    key = mask if type(mask) is bytes else memoryview(mask).tobytes()  # type: ignore[arg-type]
+    if len(key) != 4:
         raise ValueError("mask must contain 4 bytes")
-    return mask  # type: ignore[return-value]
+    return key

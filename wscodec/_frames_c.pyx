@@ -18,6 +18,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_CheckExact
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
@@ -27,6 +28,9 @@ from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
 
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
 
 cdef extern from "_c/mask.h":
     void ws_mask_init()
@@ -374,6 +378,7 @@ cdef int _resolve_mask(object mask, unsigned char *key) except -1:
 
 cdef int _first_byte(object opcode, uint64_t length, bint fin, bint rsv1, bint rsv2, bint rsv3) except -1:
     cdef long op
+    opcode = PyNumber_Index(opcode)  # TypeError for floats and strings, as in the pure version
     try:
         op = opcode
     except OverflowError:
@@ -424,7 +429,7 @@ def encode_header(opcode, length, *, bint fin=True, bint rsv1=False, bint rsv2=F
     cdef unsigned char key[4]
     cdef long long signed_length
     try:
-        signed_length = length
+        signed_length = PyNumber_Index(length)
     except OverflowError:
         raise ValueError("payload length must be below 2**63") from None
     if signed_length < 0:
@@ -507,7 +512,8 @@ cdef class _FrameReader:
     def __dealloc__(self):
         PyMem_Free(self._buf)
 
-    cdef int _setup(self, bint client, object max_frame_size, int rsv_allowed) except -1:
+    cdef int _setup(self, bint client, object max_frame_size, object rsv_allowed) except -1:
+        rsv_allowed = PyNumber_Index(rsv_allowed)
         if max_frame_size is not None and max_frame_size < 0:
             raise ValueError("max_frame_size must be >= 0 or None")
         if not 0 <= rsv_allowed <= 7:
@@ -606,8 +612,10 @@ cdef class _FrameReader:
                 self._append(p + pos, take)
                 pos += take
                 continue
-            if h.length > <uint64_t>(_NO_LIMIT - size):
-                raise MemoryError()  # unreachable under any size limit the decoder accepts
+            if h.length > <uint64_t>(PY_SSIZE_T_MAX - size):
+                # Legal, but more than this process could hold: keep buffering, as the pure version does.
+                self._append(p + pos, n - pos)
+                return n
             total = size + <Py_ssize_t>h.length
             if self._buf_len < total:
                 take = min(total - self._buf_len, n - pos)
@@ -669,7 +677,7 @@ cdef class FrameDecoder(_FrameReader):
     RSV2=2, RSV3=1).
     """
 
-    def __init__(self, *, bint client=False, max_frame_size=DEFAULT_MAX_FRAME_SIZE, int rsv_allowed=0):
+    def __init__(self, *, bint client=False, max_frame_size=DEFAULT_MAX_FRAME_SIZE, rsv_allowed=0):
         self._setup(client, max_frame_size, rsv_allowed)
 
     cdef int _deliver(self, Header *h, const unsigned char *payload, list out) except -1:

@@ -148,7 +148,7 @@ def _extended_length(buf: Any, pos: int, b1: int) -> int:
     if n < 126:
         return n
     if n == 126:
-        n = (buf[pos + 2] << 8) | buf[pos + 3]
+        n = int((buf[pos + 2] << 8) | buf[pos + 3])
         if n < 126:
             raise ProtocolError(1002, "non-minimal 16-bit payload length")
         return n
@@ -272,8 +272,10 @@ def encode_header(
     With ``mask=True`` a fresh key is drawn and is the header's last 4 bytes;
     the caller masks the payload with it (``apply_mask``). ``ValueError`` for
     a reserved opcode, a fragmented or over-long control frame, a negative or
-    ≥ 2**63 length, or a key that is not 4 bytes.
+    ≥ 2**63 length, or a key that is not 4 bytes; ``TypeError`` for a
+    non-integer opcode or length.
     """
+    length = operator.index(length)
     if length < 0:
         raise ValueError("length must be >= 0")
     b0 = _first_byte(opcode, length, fin, rsv1, rsv2, rsv3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from .close import parse_close
 from .enums import Opcode
@@ -100,7 +100,8 @@ class MessageDecoder(_FrameReader):
             return
         if opcode:  # TEXT or BINARY starts a message
             self._opcode = opcode
-        if self._opcode == Opcode.TEXT:
+        started = cast(Opcode, self._opcode)  # _accept refused a continuation without a start
+        if started == Opcode.TEXT:
             utf8 = self._utf8
             if not utf8.feed(payload) or (fin and not utf8.complete):
                 raise ProtocolError(1007, "invalid UTF-8 in text message")
@@ -109,7 +110,7 @@ class MessageDecoder(_FrameReader):
                 self._parts += payload
                 payload = bytes(self._parts)
                 self._parts = bytearray()
-            out.append(Message(self._opcode, payload))
+            out.append(Message(started, payload))
             self._opcode = None
             self._size = 0
             self._utf8.reset()

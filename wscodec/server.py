@@ -23,21 +23,32 @@ import importlib.resources
 import logging
 import signal
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 import wscodec
-from wscodec import MessageDecoder, Opcode, ProtocolError, encode_close, encode_frame, encode_header, parse_close
+from wscodec import (
+    MessageDecoder,
+    Opcode,
+    ProtocolError,
+    encode_close,
+    encode_frame,
+    encode_header,
+    parse_close,
+)
 
 __all__ = [
     "HELP",
-    "add_arguments",
-    "run",
-    "serve",
     "EchoProtocol",
-    "Request",
     "HttpError",
+    "Request",
+    "add_arguments",
+    "load_page",
     "parse_request",
     "respond",
+    "run",
+    "serve",
 ]
 
 HELP = "run a WebSocket echo server (and a browser test page at /) built on wscodec alone"
@@ -64,7 +75,7 @@ _SINGLETONS = ("host", "sec-websocket-key", "sec-websocket-version")
 
 
 class HttpError(Exception):
-    """A request the server refuses: answered with ``status`` (and ``headers``), then the connection closes."""
+    """A refused request: answered with ``status`` (and ``headers``), then the connection closes."""
 
     def __init__(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
@@ -148,10 +159,11 @@ def respond(request: Request) -> tuple[int, list[tuple[str, str]]]:
     # No Sec-WebSocket-Protocol or -Extensions in the answer: the client's offers (a browser's
     # permessage-deflate, say) are declined by not echoing them, and every frame stays plain.
     # A real server would also check Origin here, against cross-site WebSocket hijacking.
-    return 101, [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", wscodec.accept_key(key))]
+    accept = wscodec.accept_key(key)
+    return 101, [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
 
 
-def http_response(status: int, headers: list[tuple[str, str]] | tuple[tuple[str, str], ...], body: bytes = b"") -> bytes:
+def _http_response(status: int, headers: Iterable[tuple[str, str]], body: bytes = b"") -> bytes:
     """An HTTP/1.1 response head (and body) as bytes."""
     lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}", *(f"{k}: {v}" for k, v in headers)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
@@ -173,7 +185,7 @@ class EchoProtocol(asyncio.Protocol):
         self._head = bytearray()
         self._decoder: MessageDecoder | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._what = "-"  # the log line's summary of the request
+        self._what = "(no request)"  # the log line's summary of the request
         self._close_code = 1006  # no close frame seen (RFC 6455 §7.1.5) until one is
         self._messages_in = self._messages_out = self._bytes_in = self._bytes_out = 0
 
@@ -181,12 +193,11 @@ class EchoProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Start the handshake timer."""
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)
         self._loop = asyncio.get_running_loop()
         self._started = self._loop.time()
         self._connections.add(self)
-        self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, transport.close)
+        self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, self._transport.close)
 
     def data_received(self, data: bytes) -> None:
         """Feed the handshake or the decoder; bytes that arrive while closing are dropped."""
@@ -209,10 +220,13 @@ class EchoProtocol(asyncio.Protocol):
         traffic = f"in={self._bytes_in} B out={self._bytes_out} B"
         if self._decoder is not None:
             traffic = (
-                f"in={self._messages_in} msgs/{self._bytes_in} B out={self._messages_out} msgs/{self._bytes_out} B"
+                f"in={self._messages_in} msgs/{self._bytes_in} B"
+                f" out={self._messages_out} msgs/{self._bytes_out} B"
                 f" close={self._close_code}"
             )
-        log.info("%s:%s %s %s %.3f s", peer[0], peer[1], self._what, traffic, self._loop.time() - self._started)
+        log.info(
+            "%s:%s %s %s %.3f s", peer[0], peer[1], self._what, traffic, self._loop.time() - self._started
+        )
 
     # Flow control: the echo only writes what it reads, so while the client does not read its echoes
     # fast enough (the write buffer is above its high-water mark), stop reading from it.
@@ -231,9 +245,10 @@ class EchoProtocol(asyncio.Protocol):
         searched = max(0, len(self._head) - 3)  # the blank line may straddle two reads
         self._head += data
         end = self._head.find(b"\r\n\r\n", searched)
+        if end < 0 and len(self._head) <= MAX_HEAD_BYTES:
+            return  # wait for the rest
         if end < 0 or end + 4 > MAX_HEAD_BYTES:
-            if len(self._head) > MAX_HEAD_BYTES:
-                self._refuse(HttpError(431, f"request head over {MAX_HEAD_BYTES} bytes"))
+            self._refuse(HttpError(431, f"request head over {MAX_HEAD_BYTES} bytes"))
             return
         assert self._timer is not None
         self._timer.cancel()
@@ -249,11 +264,11 @@ class EchoProtocol(asyncio.Protocol):
         if status == 200:
             self._what += " 200"
             page_headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
-            self._write(http_response(200, [*page_headers, *_close_headers(len(self._page))], self._page))
+            self._write(_http_response(200, [*page_headers, *_close_headers(len(self._page))], self._page))
             self._finish()
             return
         self._what = "websocket"
-        self._write(http_response(101, headers))
+        self._write(_http_response(101, headers))
         self._decoder = MessageDecoder(max_message_size=self._max_message_size)
         self._state = _OPEN
         if rest:  # frames the client sent right behind its request
@@ -263,7 +278,7 @@ class EchoProtocol(asyncio.Protocol):
         self._what += f" {exc.status}"
         body = (exc.message + "\n").encode("utf-8")
         headers = [("Content-Type", "text/plain; charset=utf-8"), *exc.headers, *_close_headers(len(body))]
-        self._write(http_response(exc.status, headers, body))
+        self._write(_http_response(exc.status, headers, body))
         self._finish()
 
     # the echo loop
@@ -363,7 +378,10 @@ async def serve(host: str, port: int, max_message_size: int) -> None:
     where = f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
     log.info(
         "wscodec %s (%s) echo server on ws://%s/ ; test page at http://%s/ ; Ctrl-C stops",
-        wscodec.__version__, wscodec.implementation, where, where,
+        wscodec.__version__,
+        wscodec.implementation,
+        where,
+        where,
     )
     stop = asyncio.Event()
     with contextlib.suppress(NotImplementedError):  # Windows' event loops have no signal handlers
@@ -387,9 +405,14 @@ def _size(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--host``, ``--port`` and ``--max-message-size``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on, 0 for any free one (default: %(default)s)")
     parser.add_argument(
-        "--max-message-size", type=_size, default=wscodec.DEFAULT_MAX_MESSAGE_SIZE, metavar="N",
+        "--port", type=int, default=8080, help="port to listen on, 0 for any free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-message-size",
+        type=_size,
+        default=wscodec.DEFAULT_MAX_MESSAGE_SIZE,
+        metavar="N",
         help="largest message accepted, in bytes; a larger one closes with 1009 (default: %(default)s)",
     )
 

@@ -29,8 +29,8 @@ def simulate_pure_host(host: str) -> Callable[[], None]:
     """Rebind the host's masking to its pure-Python fallback, as a build without speedups has it.
 
     Returns a function that puts the compiled one back. (In a fresh process the
-    environment switches of :data:`PURE_HOST_ENV` do the real thing; this is for
-    hosts already imported, and for websockets, which has no such switch.)
+    environment switches of :data:`PURE_HOST_ENV`, or a blocked import of
+    ``websockets.speedups``, do the real thing; this is for hosts already imported.)
     """
     if host == "websockets":
         import websockets.frames
@@ -39,11 +39,13 @@ def simulate_pure_host(host: str) -> Callable[[], None]:
         targets = [(websockets.frames, "apply_mask")]
         fallback: object = websockets.utils.apply_mask
     elif host == "aiohttp":
-        import aiohttp._websocket.helpers as helpers
         import aiohttp._websocket.reader_py
         import aiohttp._websocket.writer
+        from aiohttp._websocket import helpers
 
-        targets = [(m, "websocket_mask") for m in (helpers, aiohttp._websocket.writer, aiohttp._websocket.reader_py)]
+        targets = [
+            (m, "websocket_mask") for m in (helpers, aiohttp._websocket.writer, aiohttp._websocket.reader_py)
+        ]
         fallback = helpers._websocket_mask_python
     elif host == "tornado":
         import tornado.util
@@ -160,7 +162,7 @@ def main(argv: list[str]) -> None:
         if host in PURE_HOST_ENV:
             os.environ[PURE_HOST_ENV[host]] = "1"
         else:
-            simulate_pure_host(host)
+            sys.modules["websockets.speedups"] = None  # type: ignore[assignment]  # import fails: the fallback
     if shim != "none":
         from wscodec.integrations import shim_module
 

@@ -10,8 +10,10 @@
  *  - unaligned loads/stores only through intrinsics or memcpy (no UB);
  *  - ordinary cached stores: a masked payload is read again right away, so
  *    streaming stores that bypass the cache make the whole path slower;
- *  - the repeated key is built byte by byte in memory, so it is right on
- *    big-endian machines too (no shifts that assume a byte order).
+ *  - the key is only moved as bytes (memcpy into words and vectors), never
+ *    assembled with shifts, so the portable and NEON kernels are right on
+ *    big-endian machines too; the x86 kernels broadcast it as one 32-bit
+ *    lane, which keeps the byte order because x86 is little-endian.
  *
  * Each ISA kernel carries its own WS_TARGET attribute, so the module is built
  * without global -m flags and runs on any CPU of its architecture;
@@ -51,14 +53,27 @@ static inline void ws_mask_tail(unsigned char *dst, const unsigned char *src, si
     for (; i < n; i++) dst[i] = src[i] ^ key[i & 3];
 }
 
+/* The key written twice: each 4-byte window of it is a rotation of the key. */
+static inline void ws_mask_twice(unsigned char twice[8], const unsigned char key[4]) {
+    memcpy(twice, key, 4);
+    memcpy(twice + 4, key, 4);
+}
+
+/* The key rotated to `phase` (payload bytes before this chunk; only phase % 4
+ * matters), as 4 bytes inside `twice`. */
+static inline const unsigned char *ws_mask_rotate(unsigned char twice[8], const unsigned char key[4],
+                                                  size_t phase) {
+    ws_mask_twice(twice, key);
+    return twice + (phase & 3);
+}
+
 /* 8 bytes at a time through a 64-bit word: any CPU, any byte order. */
 static void ws_mask_portable(unsigned char *dst, const unsigned char *src, size_t n,
                              const unsigned char key[4]) {
-    unsigned char pattern[8];
+    unsigned char twice[8];
     uint64_t k;
-    memcpy(pattern, key, 4);
-    memcpy(pattern + 4, key, 4);
-    memcpy(&k, pattern, 8);
+    ws_mask_twice(twice, key);
+    memcpy(&k, twice, 8);
     for (; n >= 8; n -= 8, src += 8, dst += 8) {
         uint64_t w;
         memcpy(&w, src, 8);
@@ -66,6 +81,30 @@ static void ws_mask_portable(unsigned char *dst, const unsigned char *src, size_
         memcpy(dst, &w, 8);
     }
     ws_mask_tail(dst, src, n, key);
+}
+
+/* From this size on the SIMD kernels first mask the few bytes up to an
+ * aligned dst: stores that split cache lines cost up to half the speed of
+ * data that sits in L1/L2 (measured: AVX-512 at 16 KiB, 93 -> 178 GB/s). */
+#define WS_MASK_ALIGN_MIN 256
+
+/* How many bytes lie before dst reaches a multiple of `align` (a power of two). */
+static inline size_t ws_mask_head(const unsigned char *dst, size_t align) {
+    return (size_t)(0 - (uintptr_t)dst) & (align - 1);
+}
+
+/* For a kernel with `align`-byte stores: if n is large enough, mask the bytes
+ * before *dst reaches an `align` boundary and advance *dst, *src and *n past
+ * them. Returns the key in phase with the new *dst (stored in `twice`). */
+static inline const unsigned char *ws_mask_align_dst(unsigned char **dst, const unsigned char **src,
+                                                     size_t *n, size_t align,
+                                                     const unsigned char key[4],
+                                                     unsigned char twice[8]) {
+    if (*n < WS_MASK_ALIGN_MIN) return key;
+    size_t head = ws_mask_head(*dst, align);
+    ws_mask_portable(*dst, *src, head, key);
+    *dst += head, *src += head, *n -= head;
+    return ws_mask_rotate(twice, key, head);
 }
 
 #if defined(WS_HAVE_X86_SIMD)
@@ -81,6 +120,8 @@ static inline int ws_mask_lane(const unsigned char key[4]) {
 WS_TARGET("sse2")
 static void ws_mask_sse2(unsigned char *dst, const unsigned char *src, size_t n,
                          const unsigned char key[4]) {
+    unsigned char twice[8];
+    key = ws_mask_align_dst(&dst, &src, &n, 16, key, twice);
     const __m128i k = _mm_set1_epi32(ws_mask_lane(key));
     for (; n >= 64; n -= 64, src += 64, dst += 64) {
         __m128i a = _mm_loadu_si128((const __m128i *)src);
@@ -100,6 +141,8 @@ static void ws_mask_sse2(unsigned char *dst, const unsigned char *src, size_t n,
 WS_TARGET("avx2")
 static void ws_mask_avx2(unsigned char *dst, const unsigned char *src, size_t n,
                          const unsigned char key[4]) {
+    unsigned char twice[8];
+    key = ws_mask_align_dst(&dst, &src, &n, 32, key, twice);
     const __m256i k = _mm256_set1_epi32(ws_mask_lane(key));
     for (; n >= 128; n -= 128, src += 128, dst += 128) {
         __m256i a = _mm256_loadu_si256((const __m256i *)src);
@@ -125,7 +168,16 @@ static void ws_mask_avx2(unsigned char *dst, const unsigned char *src, size_t n,
 WS_TARGET("avx512f,avx512bw")
 static void ws_mask_avx512(unsigned char *dst, const unsigned char *src, size_t n,
                            const unsigned char key[4]) {
-    const __m512i k = _mm512_set1_epi32(ws_mask_lane(key));
+    __m512i k = _mm512_set1_epi32(ws_mask_lane(key));
+    unsigned char twice[8];
+    if (n >= WS_MASK_ALIGN_MIN) {
+        size_t head = ws_mask_head(dst, 64);
+        /* Masked-off lanes are neither read nor written (faults suppressed). */
+        const __mmask64 m = (__mmask64)((((uint64_t)1) << head) - 1);
+        _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), k));
+        dst += head, src += head, n -= head;
+        k = _mm512_set1_epi32(ws_mask_lane(ws_mask_rotate(twice, key, head)));
+    }
     for (; n >= 256; n -= 256, src += 256, dst += 256) {
         __m512i a = _mm512_loadu_si512((const void *)src);
         __m512i b = _mm512_loadu_si512((const void *)(src + 64));
@@ -139,7 +191,6 @@ static void ws_mask_avx512(unsigned char *dst, const unsigned char *src, size_t 
     for (; n >= 64; n -= 64, src += 64, dst += 64)
         _mm512_storeu_si512((void *)dst, _mm512_xor_si512(_mm512_loadu_si512((const void *)src), k));
     if (n) {
-        /* Masked-off lanes are neither read nor written (faults suppressed). */
         const __mmask64 m = (__mmask64)((~(uint64_t)0) >> (64 - n));
         _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), k));
     }
@@ -151,9 +202,10 @@ static void ws_mask_avx512(unsigned char *dst, const unsigned char *src, size_t 
 
 static void ws_mask_neon(unsigned char *dst, const unsigned char *src, size_t n,
                          const unsigned char key[4]) {
-    unsigned char pattern[16];
-    for (size_t i = 0; i < 16; i++) pattern[i] = key[i & 3];
-    const uint8x16_t k = vld1q_u8(pattern);
+    unsigned char twice[8];
+    ws_mask_twice(twice, key);
+    const uint8x8_t k8 = vld1_u8(twice); /* byte lanes: right in either byte order */
+    const uint8x16_t k = vcombine_u8(k8, k8);
     for (; n >= 64; n -= 64, src += 64, dst += 64) {
         uint8x16_t a = vld1q_u8(src), b = vld1q_u8(src + 16);
         uint8x16_t c = vld1q_u8(src + 32), d = vld1q_u8(src + 48);
@@ -206,15 +258,6 @@ static void ws_mask_init(void) {
             return;
         }
     }
-}
-
-/* The key rotated to `phase` (payload bytes before this chunk; only phase % 4
- * matters), as 4 bytes inside `twice`. */
-static inline const unsigned char *ws_mask_rotate(unsigned char twice[8], const unsigned char key[4],
-                                                  size_t phase) {
-    memcpy(twice, key, 4);
-    memcpy(twice + 4, key, 4);
-    return twice + (phase & 3);
 }
 
 /* Mask n bytes from src into dst with `kernel`, from mask phase `phase`.

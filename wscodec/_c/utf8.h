@@ -115,24 +115,36 @@ static inline int ws_utf8_ascii8(const unsigned char *p) {
  *       after which no continuation could make the input valid. */
 typedef ptrdiff_t (*ws_utf8_scan_fn)(const unsigned char *p, size_t n, unsigned *state);
 
-/* Portable kernel: ASCII eight bytes at a time, everything else by the DFA. */
+/* Portable kernel: ASCII eight bytes at a time, everything else by the DFA,
+ * eight steps between checks (REJECT absorbs, so a rejection among them is
+ * still visible after the eighth; only then are they replayed one by one to
+ * find the byte). Only the low six bits of `s` are the state: the shift uses
+ * no more, so masking the rest off each step would only lengthen the chain. */
 static ptrdiff_t ws_utf8_scan_scalar(const unsigned char *p, size_t n, unsigned *state) {
     size_t i = 0;
+    uint64_t s = WS_UTF8_ACCEPT;
     while (i < n) {
-        while (i + 16 <= n && ws_utf8_ascii8(p + i) && ws_utf8_ascii8(p + i + 8)) i += 16;
-        while (i + 8 <= n && ws_utf8_ascii8(p + i)) i += 8;
-        if (i == n) break;
-        /* Through the non-ASCII run, back to a boundary followed by ASCII. */
-        unsigned s = WS_UTF8_ACCEPT;
-        do {
-            s = ws_utf8_step(s, p[i]);
-            if (s == WS_UTF8_REJECT) return (ptrdiff_t)i;
-            i++;
-        } while (i < n && (s != WS_UTF8_ACCEPT || p[i] >= 0x80));
-        if (s != WS_UTF8_ACCEPT) {
-            *state = s;
-            return (ptrdiff_t)n;
+        if ((s & 63) == WS_UTF8_ACCEPT) {
+            while (i + 16 <= n && ws_utf8_ascii8(p + i) && ws_utf8_ascii8(p + i + 8)) i += 16;
+            while (i + 8 <= n && ws_utf8_ascii8(p + i)) i += 8;
+            if (i == n) break;
         }
+        if (i + 8 <= n) {
+            uint64_t t = s;
+            for (int k = 0; k < 8; k++) t = ws_utf8_dfa[p[i + k]] >> (t & 63);
+            if ((t & 63) != WS_UTF8_REJECT) {
+                s = t;
+                i += 8;
+                continue;
+            }
+        }
+        s = ws_utf8_dfa[p[i]] >> (s & 63);
+        if ((s & 63) == WS_UTF8_REJECT) return (ptrdiff_t)i;
+        i++;
+    }
+    if ((s & 63) != WS_UTF8_ACCEPT) {
+        *state = (unsigned)(s & 63);
+        return (ptrdiff_t)n;
     }
     return -1;
 }

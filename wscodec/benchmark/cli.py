@@ -18,6 +18,12 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .harness import Section
+
+    SectionRunner = Callable[..., list[Section]]
 
 HELP = "measure wscodec against the installed WebSocket libraries (masking, UTF-8, frames)"
 
@@ -37,36 +43,50 @@ EXTERNAL = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` options."""
-    parser.add_argument("--json", action="store_true", help="print the results as one JSON document instead of tables")
-    parser.add_argument("--quick", action="store_true", help="one short round per cell: checks everything, times roughly")
     parser.add_argument(
-        "--only", nargs="+", choices=list(SECTIONS), metavar="SECTION",
+        "--json", action="store_true", help="print the results as one JSON document instead of tables"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="one short round per cell: checks everything, times roughly"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(SECTIONS),
+        metavar="SECTION",
         help=f"run only these sections (of: {', '.join(SECTIONS)}); default: all",
     )
     parser.add_argument(
-        "--server", action="store_true",
+        "--server",
+        action="store_true",
         help="run the echo-server round-trip benchmark (alone, or after the --only sections)",
     )
     parser.add_argument(
-        "--integrations", action="store_true",
+        "--integrations",
+        action="store_true",
         help="run the drop-in integration benchmark (alone, or after the --only sections)",
     )
 
 
-def _own(name: str) -> Callable[..., list[dict[str, object]]]:
+def _own(name: str) -> SectionRunner:
     module, function = SECTIONS[name].split(":")
-    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+    runner: SectionRunner = getattr(importlib.import_module(module), function)
+    return runner
 
 
-def _external(flag: str) -> Callable[..., list[dict[str, object]]] | None:
+def _external(flag: str) -> SectionRunner | None:
     """The ``run`` of an external section's module; None (and a message) if that module is missing."""
     module = EXTERNAL[flag]
     try:
-        return importlib.import_module(module).run  # type: ignore[no-any-return]
+        runner: SectionRunner = importlib.import_module(module).run
+        return runner
     except ModuleNotFoundError as exc:
         if exc.name != module:
             raise
-        print(f"python -m wscodec bench --{flag}: {module} is not available in this version of wscodec", file=sys.stderr)
+        print(
+            f"python -m wscodec bench --{flag}: {module} is not available in this version of wscodec",
+            file=sys.stderr,
+        )
         return None
 
 
@@ -77,22 +97,23 @@ def run(args: argparse.Namespace) -> int:
 
     flags = [flag for flag in EXTERNAL if getattr(args, flag)]
     names = args.only or ([] if flags else list(SECTIONS))
-    runners = [(flag, _external(flag)) for flag in flags]
-    if any(runner is None for _, runner in runners):
+    external = [_external(flag) for flag in flags]
+    runners = [runner for runner in external if runner is not None]
+    if len(runners) < len(external):
         return 2
     settings = Settings.quick() if args.quick else Settings()
     progress = ProgressLine(sys.stderr)
-    sections = []
+    sections: list[Section] = []
     try:
         for name in names:
             sections += _own(name)(settings, progress)
-        for _, runner in runners:
-            sections += runner(args, progress)  # type: ignore[misc]
+        for runner in runners:
+            sections += runner(args, progress)
     finally:
         progress.clear()
     if args.json:
-        json.dump(document(sections, settings), sys.stdout, indent=1)  # type: ignore[arg-type]
+        json.dump(document(sections, settings), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render(sections))  # type: ignore[arg-type]
-    return 1 if has_errors(sections) else 0  # type: ignore[arg-type]
+        sys.stdout.write(render(sections))
+    return 1 if has_errors(sections) else 0

@@ -23,16 +23,16 @@ from typing import Any
 from .harness import Call
 
 __all__ = [
-    "FakeTransport",
     "Decoded",
-    "websockets_decoder",
-    "wsproto_decoder",
+    "FakeTransport",
     "aiohttp_decoder",
-    "picows_decoder",
-    "websockets_encoder",
-    "wsproto_encoder",
     "aiohttp_encoder",
+    "picows_decoder",
     "picows_encoder",
+    "websockets_decoder",
+    "websockets_encoder",
+    "wsproto_decoder",
+    "wsproto_encoder",
 ]
 
 Decoded = list[tuple[int, bytes]]
@@ -257,12 +257,25 @@ def _picows_protocol(client: bool, listener: Any) -> Any:
     ``recv_into`` would).
     """
     from picows import WSAutoPingStrategy
-    from picows.picows import WSProtocol
+    from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in picows' stubs
 
     async def create() -> Any:  # the constructor wants a running loop
         return WSProtocol(
-            "localhost:1" if client else None, "/", client, lambda *request: listener, _LOG,
-            True, None, False, 10.0, 10.0, WSAutoPingStrategy.PING_WHEN_IDLE, False, 1 << 30, None, 1 << 16,
+            "localhost:1" if client else None,
+            "/",
+            client,
+            lambda *request: listener,
+            _LOG,
+            True,
+            None,
+            False,
+            10.0,
+            10.0,
+            WSAutoPingStrategy.PING_WHEN_IDLE,
+            False,
+            1 << 30,
+            None,
+            1 << 16,
         )
 
     loop = asyncio.new_event_loop()
@@ -273,14 +286,21 @@ def _picows_protocol(client: bool, listener: Any) -> Any:
         transport.close_socket()
         if client:
             request = transport.last.decode("latin-1")
-            key = next(line.split(":", 1)[1].strip() for line in request.split("\r\n")
-                       if line.lower().startswith("sec-websocket-key:"))
+            key = next(
+                line.split(":", 1)[1].strip()
+                for line in request.split("\r\n")
+                if line.lower().startswith("sec-websocket-key:")
+            )
             accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
-            handshake = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         f"Sec-WebSocket-Accept: {accept}\r\n\r\n")
+            handshake = (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+            )
         else:
-            handshake = ("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            handshake = (
+                "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
         _picows_feed(protocol, handshake.encode("latin-1"))
     finally:
         loop.close()  # picows needs the loop again only to close the connection, which never happens here
@@ -308,7 +328,7 @@ def picows_decoder() -> DecodeBinder:
 
     text = WSMsgType.TEXT
 
-    class Listener(WSListener):  # type: ignore[misc]
+    class Listener(WSListener):
         def __init__(self) -> None:
             self.frames: list[tuple[Any, Any]] = []
 
@@ -342,7 +362,7 @@ def picows_encoder() -> EncodeBinder:
         transport = FakeTransport()
         loop = asyncio.new_event_loop()
         try:
-            sender = WSTransport(True, transport, _LOG, loop)
+            sender = WSTransport(True, transport, _LOG, loop)  # type: ignore[call-arg]  # stubs omit __init__
         finally:
             loop.close()  # only a future for disconnection is created on it
             transport.close_socket()

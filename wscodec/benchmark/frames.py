@@ -19,11 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import frame_peers, oracle
-from .harness import Call, Cell, Column, CpuContention, Progress, Section, Settings, measure, table
+from .harness import Call, Cell, Column, Progress, Section, Settings, cpu_contention, measure, table
 from .inputs import KiB, MiB, random_bytes, size_label, utf8_text
 from .registry import Impl, load, ours
 
-__all__ = ["FRAME_SIZES", "CHUNK_SIZE", "Stream", "stream", "decoder_impls", "encoder_impls", "run"]
+__all__ = [
+    "CHUNK_SIZE",
+    "FRAME_SIZES",
+    "Stream",
+    "checked_wire",
+    "decoder_impls",
+    "encoder_impls",
+    "run",
+    "stream",
+]
 
 FRAME_SIZES = (2, 125, KiB, 64 * KiB, MiB)
 CHUNK_SIZE = 64 * KiB
@@ -98,35 +107,66 @@ def _encoder(encode_frame: Callable[..., bytes]) -> frame_peers.EncodeBinder:
 def decoder_impls() -> list[Impl]:
     """Stream decoders."""
     return [
-        Impl("websockets Frame.parse", "websockets", "pure Python + C mask; text as bytes",
-             frame_peers.websockets_decoder),
+        Impl(
+            "websockets Frame.parse",
+            "websockets",
+            "pure Python + C mask; text as bytes",
+            frame_peers.websockets_decoder,
+        ),
         Impl("wsproto FrameProtocol", "wsproto", "pure Python; text -> str", frame_peers.wsproto_decoder),
-        Impl("aiohttp WebSocketReader (reader_c)", "aiohttp", "Cython; text -> str",
-             frame_peers.aiohttp_decoder("reader_c")),
-        Impl("aiohttp WebSocketReader (reader_py)", "aiohttp", "pure Python + Cython mask; text -> str",
-             frame_peers.aiohttp_decoder("reader_py")),
-        Impl("picows WSProtocol", "picows", "Cython + C, Python listener; text -> str",
-             frame_peers.picows_decoder),
-        *ours("FrameDecoder", ("Cython + C; text not validated", "pure Python; text not validated"),
-              "wscodec FrameDecoder", _decoder),
-        *ours("MessageDecoder", ("Cython + C; text validated, bytes", "pure Python; text validated, bytes"),
-              "wscodec MessageDecoder", _decoder),
+        Impl(
+            "aiohttp WebSocketReader (reader_c)",
+            "aiohttp",
+            "Cython; text -> str",
+            frame_peers.aiohttp_decoder("reader_c"),
+        ),
+        Impl(
+            "aiohttp WebSocketReader (reader_py)",
+            "aiohttp",
+            "pure Python + Cython mask; text -> str",
+            frame_peers.aiohttp_decoder("reader_py"),
+        ),
+        Impl(
+            "picows WSProtocol",
+            "picows",
+            "Cython + C, Python listener; text -> str",
+            frame_peers.picows_decoder,
+        ),
+        *ours(
+            "FrameDecoder",
+            "wscodec FrameDecoder",
+            ("Cython + C; text not validated", "pure Python; text not validated"),
+            _decoder,
+        ),
+        *ours(
+            "MessageDecoder",
+            "wscodec MessageDecoder",
+            ("Cython + C; text validated, bytes", "pure Python; text validated, bytes"),
+            _decoder,
+        ),
     ]
 
 
 def encoder_impls() -> list[Impl]:
     """Masked frame encoders."""
     return [
-        Impl("websockets Frame.serialize", "websockets", "pure Python + C mask", frame_peers.websockets_encoder),
+        Impl(
+            "websockets Frame.serialize", "websockets", "pure Python + C mask", frame_peers.websockets_encoder
+        ),
         Impl("wsproto FrameProtocol.send_data", "wsproto", "pure Python", frame_peers.wsproto_encoder),
-        Impl("aiohttp _write_websocket_frame", "aiohttp", "pure Python + Cython mask", frame_peers.aiohttp_encoder),
+        Impl(
+            "aiohttp _write_websocket_frame",
+            "aiohttp",
+            "pure Python + Cython mask",
+            frame_peers.aiohttp_encoder,
+        ),
         Impl("picows WSTransport.send", "picows", "Cython + C", frame_peers.picows_encoder),
-        *ours("encode_frame", ("Cython + C", "pure Python"), "wscodec encode_frame", _encoder),
+        *ours("encode_frame", "wscodec encode_frame", ("Cython + C", "pure Python"), _encoder),
     ]
 
 
-def _checked_wire(bind: Callable[[], Call]) -> Call:
-    """``bind()`` with its output parsed by the oracle, for the check."""
+def checked_wire(bind: Callable[[], Call]) -> Call:
+    """``bind()`` of an encoder, its output parsed by the oracle: ``[(fin, opcode, masked, payload)]``."""
     call = bind()
     native = call.result
     return Call(call.fn, call.args, call.kwargs, result=lambda value: oracle.parse_frames(native(value)))
@@ -160,36 +200,73 @@ def run(settings: Settings, progress: Progress) -> list[Section]:
             s = stream(size, masked)
             for row, binder in decoders:
                 if binder is not None:
-                    cells.append(Cell(row.label, f"{_direction(masked)} {size_label(size)}",
-                                      functools.partial(binder, s.chunks, masked), s.expected))
+                    cells.append(
+                        Cell(
+                            row.label,
+                            f"{_direction(masked)} {size_label(size)}",
+                            functools.partial(binder, s.chunks, masked),
+                            s.expected,
+                        )
+                    )
         payload = random_bytes(size)
         for row, binder in encoders:
             if binder is not None:
                 bind = functools.partial(binder, payload)
-                cells.append(Cell(row.label, f"encode {size_label(size)}", functools.partial(_checked_wire, bind),
-                                  [(True, _BINARY, True, payload)]))
-    with CpuContention() as busy:
+                cells.append(
+                    Cell(
+                        row.label,
+                        f"encode {size_label(size)}",
+                        functools.partial(checked_wire, bind),
+                        [(True, _BINARY, True, payload)],
+                    )
+                )
+    with cpu_contention() as busy:
         results = measure("frames", cells, settings, progress)
     method = [
-        f"payload {size_label(_TEXT_UP_TO)} or less: TEXT frames (ASCII), larger: BINARY; each stream holds "
-        f"min({_MAX_FRAMES}, {size_label(_WIRE_BUDGET)} / size) frames, at least 4, fed in "
-        f"{size_label(CHUNK_SIZE)} chunks; GB/s counts payload bytes",
-        "picows has no standalone parser: its asyncio BufferedProtocol is fed through get_buffer()/buffer_updated() "
-        "(its figures include copying each chunk into its buffer) and reused across streams",
+        (
+            f"payload {size_label(_TEXT_UP_TO)} or less: TEXT frames (ASCII), larger: BINARY; each stream holds "
+            f"min({_MAX_FRAMES}, {size_label(_WIRE_BUDGET)} / size) frames, at least 4, fed in "
+            f"{size_label(CHUNK_SIZE)} chunks; GB/s counts payload bytes"
+        ),
+        (
+            "picows has no standalone parser: its asyncio BufferedProtocol is fed through "
+            "get_buffer()/buffer_updated() (its figures include copying each chunk into its buffer) "
+            "and reused across streams"
+        ),
         "'vs best peer' = best peer's time / wscodec's time (above 1: wscodec is faster)",
         settings.describe(),
         *filter(None, [busy.note()]),
     ]
     decode_rows = [r for r, _ in decoders]
     encode_columns = [
-        Column(f"encode {size_label(size)}", "ns" if size <= _SMALL else "GB/s", nbytes=size, title=size_label(size))
+        Column(
+            f"encode {size_label(size)}",
+            "ns" if size <= _SMALL else "GB/s",
+            nbytes=size,
+            title=size_label(size),
+        )
         for size in FRAME_SIZES
     ]
+    encode_note = "a fresh random key per frame; aiohttp's writer and picows write to a fake transport"
     return [
-        table("frames: decode masked client frames (server side)", decode_rows, _decode_columns(True), results,
-              method),
-        table("frames: decode unmasked server frames (client side)", decode_rows, _decode_columns(False), results),
-        table("frames: encode one masked binary frame (client side)", [r for r, _ in encoders], encode_columns,
-              results, ["encoders draw a fresh random key per frame; aiohttp's writer and picows write to a fake "
-                        "transport"]),
+        table(
+            "frames: decode masked client frames (server side)",
+            decode_rows,
+            _decode_columns(True),
+            results,
+            method,
+        ),
+        table(
+            "frames: decode unmasked server frames (client side)",
+            decode_rows,
+            _decode_columns(False),
+            results,
+        ),
+        table(
+            "frames: encode one masked binary frame (client side)",
+            [r for r, _ in encoders],
+            encode_columns,
+            results,
+            [encode_note],
+        ),
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import random
 
-__all__ = ["KiB", "MiB", "MASK_KEY", "UTF8_KINDS", "random_bytes", "size_label", "utf8_text"]
+__all__ = ["MASK_KEY", "UTF8_KINDS", "KiB", "MiB", "random_bytes", "size_label", "utf8_text"]
 
 KiB = 1 << 10
 MiB = 1 << 20

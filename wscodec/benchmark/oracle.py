@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["xor_mask", "encode_frame", "parse_frames"]
+__all__ = ["encode_frame", "parse_frames", "xor_mask"]
 
 
 def xor_mask(data: bytes, key: bytes) -> bytes:
@@ -57,5 +57,7 @@ def parse_frames(wire: bytes) -> list[tuple[bool, int, bool, bytes]]:
         if len(payload) != n:
             raise ValueError("truncated frame payload")
         pos += n
-        frames.append((bool(b0 & 0x80), b0 & 0x0F, key is not None, xor_mask(payload, key) if key else payload))
+        frames.append(
+            (bool(b0 & 0x80), b0 & 0x0F, key is not None, xor_mask(payload, key) if key else payload)
+        )
     return frames

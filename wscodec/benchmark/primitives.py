@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import oracle
-from .harness import Call, Cell, Column, CpuContention, Progress, Section, Settings, measure, table
+from .harness import Call, Cell, Column, Progress, Section, Settings, cpu_contention, measure, table
 from .inputs import MASK_KEY, UTF8_KINDS, KiB, MiB, random_bytes, size_label, utf8_text
 from .registry import Impl, load, ours
 
@@ -24,9 +24,9 @@ __all__ = [
     "UTF8_SIZES",
     "mask_copy_impls",
     "mask_inplace_impls",
-    "utf8_impls",
     "run_mask",
     "run_utf8",
+    "utf8_impls",
 ]
 
 MASK_SIZES = (2, 125, KiB, 16 * KiB, 64 * KiB, MiB, 16 * MiB)
@@ -77,24 +77,44 @@ def _in_place(fn: Callable[..., Any], key_first: bool = False) -> MaskBinder:
 def mask_copy_impls() -> list[Impl]:
     """Masking that returns new bytes."""
     return [
-        Impl("websockets speedups.apply_mask", "websockets", "C",
-             lambda: _copying(_attr("websockets.speedups", "apply_mask"))),
-        Impl("tornado speedups.websocket_mask", "tornado", "C",
-             lambda: _copying(_attr("tornado.speedups", "websocket_mask"), key_first=True)),
-        Impl("wsaccel XorMaskerSimple.process", "wsaccel", "Cython (masker reused)",
-             lambda: _masker(_attr("wsaccel.xormask", "XorMaskerSimple"))),
-        Impl("wsproto XorMaskerSimple.process", "wsproto", "pure Python (masker reused)",
-             lambda: _masker(_attr("wsproto.frame_protocol", "XorMaskerSimple"))),
-        *ours("apply_mask", ("Cython + C", "pure Python"), "wscodec apply_mask", _copying),
+        Impl(
+            "websockets speedups.apply_mask",
+            "websockets",
+            "C",
+            lambda: _copying(_attr("websockets.speedups", "apply_mask")),
+        ),
+        Impl(
+            "tornado speedups.websocket_mask",
+            "tornado",
+            "C",
+            lambda: _copying(_attr("tornado.speedups", "websocket_mask"), key_first=True),
+        ),
+        Impl(
+            "wsaccel XorMaskerSimple.process",
+            "wsaccel",
+            "Cython (masker reused)",
+            lambda: _masker(_attr("wsaccel.xormask", "XorMaskerSimple")),
+        ),
+        Impl(
+            "wsproto XorMaskerSimple.process",
+            "wsproto",
+            "pure Python (masker reused)",
+            lambda: _masker(_attr("wsproto.frame_protocol", "XorMaskerSimple")),
+        ),
+        *ours("apply_mask", "wscodec apply_mask", ("Cython + C", "pure Python"), _copying),
     ]
 
 
 def mask_inplace_impls() -> list[Impl]:
     """Masking a writable buffer in place."""
     return [
-        Impl("aiohttp _websocket_mask_cython", "aiohttp", "Cython",
-             lambda: _in_place(_attr("aiohttp._websocket.mask", "_websocket_mask_cython"), key_first=True)),
-        *ours("apply_mask_inplace", ("Cython + C", "pure Python"), "wscodec apply_mask_inplace", _in_place),
+        Impl(
+            "aiohttp _websocket_mask_cython",
+            "aiohttp",
+            "Cython",
+            lambda: _in_place(_attr("aiohttp._websocket.mask", "_websocket_mask_cython"), key_first=True),
+        ),
+        *ours("apply_mask_inplace", "wscodec apply_mask_inplace", ("Cython + C", "pure Python"), _in_place),
     ]
 
 
@@ -137,11 +157,19 @@ def utf8_impls() -> list[Impl]:
     """UTF-8 validation."""
     return [
         Impl("bytes.decode('utf-8')", None, "C (CPython)", lambda: _decode),
-        Impl("wsaccel Utf8Validator.validate", "wsaccel", "Cython (DFA, reused)",
-             lambda: _validator(_attr("wsaccel.utf8validator", "Utf8Validator"))),
-        Impl("autobahn Utf8Validator.validate", "autobahn", _autobahn_kind,
-             lambda: _validator(_attr("autobahn.websocket.utf8validator", "Utf8Validator"))),
-        *ours("validate_utf8", ("Cython + C", "pure Python"), "wscodec validate_utf8", _function),
+        Impl(
+            "wsaccel Utf8Validator.validate",
+            "wsaccel",
+            "Cython (DFA, reused)",
+            lambda: _validator(_attr("wsaccel.utf8validator", "Utf8Validator")),
+        ),
+        Impl(
+            "autobahn Utf8Validator.validate",
+            "autobahn",
+            _autobahn_kind,
+            lambda: _validator(_attr("autobahn.websocket.utf8validator", "Utf8Validator")),
+        ),
+        *ours("validate_utf8", "wscodec validate_utf8", ("Cython + C", "pure Python"), _function),
     ]
 
 
@@ -167,19 +195,23 @@ def run_mask(settings: Settings, progress: Progress) -> list[Section]:
         expected = oracle.xor_mask(data, MASK_KEY)
         for row, binder in copying + in_place:
             if binder is not None:
-                cells.append(Cell(row.label, size_label(size), functools.partial(binder, data, MASK_KEY), expected))
-    with CpuContention() as busy:
+                cells.append(
+                    Cell(row.label, size_label(size), functools.partial(binder, data, MASK_KEY), expected)
+                )
+    with cpu_contention() as busy:
         results = measure("mask", cells, settings, progress)
     columns = [_size_column(size) for size in MASK_SIZES]
     notes = [
-        f"XOR with a 4-byte key; ns per call up to {size_label(_SMALL)}, GB/s (1e9 B/s) above; "
-        "'vs best peer' = best peer's time / wscodec's time (above 1: wscodec is faster)",
+        (
+            f"XOR with a 4-byte key; ns per call up to {size_label(_SMALL)}, GB/s (1e9 B/s) above; "
+            "'vs best peer' = best peer's time / wscodec's time (above 1: wscodec is faster)"
+        ),
         settings.describe(),
         *filter(None, [busy.note()]),
     ]
     return [
         table("mask: apply_mask, new bytes", [r for r, _ in copying], columns, results, notes),
-        table("mask: in place on a bytearray", [r for r, _ in in_place], columns, results, notes),
+        table("mask: in place on a bytearray", [r for r, _ in in_place], columns, results),
     ]
 
 
@@ -194,15 +226,22 @@ def run_utf8(settings: Settings, progress: Progress) -> list[Section]:
             for row, binder in impls:
                 if binder is not None:
                     cells.append(
-                        Cell(row.label, f"{kind} {size_label(size)}", functools.partial(binder, data), True,
-                             also=((functools.partial(binder, bad), False),))
+                        Cell(
+                            row.label,
+                            f"{kind} {size_label(size)}",
+                            functools.partial(binder, data),
+                            True,
+                            also=((functools.partial(binder, bad), False),),
+                        )
                     )
-    with CpuContention() as busy:
+    with cpu_contention() as busy:
         results = measure("utf8", cells, settings, progress)
     notes = [
-        "strict validation of valid texts (each cell is also checked to reject an invalid copy); "
-        "ascii, latin (~10% 2-byte), cjk (3-byte), emoji (85% 4-byte), mixed (1-4 bytes), seeded, cut at a "
-        "code point and space-padded",
+        (
+            "strict validation of valid texts (each cell is also checked to reject an invalid copy); "
+            "ascii, latin (~10% 2-byte), cjk (3-byte), emoji (85% 4-byte), mixed (1-4 bytes), seeded, cut at a "
+            "code point and space-padded"
+        ),
         settings.describe(),
         *filter(None, [busy.note()]),
     ]

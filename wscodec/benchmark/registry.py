@@ -16,7 +16,7 @@ from typing import Any
 
 from .harness import Row
 
-__all__ = ["Impl", "PEER_DISTRIBUTIONS", "load", "ours", "version"]
+__all__ = ["PEER_DISTRIBUTIONS", "Impl", "load", "ours", "version"]
 
 #: Every peer distribution a section may measure, for the report header.
 PEER_DISTRIBUTIONS = ("websockets", "wsproto", "aiohttp", "tornado", "autobahn", "wsaccel", "picows")
@@ -42,27 +42,25 @@ class Impl:
 
 
 def version(dist: str | None) -> str | None:
-    """The installed version of ``dist`` (CPython's for None); None if it is not installed."""
+    """The installed version of ``dist`` (the interpreter's for None); None if it is not installed."""
     if dist == "wscodec":  # also when running from a source tree, without installed metadata
         from .._version import __version__
 
         return __version__
     if dist is None:
-        return f"CPython {platform.python_version()}" if platform.python_implementation() == "CPython" else (
-            f"{platform.python_implementation()} {platform.python_version()}"
-        )
+        return f"{platform.python_implementation()} {platform.python_version()}"
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def ours(name: str, kinds: tuple[str, str], label: str = "wscodec", prepare: Callable[[Any], Any] = lambda x: x) -> list[Impl]:
-    """wscodec's compiled and pure rows for the public ``name``; ``prepare`` turns the object into a binder."""
+def ours(name: str, label: str, kinds: tuple[str, str], binder: Callable[[Any], Any]) -> list[Impl]:
+    """wscodec's compiled and pure rows for the public ``name``; ``binder(obj)`` makes the binder of each."""
 
     def loader(namespace: str) -> Callable[[], Any]:
         def load() -> Any:
-            return prepare(getattr(importlib.import_module(namespace), name))
+            return binder(getattr(importlib.import_module(namespace), name))
 
         return load
 

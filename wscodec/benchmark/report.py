@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import platform
 import shutil
 import sys
@@ -18,26 +20,42 @@ __all__ = ["ProgressLine", "document", "has_errors", "render"]
 def has_errors(sections: Sequence[Section]) -> bool:
     """True if any section holds an error row."""
     return any(
-        isinstance(row[0], str) and row[0].startswith(ERROR) for section in sections for row in section["rows"] if row
+        isinstance(row[0], str) and row[0].startswith(ERROR)
+        for section in sections
+        for row in section["rows"]
+        if row
     )
+
+
+def _machine() -> str:
+    """CPU model (Linux) or processor name, architecture and CPU count."""
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model
+            )
+    except OSError:
+        pass
+    return f"{model or platform.system()} ({platform.machine()}, {os.cpu_count()} CPUs)"
 
 
 def environment() -> dict[str, Any]:
     """The versions and machine behind the figures."""
     from .._version import __version__
 
-    try:
-        from .._impl_c import load_all
-
-        load_all()
-        compiled = "built"
-    except ImportError as exc:
-        compiled = f"not built ({exc})"
+    compiled = {}
+    for module in ("_mask_c", "_utf8_c", "_frames_c"):
+        try:
+            importlib.import_module(f"wscodec.{module}")
+            compiled[module] = True
+        except ImportError:
+            compiled[module] = False
     return {
         "wscodec": __version__,
         "compiled": compiled,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+        "machine": _machine(),
         "peers": {dist: version(dist) for dist in PEER_DISTRIBUTIONS},
     }
 
@@ -90,13 +108,16 @@ def render_section(section: Section) -> str:
     widths = [max(len(cells[i]) for cells in aligned if len(cells) > i) for i in range(len(header))]
 
     numeric = [
-        any(len(row) > i and isinstance(row[i], (int, float)) for row in section["rows"]) for i in range(len(header))
+        any(len(row) > i and isinstance(row[i], (int, float)) for row in section["rows"])
+        for i in range(len(header))
     ]
 
     def line(cells: list[str]) -> str:
         if len(cells) == 1 and len(header) > 1:
             return cells[0]
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)
+        ).rstrip()
 
     out = [section["title"], "=" * len(section["title"]), line(header), line(["-" * w for w in widths])]
     out += [line(cells) for cells in body]
@@ -109,8 +130,13 @@ def render(sections: Sequence[Section]) -> str:
     env = environment()
     peers = ", ".join(f"{d} {v}" for d, v in env["peers"].items() if v)
     absent = [d for d, v in env["peers"].items() if not v]
+    built = [m for m, ok in env["compiled"].items() if ok]
+    missing = [m for m, ok in env["compiled"].items() if not ok]
+    compiled = (
+        ", ".join(built) + (f" (not built: {', '.join(missing)})" if missing else "") if built else "none"
+    )
     head = [
-        f"wscodec {env['wscodec']} (compiled modules: {env['compiled']}) on {env['python']}, {env['machine']}",
+        f"wscodec {env['wscodec']} on {env['python']}, {env['machine']}; compiled modules: {compiled}",
         f"peers: {peers or 'none'}" + (f"; not installed: {', '.join(absent)}" if absent else ""),
     ]
     return "\n\n".join(["\n".join(head), *(render_section(s) for s in sections)]) + "\n"

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 import warnings
 from types import ModuleType
 
 from ._patch import InstallReport, UnsupportedHostError
 
-__all__ = ["SHIMS", "UnsupportedHostError", "InstallReport", "shim_module", "available", "install_all", "uninstall_all"]
+__all__ = [
+    "SHIMS",
+    "InstallReport",
+    "UnsupportedHostError",
+    "available",
+    "install_all",
+    "shim_module",
+    "uninstall_all",
+]
 
 #: host import name -> the shim module that accelerates it
 SHIMS: dict[str, str] = {
@@ -72,7 +81,7 @@ def install_all(impl: ModuleType | str | None = None, *, strict: bool = True) ->
 
 def uninstall_all() -> None:
     """Uninstall every shim that is installed (restoring the hosts' own code)."""
-    for host, path in SHIMS.items():
-        module = importlib.import_module(path)
-        if module.is_installed():
+    for path in SHIMS.values():
+        module = sys.modules.get(path)  # a shim never imported was never installed
+        if module is not None and module.is_installed():
             module.uninstall()

@@ -18,20 +18,20 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple
 
 __all__ = [
+    "InstallReport",
+    "Leave",
+    "Plan",
+    "Replace",
+    "Shim",
     "UnsupportedHostError",
-    "require_version",
-    "resolve_impl",
     "expect_function",
     "is_native",
     "native_beats_pure",
-    "Replace",
-    "Leave",
-    "Plan",
-    "InstallReport",
-    "Shim",
+    "require_version",
+    "resolve_impl",
 ]
 
 _IMPL_MODULES = {"python": "wscodec._impl_py", "cython": "wscodec._impl_c"}
@@ -78,11 +78,13 @@ def resolve_impl(impl: ModuleType | str | None) -> ModuleType:
     try:
         module_name = _IMPL_MODULES[impl]
     except KeyError:
-        raise ValueError(f"unknown wscodec implementation {impl!r}; expected one of {sorted(_IMPL_MODULES)}") from None
+        raise ValueError(
+            f"unknown wscodec implementation {impl!r}; expected one of {sorted(_IMPL_MODULES)}"
+        ) from None
     return importlib.import_module(module_name)
 
 
-def expect_function(module: ModuleType, name: str, params: Sequence[str]) -> Callable[..., object]:
+def expect_function(module: ModuleType, name: str, params: Sequence[str]) -> Callable[..., Any]:
     """Return ``module.name`` after checking it is a callable taking exactly ``params``.
 
     Raises :class:`UnsupportedHostError` if the attribute is missing, not
@@ -91,7 +93,7 @@ def expect_function(module: ModuleType, name: str, params: Sequence[str]) -> Cal
     """
     where = f"{module.__name__}.{name}"
     try:
-        func = getattr(module, name)
+        func: Callable[..., Any] = getattr(module, name)
     except AttributeError:
         raise UnsupportedHostError(f"{where} does not exist; this host version is not supported") from None
     if not callable(func):
@@ -99,12 +101,12 @@ def expect_function(module: ModuleType, name: str, params: Sequence[str]) -> Cal
     try:
         found = list(inspect.signature(func).parameters)
     except (TypeError, ValueError):
-        return func  # type: ignore[no-any-return]
+        return func
     if found != list(params):
         raise UnsupportedHostError(
             f"{where} takes ({', '.join(found)}), expected ({', '.join(params)}); this host version is not supported"
         )
-    return func  # type: ignore[no-any-return]
+    return func
 
 
 def is_native(func: object) -> bool:
@@ -150,7 +152,7 @@ class Leave(NamedTuple):
     why: str
 
 
-Plan = list[Union[Replace, Leave]]
+Plan = list[Replace | Leave]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from types import ModuleType
 
 from ._patch import InstallReport, Leave, Plan, Replace, Shim, expect_function, is_native
 
-__all__ = ["HOST", "TESTED_VERSIONS", "install", "uninstall", "is_installed", "describe", "echo_roundtrip"]
+__all__ = ["HOST", "TESTED_VERSIONS", "describe", "echo_roundtrip", "install", "is_installed", "uninstall"]
 
 #: distribution name of the host library
 HOST = "aiohttp"
@@ -62,7 +62,11 @@ def _make_websocket_mask(kernel: Callable[[object, object], None], original: Web
 def _plan(impl: ModuleType) -> Plan:
     helpers = importlib.import_module(_HELPERS)
     original = expect_function(helpers, "websocket_mask", ("mask", "data"))
-    native = [Leave(f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native")]
+    native: Plan = [
+        Leave(
+            f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native"
+        )
+    ]
     where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
     if is_native(original):
         why = (
@@ -141,16 +145,18 @@ async def _echo(size: int, count: int) -> float:
     port = runner.addresses[0][1]
     payload = bytes(size)
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0) as client:
-                for _ in range(min(count, 10)):
-                    await client.send_bytes(payload)
-                    await client.receive()
-                start = time.perf_counter()
-                for _ in range(count):
-                    await client.send_bytes(payload)
-                    await client.receive()
-                elapsed = time.perf_counter() - start
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0) as client,
+        ):
+            for _ in range(min(count, 10)):
+                await client.send_bytes(payload)
+                await client.receive()
+            start = time.perf_counter()
+            for _ in range(count):
+                await client.send_bytes(payload)
+                await client.receive()
+            elapsed = time.perf_counter() - start
     finally:
         await runner.cleanup()
     return count / elapsed

@@ -35,7 +35,7 @@ from ._patch import (
     native_beats_pure,
 )
 
-__all__ = ["HOST", "TESTED_VERSIONS", "install", "uninstall", "is_installed", "describe", "echo_roundtrip"]
+__all__ = ["HOST", "TESTED_VERSIONS", "describe", "echo_roundtrip", "install", "is_installed", "uninstall"]
 
 #: distribution name of the host library
 HOST = "tornado"
@@ -71,7 +71,9 @@ def _plan(impl: ModuleType) -> Plan:
     for name in _FOLLOWERS:
         module = sys.modules[name]
         if getattr(module, "_websocket_mask", None) is not original:
-            raise UnsupportedHostError(f"{name}._websocket_mask is not tornado.util's; this host version is not supported")
+            raise UnsupportedHostError(
+                f"{name}._websocket_mask is not tornado.util's; this host version is not supported"
+            )
         plan.append(Replace(module, "_websocket_mask", replacement, what))
     return plan
 

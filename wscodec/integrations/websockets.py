@@ -35,7 +35,7 @@ from ._patch import (
     native_beats_pure,
 )
 
-__all__ = ["HOST", "TESTED_VERSIONS", "install", "uninstall", "is_installed", "describe", "echo_roundtrip"]
+__all__ = ["HOST", "TESTED_VERSIONS", "describe", "echo_roundtrip", "install", "is_installed", "uninstall"]
 
 #: distribution name of the host library
 HOST = "websockets"
@@ -66,7 +66,9 @@ def _source_of(original: object) -> tuple[str, ModuleType]:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "apply_mask", None) is original:
             return name, module
-    raise UnsupportedHostError("websockets.frames.apply_mask comes from neither websockets.speedups nor websockets.utils")
+    raise UnsupportedHostError(
+        "websockets.frames.apply_mask comes from neither websockets.speedups nor websockets.utils"
+    )
 
 
 def _plan(impl: ModuleType) -> Plan:

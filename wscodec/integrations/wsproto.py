@@ -1,33 +1,39 @@
-"""Shim for wsproto: wscodec's header parsing and masking under wsproto's frame protocol.
+"""Shim for wsproto: wscodec's header parsing, framing and masking under wsproto's connection.
 
-wsproto is written in Python throughout. A received frame goes through its
-``Buffer`` (a slice copy per field), ``FrameDecoder.parse_header``,
-``XorMaskerSimple`` (four ``bytes.translate`` passes) and ``MessageDecoder``
-(a new incremental UTF-8 decoder per text message); a sent frame through
-``FrameProtocol._serialize_frame``, which masks with ``XorMaskerSimple`` too.
-The shim replaces, where wsproto looks them up (module globals of
-``wsproto.frame_protocol``, read at call time, and ``wsproto.connection``'s
-copy of ``FrameProtocol``):
+wsproto is Python throughout. A received frame goes through its ``Buffer``
+(a copy per read and per field), ``FrameDecoder.parse_header``,
+``XorMaskerSimple`` (four ``bytes.translate`` passes), ``MessageDecoder`` (a
+new incremental UTF-8 decoder per text message), two generators and the
+``Connection`` event dispatch; a sent frame through ``send_data``,
+``_serialize_frame`` (``XorMaskerSimple`` again) and three more copies.
+
+The shim replaces, where wsproto looks them up at call time (the globals of
+``wsproto.frame_protocol``, ``wsproto.connection``'s ``FrameProtocol``, and
+the ``Connection`` that ``wsproto.handshake`` instantiates):
 
 * ``XorMaskerSimple`` with a masker on wscodec's kernel (same phase-keeping
   ``process(data) -> bytearray``);
-* ``FrameDecoder`` with a subclass whose ``process_buffer`` parses a complete
-  header with wscodec's ``parse_header`` and unmasks with its ``apply_mask``
-  straight out of the receive buffer;
+* ``FrameDecoder`` with a subclass whose ``process_buffer`` parses headers
+  with wscodec's ``parse_header`` and unmasks with its ``apply_mask``,
+  straight from the bytes received (no copy into the buffer unless a frame
+  straddles two reads);
 * ``MessageDecoder`` with a subclass that decodes a text message arriving as
-  one whole frame in a single ``bytes.decode`` call (CPython's C decoder is
-  the fastest way to the ``str`` wsproto hands out; validating first with
-  wscodec would only add a pass);
-* ``FrameProtocol`` with a subclass whose ``_serialize_frame`` builds the
-  header with wscodec's ``encode_header`` and masks in place.
+  one whole frame in a single ``bytes.decode`` call — CPython's C decoder is
+  the fastest way to the ``str`` wsproto hands out, so validating with
+  wscodec first would only add a pass;
+* ``FrameProtocol`` with a subclass that frames with wscodec's
+  ``encode_frame`` (header, copy and mask in one pass);
+* ``Connection`` with a subclass whose ``send``, ``receive_data`` and
+  ``events`` take the direct route for data messages on an open connection.
 
 Behaviour is wsproto's, event for event: partial frames of large messages,
-``frame_finished``/``message_finished``, close codes, and the exact
-``ParseFailed`` (message and code) — every unusual case (an incomplete or
-invalid header, RSV bits, a wrong masking direction, negotiated extensions,
-payload types other than bytes/bytearray) is handed to wsproto's own code.
-With the pure-Python wscodec implementation, masking is left to wsproto where
-wsproto's own is faster (see :func:`describe`).
+``frame_finished``/``message_finished``, close codes, the exact
+``ParseFailed`` messages and codes, ``LocalProtocolError``. Every unusual
+case — an incomplete or invalid header, RSV bits, a wrong masking direction,
+negotiated extensions, closing states, payload types other than
+bytes/bytearray/memoryview — is handed to wsproto's own code. Connections
+created before :func:`install` keep wsproto's classes; those created while it
+is installed keep working after :func:`uninstall`.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError
+from ._patch import InstallReport, Plan, Replace, Shim, UnsupportedHostError, expect_function
 
 __all__ = ["HOST", "TESTED_VERSIONS", "install", "uninstall", "is_installed", "describe", "echo_roundtrip"]
 
@@ -52,24 +58,36 @@ TESTED_VERSIONS = ("1.3.2",)
 _BUILT: dict[str, dict[str, type]] = {}
 
 
-def _build(impl: ModuleType) -> dict[str, type]:
+def _build(impl: ModuleType) -> dict[str, type]:  # noqa: C901 - one closure per replaced class
     """Create the replacement classes on top of wscodec implementation ``impl``."""
     fp: Any = importlib.import_module("wsproto.frame_protocol")
+    conn: Any = importlib.import_module("wsproto.connection")
+    events: Any = importlib.import_module("wsproto.events")
     apply_mask = impl.apply_mask
     apply_mask_inplace = impl.apply_mask_inplace
     parse_header = impl.parse_header
-    encode_header = impl.encode_header
+    encode_frame = impl.encode_frame
     Frame = fp.Frame
     Header = fp.Header
     ParseFailed = fp.ParseFailed
     XorMaskerNull = fp.XorMaskerNull
-    TEXT = fp.Opcode.TEXT
-    BINARY = fp.Opcode.BINARY
-    CONTINUATION = fp.Opcode.CONTINUATION
+    Opcode = fp.Opcode
+    TEXT, BINARY, CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
+    CLOSE, PING, PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
     INVALID_PAYLOAD = fp.CloseReason.INVALID_FRAME_PAYLOAD_DATA
+    OPEN = conn.ConnectionState.OPEN
+    CLOSED = conn.ConnectionState.CLOSED
+    LOCAL_CLOSING = conn.ConnectionState.LOCAL_CLOSING
+    REMOTE_CLOSING = conn.ConnectionState.REMOTE_CLOSING
+    TextMessage, BytesMessage = events.TextMessage, events.BytesMessage
+    Ping, Pong, CloseConnection = events.Ping, events.Pong, events.CloseConnection
     no_rsv = fp.RsvBits(False, False, False)
     # wsproto's Opcode member for each wire value (wscodec's parse_header rejects the others).
-    opcodes = {int(op): op for op in fp.Opcode}
+    opcodes = {int(op): op for op in Opcode}
+    framable = (bytes, bytearray, memoryview)
+    # Frames and Headers are made with tuple.__new__, which skips the NamedTuple's
+    # Python-level __new__ (a third of a small frame's cost); the tuples are the same.
+    message_types = (BytesMessage, TextMessage)
 
     class XorMaskerSimple:
         """wsproto's stateful masker on wscodec's kernel: ``process`` keeps the mask phase across chunks."""
@@ -93,48 +111,84 @@ def _build(impl: ModuleType) -> dict[str, type]:
             phase = self._phase
             key = self._key
             self._phase = (phase + len(chunk)) & 3
-            return apply_mask(chunk, key[phase:] + key[:phase] if phase else key)
+            return apply_mask(chunk, key[phase:] + key[:phase] if phase else key)  # type: ignore[no-any-return]
 
     class FrameDecoder(fp.FrameDecoder):  # type: ignore[misc]
-        """wsproto's FrameDecoder, with complete headers parsed and payloads unmasked by wscodec."""
+        """wsproto's FrameDecoder, parsing and unmasking with wscodec straight from the bytes received.
+
+        Bytes received while nothing is buffered are held as they are
+        (``_held``, from offset ``_held_at``) instead of being copied into
+        wsproto's ``Buffer``; they move there only when a frame straddles two
+        reads or wsproto's own code is to run.
+        """
+
+        def __init__(self, client: bool, extensions: Any = None) -> None:
+            super().__init__(client, extensions)
+            self._held = b""
+            self._held_at = 0
+
+        def receive_bytes(self, data: bytes) -> None:
+            """Take the next bytes from the peer."""
+            if self._held:
+                self._spill()
+            if type(data) is bytes and not self.buffer.buffer and not self.extensions:
+                self._held = data
+                self._held_at = 0
+            else:
+                super().receive_bytes(data)
 
         def process_buffer(self) -> Any:
             """Return the next (possibly partial) frame, or None if more bytes are needed (as wsproto does)."""
-            data = self.buffer.buffer
-            if self.extensions or self.buffer.bytes_used:
+            src: Any = self._held
+            if src:  # (never with extensions or a half-consumed Buffer: receive_bytes sees to that)
+                pos = self._held_at
+            elif self.extensions or self.buffer.bytes_used:
                 return super().process_buffer()
-            if self.header is None:
-                if len(data) < 2:
-                    return None  # no header starts with fewer than two bytes
-                if not self._start_frame(data):
-                    # Incomplete or invalid header: wsproto's parser decides when and how to fail.
-                    return super().process_buffer()
-            header = self.header
-            length = header.payload_len
-            available = len(data)
-            if available < self.payload_required:
-                return None  # a control frame is delivered whole
-            n = length - self.payload_consumed
-            if available < n:
-                n = available
-            if not n and length:
-                return None
-            masker = self.masker
-            if type(masker) is XorMaskerSimple:
-                unmask = masker.unmask
-            elif type(masker) is XorMaskerNull:
-                unmask = bytes
-            else:  # a masker set by wsproto's own parse_header after uninstall()
-                return super().process_buffer()
-            if n == available:
-                payload = unmask(data)
             else:
-                with memoryview(data) as view:
-                    payload = unmask(view[:n])
-            del data[:n]
+                src = self.buffer.buffer
+                pos = 0
+            end = len(src)
+            header = self.header
+            if header is None:
+                if end - pos < 2:
+                    return None  # no header is shorter than two bytes
+                try:
+                    found = parse_header(src, pos)
+                except ProtocolError:
+                    found = None
+                if found is None or found.rsv1 or found.rsv2 or found.rsv3 or found.masked == self.client:
+                    # Incomplete or invalid header: wsproto's parser decides when and how to fail.
+                    self._spill()
+                    return super().process_buffer()
+                opcode = opcodes[found.opcode]
+                length = found.length
+                pos += found.header_size
+                if end - pos >= length:  # the whole frame is here: no state to keep
+                    stop = pos + length
+                    payload = apply_mask(_view(src, pos, stop), found.mask) if found.masked else _copy(src, pos, stop)
+                    self._consume(src, stop)
+                    return tuple.__new__(Frame, (opcode, payload, True, found.fin))
+                header = self.header = tuple.__new__(Header, (found.fin, no_rsv, opcode, length, None))
+                self.effective_opcode = opcode
+                masker = self.masker = XorMaskerSimple(found.mask) if found.masked else XorMaskerNull()
+                self.payload_required = length if opcode >= 8 else 0
+                self.payload_consumed = 0
+            else:
+                masker = self.masker
+                if type(masker) is not XorMaskerSimple and type(masker) is not XorMaskerNull:
+                    # A masker made by wsproto's own parse_header after uninstall(): its code goes on.
+                    self._spill()
+                    return super().process_buffer()
+            length = header.payload_len
+            n = min(length - self.payload_consumed, end - pos)
+            if end - pos < self.payload_required or (not n and length):
+                self._consume(src, pos)
+                return None  # (a control frame is delivered whole)
+            stop = pos + n
+            payload = masker.unmask(_view(src, pos, stop)) if type(masker) is XorMaskerSimple else _copy(src, pos, stop)
+            self._consume(src, stop)
             self.payload_consumed += n
             finished = self.payload_consumed == length
-            # tuple.__new__ skips the NamedTuple's Python-level __new__; the result is the same Frame.
             frame = tuple.__new__(Frame, (self.effective_opcode, payload, finished, header.fin))
             if finished:
                 self.header = None
@@ -144,23 +198,23 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 self.effective_opcode = CONTINUATION
             return frame
 
-        def _start_frame(self, data: bytearray) -> bool:
-            """Consume a complete, valid header without RSV bits; False (consuming nothing) otherwise."""
-            try:
-                found = parse_header(data)
-            except ProtocolError:
-                return False
-            if found is None or found.rsv1 or found.rsv2 or found.rsv3 or found.masked == self.client:
-                return False
-            del data[: found.header_size]
-            opcode = opcodes[found.opcode]
-            length = found.length
-            self.header = tuple.__new__(Header, (found.fin, no_rsv, opcode, length, None))
-            self.effective_opcode = opcode
-            self.masker = XorMaskerSimple(found.mask) if found.masked else XorMaskerNull()
-            self.payload_required = length if opcode >= 8 else 0
-            self.payload_consumed = 0
-            return True
+        def _consume(self, src: Any, stop: int) -> None:
+            """Forget the bytes of ``src`` (held bytes or the Buffer's bytearray) before ``stop``."""
+            if type(src) is bytes:
+                if stop == len(src):
+                    self._held = b""
+                    self._held_at = 0
+                else:
+                    self._held_at = stop
+            elif stop:
+                del src[:stop]
+
+        def _spill(self) -> None:
+            """Move the held bytes into wsproto's Buffer, for wsproto's own code."""
+            if self._held:
+                self.buffer.feed(self._held[self._held_at :])
+                self._held = b""
+                self._held_at = 0
 
     class MessageDecoder(fp.MessageDecoder):  # type: ignore[misc]
         """wsproto's MessageDecoder; a message that is one whole frame is decoded in one call."""
@@ -169,9 +223,9 @@ def _build(impl: ModuleType) -> dict[str, type]:
             """Turn a frame into a message frame (text decoded), raising ParseFailed as wsproto does."""
             if self.opcode is None and frame.frame_finished is True and frame.message_finished is True:
                 opcode = frame.opcode
-                payload = frame.payload
                 if opcode is BINARY:
                     return frame
+                payload = frame.payload
                 if opcode is TEXT and type(payload) is bytes:
                     try:
                         text = payload.decode("utf-8")
@@ -181,43 +235,219 @@ def _build(impl: ModuleType) -> dict[str, type]:
             return super().process_frame(frame)
 
     class FrameProtocol(fp.FrameProtocol):  # type: ignore[misc]
-        """wsproto's FrameProtocol, framing outgoing data with wscodec's header encoder and masking."""
+        """wsproto's FrameProtocol, framing with wscodec and decoding without generator layers."""
+
+        def __init__(self, client: bool, extensions: Any) -> None:
+            super().__init__(client, extensions)
+            # What wsproto's _parse_more generator keeps in its frame: it ends
+            # after delivering a CLOSE frame or raising.
+            self._parse_done = False
+
+        def received_frames(self) -> Any:
+            """Yield every frame the bytes received so far complete (as wsproto does)."""
+            if self.extensions:
+                yield from super().received_frames()
+                return
+            next_frame = self._next_frame
+            frame = next_frame()
+            while frame is not None:
+                yield frame
+                frame = next_frame()
+
+        def _next_frame(self) -> Any:
+            """The next message frame, or None if more bytes are needed or parsing has ended."""
+            if self._parse_done:
+                return None
+            try:
+                frame = self._frame_decoder.process_buffer()
+                if frame is None:
+                    return None
+                opcode = frame.opcode
+                if opcode < 8:
+                    return self._message_decoder.process_frame(frame)
+                if opcode is CLOSE:
+                    self._parse_done = True
+                    return self._process_close(frame)
+                return frame
+            except BaseException:
+                self._parse_done = True
+                raise
 
         def _serialize_frame(self, opcode: Any, payload: Any = b"", fin: bool = True) -> bytearray:
-            if self.extensions or type(payload) not in (bytes, bytearray) or type(fin) is not bool:
+            if self.extensions or type(payload) not in framable or type(fin) is not bool:
                 return super()._serialize_frame(opcode, payload, fin)  # type: ignore[no-any-return]
-            length = len(payload)
-            if length > 125 and opcode >= 8:
+            if opcode >= 8 and len(payload) > 125:
                 raise ValueError("payload too long for control frame")
-            header = encode_header(opcode, length, fin=fin, mask=self.client)
-            out = bytearray(header)
-            out += payload
-            if self.client and length:
-                with memoryview(out) as view:
-                    apply_mask_inplace(view[len(header) :], header[-4:])
-            return out
+            return bytearray(encode_frame(opcode, payload, fin=fin, mask=self.client))
+
+        def _data_frame(self, payload: Any, fin: bool) -> bytes:
+            """``send_data`` as bytes, framed in one pass (wsproto's checks and messages)."""
+            if isinstance(payload, framable):
+                opcode = BINARY
+            elif isinstance(payload, str):
+                opcode = TEXT
+                payload = payload.encode("utf-8")
+            else:
+                raise TypeError("Must provide bytes or text")
+            if self._outbound_opcode is None:
+                self._outbound_opcode = opcode
+            elif self._outbound_opcode is not opcode:
+                raise TypeError("Data type mismatch inside message")
+            else:
+                opcode = CONTINUATION
+            if fin:
+                self._outbound_opcode = None
+            return encode_frame(opcode, payload, fin=fin, mask=self.client)  # type: ignore[no-any-return]
+
+    class Connection(conn.Connection):  # type: ignore[misc]
+        """wsproto's Connection, with a direct route for data messages on an open connection."""
+
+        _direct = False
+
+        def __init__(self, connection_type: Any, extensions: Any = None, trailing_data: bytes = b"") -> None:
+            super().__init__(connection_type, extensions, trailing_data)
+            self._direct = type(self._proto) is FrameProtocol and not self._proto.extensions
+
+        def send(self, event: Any) -> bytes:
+            """Return the bytes that send ``event`` to the peer (as wsproto does)."""
+            if (
+                self._direct
+                and self._state is OPEN
+                and type(event) in message_types
+                and type(event.message_finished) is bool
+            ):
+                return self._proto._data_frame(event.data, event.message_finished)  # type: ignore[no-any-return]
+            return super().send(event)  # type: ignore[no-any-return]
+
+        def receive_data(self, data: bytes | None) -> None:
+            """Feed bytes received from the peer (``None``: the transport closed)."""
+            if data is not None and self._state is OPEN:
+                self._proto.receive_bytes(data)
+            else:
+                super().receive_data(data)
+
+        def events(self) -> Any:
+            """Yield the events the bytes received so far produce (as wsproto does)."""
+            if not self._direct:
+                yield from super().events()
+                return
+            queued = self._events
+            while queued:
+                yield queued.popleft()
+            next_frame = self._proto._next_frame
+            try:
+                frame = next_frame()
+                while frame is not None:
+                    opcode, payload, frame_finished, message_finished = frame
+                    if opcode is BINARY:
+                        yield BytesMessage(
+                            data=payload, frame_finished=frame_finished, message_finished=message_finished
+                        )
+                    elif opcode is TEXT:
+                        yield TextMessage(
+                            data=payload, frame_finished=frame_finished, message_finished=message_finished
+                        )
+                    elif opcode is PING:
+                        yield Ping(payload=payload)
+                    elif opcode is PONG:
+                        yield Pong(payload=payload)
+                    elif opcode is CLOSE:
+                        self._state = CLOSED if self.state is LOCAL_CLOSING else REMOTE_CLOSING
+                        yield CloseConnection(code=payload[0], reason=payload[1])
+                    frame = next_frame()
+            except ParseFailed as exc:
+                yield CloseConnection(code=exc.code, reason=str(exc))
 
     return {
         "XorMaskerSimple": XorMaskerSimple,
         "FrameDecoder": FrameDecoder,
         "MessageDecoder": MessageDecoder,
         "FrameProtocol": FrameProtocol,
+        "Connection": Connection,
     }
 
 
+# Below this size a copy costs less than making a memoryview.
+_VIEW_MIN = 512
+
+
+def _view(src: bytes | bytearray, pos: int, stop: int) -> bytes | memoryview:
+    """``src[pos:stop]`` for a reader that copies it anyway: a view if large (released when dropped)."""
+    if stop - pos < _VIEW_MIN and type(src) is bytes:
+        return src[pos:stop]
+    return memoryview(src)[pos:stop]
+
+
+def _copy(src: bytes | bytearray, pos: int, stop: int) -> bytes:
+    """``src[pos:stop]`` as bytes, in one copy (none if it is all of ``src``)."""
+    if type(src) is bytes:
+        return src[pos:stop]
+    return bytes(memoryview(src)[pos:stop])
+
+
+def _check_internals(fp: Any, conn: Any) -> None:
+    """Raise UnsupportedHostError unless wsproto's internals are the ones the subclasses build on."""
+    for owner, name, params in (
+        (fp.XorMaskerSimple, "process", ("self", "data")),
+        (fp.FrameDecoder, "__init__", ("self", "client", "extensions")),
+        (fp.FrameDecoder, "receive_bytes", ("self", "data")),
+        (fp.FrameDecoder, "process_buffer", ("self",)),
+        (fp.FrameDecoder, "parse_header", ("self",)),
+        (fp.MessageDecoder, "process_frame", ("self", "frame")),
+        (fp.FrameProtocol, "__init__", ("self", "client", "extensions")),
+        (fp.FrameProtocol, "received_frames", ("self",)),
+        (fp.FrameProtocol, "send_data", ("self", "payload", "fin")),
+        (fp.FrameProtocol, "_serialize_frame", ("self", "opcode", "payload", "fin")),
+        (fp.FrameProtocol, "_process_close", ("self", "frame")),
+        (conn.Connection, "__init__", ("self", "connection_type", "extensions", "trailing_data")),
+        (conn.Connection, "send", ("self", "event")),
+        (conn.Connection, "receive_data", ("self", "data")),
+        (conn.Connection, "events", ("self",)),
+    ):
+        expect_function(owner, name, params)
+    if fp.Frame._fields != ("opcode", "payload", "frame_finished", "message_finished") or fp.Header._fields != (
+        "fin",
+        "rsv",
+        "opcode",
+        "payload_len",
+        "masking_key",
+    ):
+        raise UnsupportedHostError("wsproto's Frame or Header fields differ; this wsproto version is not supported")
+    proto = conn.Connection(conn.ConnectionType.SERVER)._proto
+    decoder = getattr(proto, "_frame_decoder", None)
+    state = (
+        "_message_decoder",
+        "_outbound_opcode",
+        "extensions",
+    )
+    if (
+        not all(hasattr(proto, name) for name in state)
+        or type(getattr(decoder, "buffer", None)) is not fp.Buffer
+        or type(decoder.buffer.buffer) is not bytearray
+        or not all(hasattr(decoder, name) for name in ("header", "masker", "payload_required", "payload_consumed"))
+    ):
+        raise UnsupportedHostError("wsproto's frame protocol state differs; this wsproto version is not supported")
+
+
 def _plan(impl: ModuleType) -> Plan:
+    package = importlib.import_module("wsproto")
     fp = importlib.import_module("wsproto.frame_protocol")
-    connection = importlib.import_module("wsproto.connection")
+    conn = importlib.import_module("wsproto.connection")
+    handshake = importlib.import_module("wsproto.handshake")
+    _check_internals(fp, conn)
     classes = _BUILT.get(impl.NAME)
     if classes is None:
         classes = _BUILT[impl.NAME] = _build(impl)
-    what = f"a subclass on wscodec ({impl.NAME})"
+    on = f"wscodec ({impl.NAME})"
     return [
-        Replace(fp, "XorMaskerSimple", classes["XorMaskerSimple"], f"a masker on wscodec ({impl.NAME})"),
-        Replace(fp, "FrameDecoder", classes["FrameDecoder"], what),
-        Replace(fp, "MessageDecoder", classes["MessageDecoder"], what),
-        Replace(fp, "FrameProtocol", classes["FrameProtocol"], what),
-        Replace(connection, "FrameProtocol", classes["FrameProtocol"], what),
+        Replace(fp, "XorMaskerSimple", classes["XorMaskerSimple"], f"a masker on {on}"),
+        Replace(fp, "FrameDecoder", classes["FrameDecoder"], f"a subclass parsing and unmasking with {on}"),
+        Replace(fp, "MessageDecoder", classes["MessageDecoder"], "a subclass decoding whole-frame text in one call"),
+        Replace(fp, "FrameProtocol", classes["FrameProtocol"], f"a subclass framing with {on}"),
+        Replace(conn, "FrameProtocol", classes["FrameProtocol"], f"a subclass framing with {on}"),
+        Replace(conn, "Connection", classes["Connection"], "a subclass with a direct route for data messages"),
+        Replace(handshake, "Connection", classes["Connection"], "a subclass with a direct route for data messages"),
+        Replace(package, "Connection", classes["Connection"], "a subclass with a direct route for data messages"),
     ]
 
 
@@ -225,7 +455,7 @@ _SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Put wscodec under wsproto's frame protocol (``impl``: default the active implementation).
+    """Put wscodec under wsproto's connections (``impl``: default the active implementation).
 
     Idempotent; returns what was replaced and what was left alone and why.
     Connections created before the call keep wsproto's own classes. Raises
@@ -253,25 +483,18 @@ def describe(impl: ModuleType | str | None = None) -> list[str]:
 def echo_roundtrip(size: int, count: int, *, text: bool = False) -> float:
     """Messages per second echoed between a wsproto client and server connected in memory.
 
-    wsproto is sans-I/O, so the two ``WSConnection`` objects (after a real
-    HTTP upgrade handshake) hand each other their bytes directly: the figure
-    is wsproto's own cost, with no socket in it. One message of ``size``
-    bytes (``text``: that many ASCII characters) at a time, sent and echoed
-    back, ``count`` times after a short warm-up.
+    wsproto is sans-I/O: its two ``Connection`` objects (the ones its
+    ``WSConnection`` hands over to after the HTTP upgrade) pass each other
+    their bytes directly, so the figure is wsproto's own cost, with no socket
+    in it. One message of ``size`` bytes (``text``: that many ASCII
+    characters) at a time, sent and echoed back, ``count`` times after a
+    short warm-up.
     """
-    from wsproto import ConnectionType, WSConnection
-    from wsproto.events import AcceptConnection, BytesMessage, Request, TextMessage
-
-    client = WSConnection(ConnectionType.CLIENT)
-    server = WSConnection(ConnectionType.SERVER)
-    server.receive_data(client.send(Request(host="localhost", target="/")))
-    for event in server.events():
-        if isinstance(event, Request):
-            client.receive_data(server.send(AcceptConnection()))
-    for event in client.events():
-        if not isinstance(event, AcceptConnection):
-            raise RuntimeError(f"wsproto handshake failed: {event!r}")
-    message = TextMessage(data="x" * size) if text else BytesMessage(data=bytes(size))
+    connection = importlib.import_module("wsproto.connection")
+    events = importlib.import_module("wsproto.events")
+    client = connection.Connection(connection.ConnectionType.CLIENT)
+    server = connection.Connection(connection.ConnectionType.SERVER)
+    message = events.TextMessage(data="x" * size) if text else events.BytesMessage(data=bytes(size))
     kind = type(message)
 
     def run(rounds: int) -> None:
@@ -281,7 +504,7 @@ def echo_roundtrip(size: int, count: int, *, text: bool = False) -> float:
                 client.receive_data(server.send(kind(data=event.data)))
             for event in client.events():
                 if len(event.data) != size:
-                    raise RuntimeError("wsproto echo returned a different message")
+                    raise RuntimeError(f"wsproto echo returned {event!r}")
 
     run(min(count, 10))
     start = time.perf_counter()

@@ -1,0 +1,316 @@
+"""Live ``python -m wscodec serve`` processes, and the real clients that drive them.
+
+One server process per implementation ("python", "cython": the ``impl``
+fixture's), started on an ephemeral port on first use and stopped with
+SIGTERM at the end of the session, where it must exit 0 without a traceback.
+The Node.js and Chromium tests find their tools through the variables that
+``.ci/setup-e2e`` prints (WSCODEC_E2E_NODE_PATH, WSCODEC_E2E_CHROMIUM).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import wscodec
+
+#: --max-message-size of the test servers: a 1 MiB message passes, one byte over 2 MiB is refused.
+MAX_MESSAGE_SIZE = 2 << 20
+#: Generous bound on any wait for a server or a browser (never reached when things work).
+DEADLINE = 60.0
+#: Signals and descriptor passing as this suite uses them exist on POSIX systems only.
+POSIX = os.name == "posix"
+
+
+@dataclass
+class ServerProcess:
+    """A running ``python -m wscodec serve`` and where it listens."""
+
+    implementation: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    host: str
+    port: int
+    max_message_size: int
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL."""
+        return f"ws://{self.host}:{self.port}/"
+
+    def log_text(self) -> str:
+        """Everything the server logged so far."""
+        return self.log.read_text("utf-8", "replace")
+
+    def stop(self) -> tuple[int, str]:
+        """Send SIGTERM; return the exit status and the whole log."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.wait()
+
+    def wait(self) -> tuple[int, str]:
+        """Wait for the process to end; return its exit status and the whole log."""
+        try:
+            status = self.process.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            status = self.process.wait()
+        return status, self.log_text()
+
+
+def server_command(*args: str) -> list[str]:
+    """The command line of the server under test."""
+    return [sys.executable, "-m", "wscodec", "serve", *args]
+
+
+def server_env(implementation: str) -> dict[str, str]:
+    """Environment for a server subprocess that imports this very wscodec with ``implementation``."""
+    env = dict(os.environ)
+    env.pop("WSCODEC_NO_EXTENSIONS", None)
+    if implementation == "python":
+        env["WSCODEC_NO_EXTENSIONS"] = "1"
+    # The package the tests import (installed or in place), not whatever the working directory holds.
+    package_parent = str(Path(wscodec.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    return env
+
+
+def start_server(implementation: str, folder: Path) -> ServerProcess:
+    """Start a server on an ephemeral port and wait for its banner (which names the implementation)."""
+    log = folder / f"server-{implementation}-{time.monotonic_ns()}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            server_command("--port", "0", "--max-message-size", str(MAX_MESSAGE_SIZE)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=server_env(implementation),
+            cwd=folder,
+        )
+    deadline = time.monotonic() + DEADLINE
+    while "ws://" not in (text := log.read_text("utf-8", "replace")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the server did not start:\n{text}")
+        time.sleep(0.05)
+    banner = text[: text.index("\n", text.index("ws://"))]
+    assert f"({implementation})" in banner, (
+        f"the server runs another implementation than {implementation}: {banner}"
+    )
+    host, _, port = banner.split("ws://", 1)[1].split("/", 1)[0].rpartition(":")
+    return ServerProcess(implementation, process, log, host.strip("[]"), int(port), MAX_MESSAGE_SIZE)
+
+
+@pytest.fixture(scope="session")
+def _servers() -> Iterator[dict[str, ServerProcess]]:
+    servers: dict[str, ServerProcess] = {}
+    yield servers
+    for server in servers.values():
+        status, log = server.stop()
+        if POSIX:  # elsewhere SIGTERM cannot be caught: stop() ends the process outright
+            assert status == 0 and "Traceback" not in log and log.rstrip().endswith("stopped"), log
+
+
+@pytest.fixture
+def server(
+    impl: ModuleType, _servers: dict[str, ServerProcess], tmp_path_factory: pytest.TempPathFactory
+) -> ServerProcess:
+    """The server process of this implementation that the whole session shares."""
+    if impl.NAME not in _servers:
+        _servers[impl.NAME] = start_server(impl.NAME, tmp_path_factory.mktemp("server"))
+    return _servers[impl.NAME]
+
+
+@pytest.fixture
+def own_server(impl: ModuleType, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server of this implementation for one test alone (which may stop it); killed if still running."""
+    server = start_server(impl.NAME, tmp_path)
+    yield server
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.wait()
+
+
+# ---------------------------------------------------------------- Node.js
+
+
+@pytest.fixture(scope="session")
+def node() -> tuple[str, str]:
+    """``(node binary, NODE_PATH)``; skipped only when node itself is absent."""
+    binary = shutil.which("node")
+    if binary is None:
+        pytest.skip("node is not installed (.ci/setup-e2e installs it)")
+    node_path = os.environ.get("WSCODEC_E2E_NODE_PATH", "")
+    if not (Path(node_path) / "ws" / "package.json").is_file():
+        pytest.fail(
+            "the npm ws package is missing: run `source .ci/setup-e2e` first (it sets WSCODEC_E2E_NODE_PATH)"
+        )
+    return binary, node_path
+
+
+# ---------------------------------------------------------------- Chromium through the DevTools protocol
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium binary; skipped when there is none (or no POSIX pipes to drive it)."""
+    if not POSIX:
+        pytest.skip("the DevTools pipe driver needs POSIX file descriptors")
+    binary = (
+        os.environ.get("WSCODEC_E2E_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+    if not binary:
+        pytest.skip("chromium is not installed (.ci/setup-e2e installs it)")
+    return binary
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over ``--remote-debugging-pipe``.
+
+    Chromium reads NUL-terminated JSON commands from its file descriptor 3
+    and writes replies and events to descriptor 4.
+    """
+
+    def __init__(self, binary: str, profile: str, stderr: Any) -> None:
+        to_browser, self._commands = os.pipe()
+        self._replies, from_browser = os.pipe()
+
+        def as_fds_3_and_4() -> None:  # runs in the child: place the pipe ends where Chromium expects them
+            read_end = os.dup(to_browser) if to_browser == 4 else to_browser
+            os.dup2(from_browser, 4)
+            os.dup2(read_end, 3)
+
+        self.process = subprocess.Popen(
+            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            pass_fds=(3, 4),
+            preexec_fn=as_fds_3_and_4,  # noqa: PLW1509 - the one way to renumber descriptors; no threads
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        """Send a command and return its result (events that arrive meanwhile go to :attr:`events`)."""
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            reply = self._receive(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                result: dict[str, Any] = reply["result"]
+                return result
+            self.events.append(reply)
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            ready, _, _ = select.select([self._replies], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(self._replies, 1 << 16) if ready else b""
+            if not chunk:
+                raise RuntimeError("Chromium stopped answering")
+            self._buffer += chunk
+        message, _, self._buffer = self._buffer.partition(b"\0")
+        reply: dict[str, Any] = json.loads(message)
+        return reply
+
+    def close(self) -> None:
+        """Close the browser and the pipes."""
+        try:
+            self.call("Browser.close")
+        except (RuntimeError, OSError):
+            pass
+        try:
+            self.process.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._commands)
+        os.close(self._replies)
+
+
+@dataclass
+class PageOutcome:
+    """What the echo page showed: its status element, its log, and the console lines."""
+
+    result: str
+    status: str
+    log: str
+    console: list[str]
+
+
+@pytest.fixture
+def echo_page(server: ServerProcess, chromium: str, tmp_path: Path) -> PageOutcome:
+    """What the server's test page showed once loaded in headless Chromium."""
+    with (tmp_path / "chromium.log").open("wb") as noise:
+        return open_echo_page(chromium, f"http://{server.host}:{server.port}/", noise)
+
+
+def open_echo_page(binary: str, url: str, stderr: Any) -> PageOutcome:
+    """Load the server's test page in headless Chromium and wait until it reports a result."""
+    with tempfile.TemporaryDirectory(prefix="wscodec-chromium-") as profile:
+        browser = DevTools(binary, profile, stderr)
+        try:
+            page = next(t for t in browser.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
+            session = browser.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
+                "sessionId"
+            ]
+            browser.call("Runtime.enable", session)
+            browser.call("Page.navigate", session, url=url)
+
+            def evaluate(expression: str) -> str:
+                reply = browser.call("Runtime.evaluate", session, expression=expression, returnByValue=True)
+                return str(reply["result"].get("value", ""))
+
+            deadline = time.monotonic() + DEADLINE
+            result = ""
+            while not result and time.monotonic() < deadline:
+                time.sleep(0.05)
+                result = evaluate("document.getElementById('status')?.dataset.result ?? ''")
+            outcome = PageOutcome(
+                result,
+                evaluate("document.getElementById('status')?.textContent ?? ''"),
+                evaluate("document.getElementById('log')?.textContent ?? ''"),
+                [],
+            )
+            outcome.console = [
+                str(arg.get("value"))
+                for event in browser.events
+                if event.get("method") == "Runtime.consoleAPICalled"
+                for arg in event["params"]["args"]
+            ]
+            return outcome
+        finally:
+            browser.close()

@@ -1,0 +1,529 @@
+"""The wsproto shim: what it patches, event-for-event equality with wsproto, and loopback echo.
+
+wsproto's own test suite runs with the shim installed through
+tools/host_tests/run_wsproto.sh. Here, every stream is received twice — by
+wsproto as it is and by wsproto with the shim — in the same chunks, and the
+events after every chunk must be equal (partial frames, close codes and
+error messages included). Bytes come from a shimmed sender to an unshimmed
+receiver and the other way round, so a bug both ends share cannot hide.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import ModuleType
+from typing import Any
+
+import pytest
+import wsproto
+import wsproto.connection as connection
+import wsproto.frame_protocol as fp
+import wsproto.handshake as handshake
+from conftest import CASES, Case, Relay, odd_chunks, split3, utf8_text
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import any_streams, chunked, frame_settings, garbage, valid_streams, wire
+from wsproto.connection import ConnectionState, ConnectionType
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    Pong,
+    Request,
+    TextMessage,
+)
+from wsproto.extensions import PerMessageDeflate
+from wsproto.utilities import LocalProtocolError
+
+import wscodec.integrations.wsproto as shim
+from wscodec.integrations import UnsupportedHostError
+
+CLIENT, SERVER = ConnectionType.CLIENT, ConnectionType.SERVER
+#: every name the shim replaces
+PATCHED = [
+    (fp, "XorMaskerSimple"),
+    (fp, "FrameDecoder"),
+    (fp, "MessageDecoder"),
+    (fp, "FrameProtocol"),
+    (connection, "FrameProtocol"),
+    (connection, "Connection"),
+    (handshake, "Connection"),
+    (wsproto, "Connection"),
+]
+
+
+def under(impl: ModuleType | None, work: Callable[[], Any]) -> Any:
+    """Run ``work`` with the shim installed on ``impl`` (None: wsproto as it is), then uninstall."""
+    if impl is not None:
+        shim.install(impl)
+    try:
+        return work()
+    finally:
+        shim.uninstall()
+
+
+def outcome(work: Callable[[], Any]) -> Any:
+    """What ``work()`` returns, or the type and message of what it raises."""
+    try:
+        return work()
+    except Exception as exc:  # noqa: BLE001 - comparing any error
+        return (type(exc), str(exc))
+
+
+# ---------------------------------------------------------------- install
+
+
+def test_install_reports_and_restores_exactly(impl: ModuleType) -> None:
+    originals = [getattr(module, name) for module, name in PATCHED]
+    report = shim.install(impl)
+    assert shim.is_installed()
+    assert (report.host, report.version, report.implementation) == ("wsproto", "1.3.2", impl.NAME)
+    assert set(report.replaced) == {f"{module.__name__}.{name}" for module, name in PATCHED}
+    for (module, name), original in zip(PATCHED, originals):
+        replacement = getattr(module, name)
+        assert replacement is not original
+        if name != "XorMaskerSimple":
+            assert issubclass(replacement, original)
+    assert shim.install(impl) is report  # idempotent
+    shim.uninstall()
+    assert not shim.is_installed()
+    assert [getattr(module, name) for module, name in PATCHED] == originals
+    assert all(getattr(module, name) is original for (module, name), original in zip(PATCHED, originals))
+    shim.uninstall()  # a second uninstall is a no-op
+
+
+def test_describe_matches_install(impl: ModuleType) -> None:
+    lines = shim.describe(impl)
+    assert not shim.is_installed()
+    assert lines == shim.install(impl).lines()
+    assert shim.describe(impl) == lines  # also while installed
+
+
+def test_switching_implementation_restores_first(impls: list[ModuleType]) -> None:
+    originals = [getattr(module, name) for module, name in PATCHED]
+    for impl in impls:
+        shim.install(impl)
+        assert shim.install(impl).implementation == impl.NAME
+    shim.uninstall()
+    assert all(getattr(module, name) is original for (module, name), original in zip(PATCHED, originals))
+
+
+def test_refuses_an_untested_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shim._SHIM, "tested", ("0.0",))
+    with pytest.raises(UnsupportedHostError, match="wsproto 0.0.*1.3.2 is installed"):
+        shim.install()
+    assert not shim.is_installed()
+
+
+def test_refuses_unexpected_internals(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = fp.FrameDecoder
+
+    class Renamed(original):  # type: ignore[misc,valid-type]
+        def process_buffer(self, limit: int = 0) -> Any:
+            return super().process_buffer()
+
+    monkeypatch.setattr(fp, "FrameDecoder", Renamed)
+    with pytest.raises(UnsupportedHostError, match=r"process_buffer takes \(self, limit\)"):
+        shim.install("python")
+    assert not shim.is_installed() and fp.FrameDecoder is Renamed
+
+
+def test_refuses_unexpected_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    original_init = fp.FrameDecoder.__init__
+
+    def init(self: Any, client: bool, extensions: Any = None) -> None:
+        original_init(self, client, extensions)
+        del self.payload_consumed  # as if a new version kept its state elsewhere
+
+    monkeypatch.setattr(fp.FrameDecoder, "__init__", init)
+    with pytest.raises(UnsupportedHostError, match="frame protocol state differs"):
+        shim.install("python")
+    assert not shim.is_installed()
+
+
+def test_connections_keep_their_classes_across_install_and_uninstall(impl: ModuleType) -> None:
+    before = connection.Connection(SERVER)
+    shim.install(impl)
+    during = connection.Connection(CLIENT)
+    shim.uninstall()
+    assert type(before) is connection.Connection and type(during) is not connection.Connection
+    for sender, receiver in ((during, before), (before, during)):
+        receiver.receive_data(sender.send(TextMessage(data="héllo")))
+        assert list(receiver.events()) == [TextMessage(data="héllo")]
+
+
+# ---------------------------------------------------------------- masker
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 125, 1021, 70001])
+def test_masker_keeps_the_phase_across_odd_chunks(impl: ModuleType, size: int) -> None:
+    data = bytes(range(256)) * (size // 256 + 1)
+    data = data[:size]
+    original = fp.XorMaskerSimple(b"\x01\x82\x33\xf4")
+    expected = [original.process(bytearray(chunk)) for chunk in odd_chunks(data)]
+    shim.install(impl)
+    masker = fp.XorMaskerSimple(bytearray(b"\x01\x82\x33\xf4"))
+    got = [masker.process(chunk) for chunk in odd_chunks(data)]
+    assert got == expected and all(type(chunk) is bytearray for chunk in got)
+    assert masker.process(b"") == bytearray()
+
+
+# ---------------------------------------------------------------- receiving
+
+
+def receive(side: ConnectionType, chunks: Sequence[bytes], extensions: list[Any] | None = None) -> list[Any]:
+    """The events after each chunk fed to a new ``side`` connection (an error ends the list)."""
+    conn = connection.Connection(side, extensions)
+    out: list[Any] = []
+    for chunk in chunks:
+        try:
+            conn.receive_data(chunk)
+        except LocalProtocolError as exc:
+            out.append(("LocalProtocolError", str(exc)))
+            break
+        out.append(list(conn.events()))
+    out.append(conn.state)
+    return out
+
+
+def decode_frames(client: bool, chunks: Sequence[bytes]) -> list[Any]:
+    """What a bare FrameDecoder returns after each chunk, until it raises."""
+    decoder = fp.FrameDecoder(client=client)
+    out: list[Any] = []
+    for chunk in chunks:
+        decoder.receive_bytes(chunk)
+        frames = []
+        try:
+            while (frame := decoder.process_buffer()) is not None:
+                frames.append(frame)
+        except fp.ParseFailed as exc:
+            out.append((frames, str(exc), exc.code))
+            break
+        out.append(frames)
+    return out
+
+
+def assert_same_reception(impl: ModuleType, side: ConnectionType, chunks: Sequence[bytes]) -> None:
+    """Events (and bare FrameDecoder frames) are the same with the shim as without, chunk by chunk."""
+    expected = under(None, lambda: receive(side, chunks))
+    assert under(impl, lambda: receive(side, chunks)) == expected
+    client = side is CLIENT
+    assert under(impl, lambda: decode_frames(client, chunks)) == under(None, lambda: decode_frames(client, chunks))
+
+
+def messages_of(case: Case) -> list[Message[Any]]:
+    """The events that send ``case``: one message, or three fragments."""
+    kind = TextMessage if case.text else BytesMessage
+    if not case.fragmented:
+        return [kind(data=case.payload)]
+    parts = split3(case.payload)
+    return [kind(data=part, message_finished=i == 2) for i, part in enumerate(parts)]
+
+
+def sent(impl: ModuleType | None, side: ConnectionType, events: Sequence[Any]) -> bytes:
+    """The bytes a new ``side`` connection sends for ``events`` (shim on ``impl``, or none)."""
+
+    def send() -> bytes:
+        conn = connection.Connection(side)
+        return b"".join(conn.send(event) for event in events)
+
+    return under(impl, send)  # type: ignore[no-any-return]
+
+
+CONVERSATION = [
+    TextMessage(data=utf8_text(200), message_finished=False),
+    Ping(payload=b"ping"),
+    TextMessage(data=utf8_text(70001), message_finished=False),
+    Pong(payload=b""),
+    TextMessage(data="é"),
+    BytesMessage(data=b""),
+    Ping(payload=bytes(125)),
+    BytesMessage(data=bytes(range(256)) * 300),
+    CloseConnection(code=1000, reason="bye ✓"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("sender", ["wsproto", "shim"])
+@pytest.mark.parametrize("receiver_side", [CLIENT, SERVER], ids=["client", "server"])
+def test_messages_received_in_odd_chunks(
+    impl: ModuleType, case: Case, sender: str, receiver_side: ConnectionType
+) -> None:
+    sender_side = SERVER if receiver_side is CLIENT else CLIENT
+    data = sent(impl if sender == "shim" else None, sender_side, [*messages_of(case), Ping(payload=b"!")])
+    chunks = list(odd_chunks(data))
+    assert_same_reception(impl, receiver_side, chunks)
+    events = under(impl, lambda: receive(receiver_side, [data]))[0]
+    assembled = events[0].data[:0].join(event.data for event in events[:-1])
+    assert assembled == case.payload and events[-2].message_finished and events[-1] == Ping(payload=b"!")
+
+
+@pytest.mark.parametrize("receiver_side", [CLIENT, SERVER], ids=["client", "server"])
+def test_a_conversation_received_whole_bytewise_and_in_odd_chunks(
+    impl: ModuleType, receiver_side: ConnectionType
+) -> None:
+    sender_side = SERVER if receiver_side is CLIENT else CLIENT
+    for sender in (None, impl):
+        data = sent(sender, sender_side, CONVERSATION)
+        assert_same_reception(impl, receiver_side, [data])
+        assert_same_reception(impl, receiver_side, list(odd_chunks(data)))
+        assert_same_reception(impl, receiver_side, [data[i : i + 1] for i in range(300)] + [data[300:]])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\x83\x00",  # reserved opcode
+        b"\x09\x00",  # fragmented PING
+        b"\x89\x7e\x00\x80" + bytes(128),  # PING over 125 bytes
+        b"\xc1\x00",  # RSV1 without an extension
+        b"\x81\x7e\x00\x05hello",  # 16-bit length for 5 bytes
+        b"\x82\x7f" + (5).to_bytes(8, "big") + b"hello",  # 64-bit length for 5 bytes
+        b"\x82\x7f" + (1 << 63).to_bytes(8, "big"),  # 64-bit length with the top bit set
+        b"\x80\x01x",  # continuation without a start
+        b"\x01\x01x\x01\x01y",  # a new message inside a fragmented one
+        b"\x81\x02\xc3\x28",  # invalid UTF-8
+        b"\x01\x01\xed\x01\x01\xa0\x80\x01\xbf",  # invalid UTF-8 across fragments
+        b"\x88\x01\x03",  # 1-byte CLOSE payload
+        b"\x88\x02\x03\xed",  # CLOSE code 1005
+        b"\x88\x02\x0b\xb7",  # CLOSE code 2999
+        b"\x88\x04\x03\xe8\xff\xfe",  # CLOSE reason not UTF-8
+        b"\x88\x02\x03\xe8\x81\x00",  # data after CLOSE
+    ],
+)
+def test_violations_fail_with_the_same_event(impl: ModuleType, frame: bytes) -> None:
+    for mask in (None, b"\x0f\xf0\x5a\xa5"):  # as a client receives it, then as a server does
+        data = frame if mask is None else mask_all(frame, mask)
+        side = CLIENT if mask is None else SERVER
+        for chunks in ([data], [data[i : i + 1] for i in range(len(data))], list(odd_chunks(data))):
+            assert_same_reception(impl, side, chunks)
+        for wrong_side in ((SERVER if mask is None else CLIENT),):  # the wrong masking direction
+            assert_same_reception(impl, wrong_side, [data])
+
+
+def mask_all(data: bytes, key: bytes) -> bytes:
+    """``data`` (unmasked frames) with every frame masked with ``key``."""
+    out = bytearray()
+    while data:
+        n = data[1] & 0x7F
+        size = 2 + (2 if n == 126 else 8 if n == 127 else 0)
+        length = n if n < 126 else int.from_bytes(data[2:size], "big")
+        payload = data[size : size + length]
+        stream = (key * (len(payload) // 4 + 1))[: len(payload)]
+        out += bytes((data[0], data[1] | 0x80)) + data[2:size] + key + bytes(a ^ b for a, b in zip(payload, stream))
+        data = data[size + length :]
+    return bytes(out)
+
+
+@frame_settings(150)
+@given(data=st.data(), client=st.booleans())
+def test_any_stream_is_received_as_wsproto_receives_it(impl: ModuleType, data: st.DataObject, client: bool) -> None:
+    specs = data.draw(any_streams(masked=not client))
+    chunks = data.draw(chunked(wire(specs)))
+    assert_same_reception(impl, CLIENT if client else SERVER, chunks)
+
+
+@frame_settings(60)
+@given(data=st.data(), client=st.booleans())
+def test_valid_streams_with_big_frames(impl: ModuleType, data: st.DataObject, client: bool) -> None:
+    specs = data.draw(valid_streams(masked=not client, max_messages=3))
+    chunks = data.draw(chunked(wire(specs), max_chunks=8))
+    assert_same_reception(impl, CLIENT if client else SERVER, chunks)
+
+
+@frame_settings(100)
+@given(data=st.data(), blob=garbage())
+def test_garbage_is_received_as_wsproto_receives_it(impl: ModuleType, data: st.DataObject, blob: bytes) -> None:
+    chunks = data.draw(chunked(blob))
+    for side in (CLIENT, SERVER):
+        assert_same_reception(impl, side, chunks)
+
+
+def test_closing_states_and_transport_loss(impl: ModuleType) -> None:
+    def conversation() -> list[Any]:
+        client, server = connection.Connection(CLIENT), connection.Connection(SERVER)
+        out: list[Any] = []
+        server.receive_data(client.send(CloseConnection(code=1000, reason="done")))
+        out += list(server.events())
+        out += [outcome(lambda: server.send(TextMessage(data="late"))), server.state]
+        client.receive_data(server.send(CloseConnection(code=1000, reason="done")))
+        out += [*client.events(), client.state, server.state]
+        out.append(outcome(lambda: client.receive_data(b"\x81\x00")))
+        other = connection.Connection(SERVER)
+        other.receive_data(None)
+        out += [*other.events(), other.state]
+        return out
+
+    assert under(impl, conversation) == under(None, conversation)
+    assert under(impl, conversation)[-1] is ConnectionState.CLOSED
+
+
+def test_permessage_deflate_is_left_to_wsproto(impl: ModuleType) -> None:
+    def exchange() -> list[Any]:
+        client_ext, server_ext = PerMessageDeflate(), PerMessageDeflate()
+        server_ext.accept(client_ext.offer())  # type: ignore[arg-type]
+        client_ext.finalize(server_ext.offer())  # type: ignore[arg-type]
+        client = connection.Connection(CLIENT, [client_ext])
+        server = connection.Connection(SERVER, [server_ext])
+        out: list[Any] = []
+        for event in CONVERSATION[:-1]:
+            data = client.send(event)
+            for chunk in odd_chunks(data):
+                server.receive_data(chunk)
+                out.append(list(server.events()))
+            echo = server.send(event)
+            out.append(echo)  # server frames are unmasked and deflate is deterministic: same bytes
+            client.receive_data(echo)
+            out.append(list(client.events()))
+        return out
+
+    assert under(impl, exchange) == under(None, exchange)
+
+
+# ---------------------------------------------------------------- sending
+
+
+SEND_EVENTS = [
+    TextMessage(data=""),
+    TextMessage(data=utf8_text(125)),
+    BytesMessage(data=bytearray(b"\x00" * 126)),
+    BytesMessage(data=memoryview(bytes(range(200)))[::2]),
+    BytesMessage(data=bytes(65536)),
+    Ping(payload=b"p"),
+    Pong(payload=bytearray(b"p")),
+    CloseConnection(code=1001, reason="going"),
+]
+
+
+def test_server_sends_the_same_bytes(impl: ModuleType) -> None:
+    assert sent(impl, SERVER, SEND_EVENTS) == sent(None, SERVER, SEND_EVENTS)
+    for event in CONVERSATION:
+        assert sent(impl, SERVER, [event]) == sent(None, SERVER, [event])
+
+
+def test_client_sends_frames_wsproto_reads_back(impl: ModuleType) -> None:
+    for event in SEND_EVENTS + CONVERSATION:
+        data = sent(impl, CLIENT, [event])
+        assert under(None, lambda: receive(SERVER, list(odd_chunks(data)))) == under(
+            None, lambda: receive(SERVER, list(odd_chunks(sent(None, CLIENT, [event]))))
+        )
+
+
+@pytest.mark.parametrize("side", [CLIENT, SERVER], ids=["client", "server"])
+def test_sending_errors_are_wsproto_errors(impl: ModuleType, side: ConnectionType) -> None:
+    def attempts() -> list[Any]:
+        out = []
+        conn = connection.Connection(side)
+        proto = conn._proto
+        for work in (
+            lambda: conn.send(BytesMessage(data=12)),  # type: ignore[arg-type]
+            lambda: conn.send(TextMessage(data="part", message_finished=False)),
+            lambda: conn.send(BytesMessage(data=b"other kind")),
+            lambda: conn.send(TextMessage(data="end")),
+            lambda: conn.send(Ping(payload=bytes(126))),
+            lambda: conn.send(Request(host="h", target="/")),
+            lambda: proto.send_data({}),
+            lambda: proto.ping("text"),
+            lambda: proto.close(reason="no code"),
+            lambda: conn.send(CloseConnection(code=1000)),
+            lambda: conn.send(TextMessage(data="after close")),
+        ):
+            result = outcome(work)
+            out.append(result if side is SERVER or isinstance(result, tuple) else len(result))
+        return out
+
+    assert under(impl, attempts) == under(None, attempts)
+
+
+def test_frame_protocol_api_returns_wsproto_types(impl: ModuleType) -> None:
+    def calls() -> list[Any]:
+        proto = fp.FrameProtocol(client=False, extensions=[])
+        results = [proto.send_data("é", fin=False), proto.send_data("x"), proto.ping(b"1"), proto.close(1000, "r")]
+        return [(type(r), bytes(r)) for r in results]
+
+    assert under(impl, calls) == under(None, calls)
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def serve_echo(listener: socket.socket) -> None:
+    """A wsproto echo server for one connection: every message back as it came, then the close."""
+    sock, _ = listener.accept()
+    ws = wsproto.WSConnection(SERVER)
+    parts: list[Any] = []
+    with sock:
+        while True:
+            data = sock.recv(65536)
+            ws.receive_data(data or None)
+            for event in ws.events():
+                if isinstance(event, Request):
+                    sock.sendall(ws.send(AcceptConnection()))
+                elif isinstance(event, Message):
+                    parts.append(event.data)
+                    if event.message_finished:
+                        kind = TextMessage if isinstance(event, TextMessage) else BytesMessage
+                        whole = parts[0][:0].join(parts)
+                        parts.clear()
+                        for i, piece in enumerate(split3(whole)):  # echoed fragmented
+                            sock.sendall(ws.send(kind(data=piece, message_finished=i == 2)))
+                elif isinstance(event, CloseConnection):
+                    sock.sendall(ws.send(event.response()))
+                    return
+            if not data:
+                return
+
+
+@pytest.fixture
+def echo_server(impl: ModuleType) -> Iterator[int]:
+    shim.install(impl)
+    listener = socket.create_server(("127.0.0.1", 0))
+    thread = threading.Thread(target=serve_echo, args=(listener,), daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    thread.join(timeout=30)
+    listener.close()
+    assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("relay", [False, True], ids=["direct", "odd-chunks"])
+def test_loopback_echo_with_the_shim_on_both_ends(echo_server: int, relay: bool) -> None:
+    relayed = Relay(echo_server) if relay else None
+    port = relayed.port if relayed else echo_server
+    ws = wsproto.WSConnection(CLIENT)
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(ws.send(Request(host="localhost", target="/")))
+            events = exchange(sock, ws, None)
+            assert isinstance(events[0], AcceptConnection)
+            for case in CASES:
+                for event in messages_of(case):
+                    sock.sendall(ws.send(event))
+                echoed = exchange(sock, ws, Message)
+                assert echoed[0][:0].join(echoed) == case.payload, case
+            sock.sendall(ws.send(CloseConnection(code=1000)))
+            closing = exchange(sock, ws, CloseConnection)
+            assert closing == [1000] and ws.state is ConnectionState.CLOSED
+    finally:
+        if relayed:
+            relayed.close()
+
+
+def exchange(sock: socket.socket, ws: wsproto.WSConnection, until: type | None) -> list[Any]:
+    """Read until a whole message (its parts' data), a close (its code), or any event (the events)."""
+    parts: list[Any] = []
+    while True:
+        ws.receive_data(sock.recv(65536) or None)
+        for event in ws.events():
+            if until is None:
+                return [event]
+            if until is CloseConnection and isinstance(event, CloseConnection):
+                return [event.code]
+            if until is Message and isinstance(event, Message):
+                parts.append(event.data)
+                if event.message_finished:
+                    return parts

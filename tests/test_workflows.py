@@ -1,0 +1,245 @@
+"""The GitHub workflows are valid and build and test what the project promises.
+
+ci.yml: lint, types, the suite on every CPython the wheels are built for (free-threaded
+included) on Linux, macOS and Windows, compiled and pure, and PyPy. wheels.yml: cibuildwheel,
+pinned, on native runners for every platform the project ships; an sdist; a pure wheel;
+trusted publishing on a version tag. The cibuildwheel facts are asked of the pinned
+cibuildwheel itself (``--print-build-identifiers``), so they follow its releases.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.resources
+import json
+import os
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import tomllib
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+CI = ROOT / ".github" / "workflows" / "ci.yml"
+WHEELS = ROOT / ".github" / "workflows" / "wheels.yml"
+PYPROJECT = ROOT / "pyproject.toml"
+
+# Where wheels must exist (cibuildwheel's platform and architecture names); Linux means both
+# manylinux and musllinux.
+REQUIRED_TARGETS = [
+    ("linux", "x86_64"),
+    ("linux", "aarch64"),
+    ("macos", "x86_64"),
+    ("macos", "arm64"),
+    ("windows", "AMD64"),
+    ("windows", "ARM64"),
+]
+PLATFORM_OF_RUNNER = {"ubuntu": "linux", "macos": "macos", "windows": "windows"}
+
+
+@cache
+def workflow(path: Path) -> dict[str, Any]:
+    """A workflow file as data (YAML 1.2, so that the ``on`` key stays a string)."""
+    data: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return data
+
+
+def commands(job: dict[str, Any]) -> str:
+    """Every shell command of a job, one after the other."""
+    return "\n".join(step.get("run", "") for step in job["steps"])
+
+
+def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    """The steps of a job that use ``action`` (any version)."""
+    return [step for step in job["steps"] if step.get("uses", "").split("@")[0] == action]
+
+
+def pyproject() -> dict[str, Any]:
+    """pyproject.toml as data."""
+    return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+
+
+@cache
+def build_identifiers(platform: str, arch: str, build: str | None = None, skip: str = "") -> frozenset[str]:
+    """What the pinned cibuildwheel builds for one platform and architecture.
+
+    With ``build`` None the selection is pyproject.toml's; ``build="*"`` gives every
+    (non-prerelease) CPython that cibuildwheel supports from requires-python on.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CIBW_")}
+    env["CIBW_SKIP"] = skip
+    if build is not None:
+        env["CIBW_BUILD"] = build
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cibuildwheel",
+            "--print-build-identifiers",
+            "--platform",
+            platform,
+            "--archs",
+            arch,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return frozenset(result.stdout.split())
+
+
+def supported_identifiers() -> frozenset[str]:
+    """Every CPython wheel the project must ship."""
+    return frozenset().union(*(build_identifiers(p, a, build="*") for p, a in REQUIRED_TARGETS))
+
+
+def supported_pythons() -> set[str]:
+    """The CPython versions of the wheels, as setup-python spells them: ``3.10`` ... ``3.15t``."""
+    tags = {identifier.split("-")[0] for identifier in supported_identifiers()}
+    return {f"3.{tag.removeprefix('cp3')}" for tag in tags}
+
+
+def test_workflows_match_the_github_workflow_schema() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", CI, WHEELS],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cibuildwheel_table_matches_its_schema() -> None:
+    schema_file = importlib.resources.files("cibuildwheel") / "resources" / "cibuildwheel.schema.json"
+    jsonschema.validate(
+        pyproject()["tool"]["cibuildwheel"], json.loads(schema_file.read_text(encoding="utf-8"))
+    )
+
+
+def test_the_supported_versions_start_at_310_and_include_free_threaded_builds() -> None:
+    versions = supported_pythons()
+    assert min(v for v in versions if not v.endswith("t")) == "3.10"
+    assert any(v.endswith("t") for v in versions)
+    requires = pyproject()["project"]["requires-python"]
+    assert requires == ">=3.10"
+
+
+def test_classifiers_name_every_supported_version() -> None:
+    classifiers = pyproject()["project"]["classifiers"]
+    declared = {
+        c.rsplit(" :: ", 1)[1]
+        for c in classifiers
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    }
+    assert declared == {v for v in supported_pythons() if not v.endswith("t")}
+
+
+def test_cibuildwheel_is_pinned_to_the_release_installed_here() -> None:
+    steps = uses(workflow(WHEELS)["jobs"]["wheels"], "pypa/cibuildwheel")
+    assert len(steps) == 1
+    ref = steps[0]["uses"].split("@")[1]
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", ref), f"cibuildwheel must be pinned to a release, not {ref}"
+    assert ref == "v" + importlib.metadata.version("cibuildwheel")
+
+
+@pytest.mark.slow
+def test_wheel_jobs_build_every_supported_cpython_on_every_platform() -> None:
+    jobs = workflow(WHEELS)["jobs"]["wheels"]["strategy"]["matrix"]["include"]
+    built: set[str] = set()
+    for job in jobs:
+        platform = PLATFORM_OF_RUNNER[job["os"].split("-")[0]]
+        built |= build_identifiers(platform, job["arch"], skip=job["skip"])
+    assert built == supported_identifiers()
+    for libc in ("manylinux", "musllinux"):
+        for arch in ("x86_64", "aarch64"):
+            assert {f"cp310-{libc}_{arch}", f"cp314t-{libc}_{arch}"} <= built
+
+
+def test_wheel_jobs_run_on_native_runners() -> None:
+    jobs = workflow(WHEELS)["jobs"]["wheels"]["strategy"]["matrix"]["include"]
+    arm = {job["os"] for job in jobs if job["arch"] in ("aarch64", "arm64", "ARM64")}
+    intel = {job["os"] for job in jobs if job["arch"] in ("x86_64", "AMD64")}
+    assert arm == {"ubuntu-24.04-arm", "macos-15", "windows-11-arm"}
+    assert all(not os_.endswith("-arm") for os_ in intel)
+    assert {job["os"] for job in jobs if job["name"] == "macos-x86_64"} == {"macos-15-intel"}
+    text = WHEELS.read_text(encoding="utf-8")
+    assert "qemu" not in text.lower()
+
+
+def test_every_wheel_is_tested() -> None:
+    table = pyproject()["tool"]["cibuildwheel"]
+    assert "test-skip" not in table
+    assert table["test-extras"] == ["test"]
+    assert "tests" in table["test-sources"]
+    assert table["test-command"].startswith(
+        "python tools/check_dist.py installed --expect cython --tests tests"
+    )
+    assert table["environment"]["WSCODEC_REQUIRE_EXTENSIONS"] == "1"
+
+
+def test_sdist_and_pure_wheel_jobs() -> None:
+    jobs = workflow(WHEELS)["jobs"]
+    assert "python -m build --sdist" in commands(jobs["sdist"])
+    assert uses(jobs["wheels"], "pypa/cibuildwheel")[0]["with"]["package-dir"] == "${{ env.SDIST }}"
+    pure = jobs["pure"]
+    build_step = next(step for step in pure["steps"] if "python -m build --wheel" in step.get("run", ""))
+    assert build_step["env"]["WSCODEC_NO_EXTENSIONS"] == "1"
+    assert "-py3-none-any.whl" in commands(pure)
+    assert "--expect python" in commands(pure)
+
+
+def test_publishing_uses_trusted_publishing_on_version_tags() -> None:
+    wheels = workflow(WHEELS)
+    assert wheels["on"]["push"]["tags"] == ["v*"]
+    publish = wheels["jobs"]["publish"]
+    assert set(publish["needs"]) == {"sdist", "wheels", "pure"}
+    assert "refs/tags/v" in publish["if"]
+    assert publish["permissions"] == {"id-token": "write"}
+    (step,) = uses(publish, "pypa/gh-action-pypi-publish")
+    assert not set(step.get("with", {})) & {"password", "user"}, "trusted publishing needs no stored token"
+
+
+def test_ci_runs_on_push_and_pull_request() -> None:
+    assert {"push", "pull_request"} <= set(workflow(CI)["on"])
+
+
+def test_ci_lints_and_type_checks() -> None:
+    jobs = workflow(CI)["jobs"]
+    lint = commands(jobs["lint"])
+    assert "ruff check" in lint and "cython-lint wscodec" in lint
+    types = commands(jobs["types"])
+    assert "mypy --strict wscodec" in types and "python -m mypy.stubtest wscodec" in types
+
+
+@pytest.mark.slow
+def test_ci_tests_every_supported_cpython_on_every_os() -> None:
+    tests = workflow(CI)["jobs"]["tests"]
+    matrix = tests["strategy"]["matrix"]
+    assert {os_.split("-")[0] for os_ in matrix["os"]} == {"ubuntu", "macos", "windows"}
+    assert set(matrix["python"]) == supported_pythons()
+    assert "exclude" not in matrix and "include" not in matrix
+
+
+def test_ci_tests_both_implementations_from_outside_the_checkout() -> None:
+    steps = workflow(CI)["jobs"]["tests"]["steps"]
+    install = next(step for step in steps if "pip install" in step.get("run", ""))
+    assert install["env"]["WSCODEC_REQUIRE_EXTENSIONS"] == "1"
+    runs = [step for step in steps if "--tests" in step.get("run", "")]
+    assert [step.get("env", {}).get("WSCODEC_NO_EXTENSIONS") for step in runs] == [None, "1"]
+    assert all(step["working-directory"] == "${{ runner.temp }}" for step in runs)
+
+
+def test_ci_tests_pypy_on_the_pure_implementation() -> None:
+    pypy = workflow(CI)["jobs"]["pypy"]
+    (setup,) = uses(pypy, "actions/setup-python")
+    assert setup["with"]["python-version"].startswith("pypy3")
+    assert pypy["env"]["WSCODEC_NO_EXTENSIONS"] == "1"
+    assert "--expect python --tests" in commands(pypy)

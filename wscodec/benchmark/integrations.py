@@ -1,0 +1,119 @@
+"""``python -m wscodec bench --integrations``: each host's loopback echo with and without its shim.
+
+For every host library that is installed, its shim module's
+``echo_roundtrip(size, count, **kind)`` (the host's own server and client
+echoing one message at a time) is timed at 16 B, 1 KiB, 64 KiB and 1 MiB with
+the host alone and with the shim installed (the active wscodec
+implementation). The two configurations alternate within every pass, in
+alternating order, and the median of the passes is reported, so a burst of
+noise on this shared machine hits one pass of one configuration, not all.
+
+A shim module may declare ``BENCH_KINDS`` (default ``("binary",)``); the kind
+``"text"`` is measured as ``echo_roundtrip(size, count, text=True)``, for
+hosts whose shim replaces text validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import statistics
+from collections.abc import Callable
+from types import ModuleType
+
+from ..integrations import SHIMS, UnsupportedHostError, shim_module
+from .harness import ERROR, Progress, Section, Value
+
+__all__ = ["SIZES", "run"]
+
+#: message sizes of the echo, in bytes
+SIZES = (16, 1024, 65536, 1 << 20)
+
+_COLUMNS = ["host", "messages", "size", "host alone (msg/s)", "with shim (msg/s)", "shim / alone"]
+
+
+def _label(size: int) -> str:
+    if size >= 1 << 20:
+        return f"{size >> 20} MiB"
+    if size >= 1024:
+        return f"{size >> 10} KiB"
+    return f"{size} B"
+
+
+def _rates(
+    module: ModuleType, size: int, kwargs: dict[str, bool], passes: int, seconds: float
+) -> tuple[float, float]:
+    """Median messages/s (host alone, with shim); the count is calibrated to last about ``seconds``."""
+    echo: Callable[..., float] = module.echo_roundtrip
+    module.uninstall()
+    count = max(5, min(50_000, int(seconds * echo(size, 20, **kwargs))))
+    alone: list[float] = []
+    shimmed: list[float] = []
+    for index in range(passes):
+        for with_shim in (False, True) if index % 2 == 0 else (True, False):
+            if with_shim:
+                module.install()
+            else:
+                module.uninstall()
+            (shimmed if with_shim else alone).append(echo(size, count, **kwargs))
+    module.uninstall()
+    return statistics.median(alone), statistics.median(shimmed)
+
+
+def _host_rows(
+    host: str, passes: int, seconds: float, progress: Progress, notes: list[str]
+) -> list[list[Value]]:
+    """The rows of one host (and its notes: what the shim replaced)."""
+    module = shim_module(host)
+    try:
+        version = importlib.metadata.version(module.HOST)
+    except importlib.metadata.PackageNotFoundError:
+        return [[host, None, None, "not installed", None, None]]
+    name = f"{host} {version}"
+    try:
+        report = module.install()
+    except UnsupportedHostError as exc:
+        notes.append(str(exc))
+        return [[name, None, None, "unsupported", None, None]]
+    finally:
+        module.uninstall()
+    notes.append(f"{host} ({report.implementation}): " + "; ".join(report.lines()))
+    rows: list[list[Value]] = []
+    for kind in getattr(module, "BENCH_KINDS", ("binary",)):
+        kwargs = {"text": True} if kind == "text" else {}
+        for size in SIZES:
+            progress(f"integrations: {host} {kind} {_label(size)}")
+            try:
+                alone, shimmed = _rates(module, size, kwargs, passes, seconds)
+            except Exception as exc:  # noqa: BLE001 - one broken host must not hide the others
+                rows.append([f"{ERROR} {name} {kind} {_label(size)}: {type(exc).__name__}: {exc}"])
+                continue
+            rows.append([name, kind, _label(size), alone, shimmed, shimmed / alone])
+    return rows
+
+
+def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
+    """Measure every installed host with and without its shim; one section."""
+    quick = bool(getattr(args, "quick", False))
+    passes, seconds = (1, 0.02) if quick else (5, 0.25)
+    notes: list[str] = []
+    rows: list[list[Value]] = []
+    for host in SHIMS:
+        try:
+            rows += _host_rows(host, passes, seconds, progress, notes)
+        except Exception as exc:  # noqa: BLE001 - one broken shim must not hide the others
+            rows.append([f"{ERROR} {host}: {type(exc).__name__}: {exc}"])
+    notes.insert(
+        0,
+        f"one message at a time over loopback TCP, the host's own server and client in one process; "
+        f"median of {passes} passes (~{seconds:g} s each per configuration), the two configurations "
+        "alternating within each pass; compression off",
+    )
+    return [
+        {
+            "title": "Integrations: loopback echo, messages per second, host alone vs with the wscodec shim",
+            "columns": _COLUMNS,
+            "rows": rows,
+            "notes": notes,
+        }
+    ]
