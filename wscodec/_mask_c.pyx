@@ -1,5 +1,5 @@
 # cython: language_level=3, freethreading_compatible=True, boundscheck=False, wraparound=False, cdivision=True
-# cython: binding=False
+# cython: binding=False, embedsignature=True, embedsignature.format=clinic
 """XOR masking of payloads (RFC 6455 §5.3), compiled implementation.
 
 Behaves exactly like :mod:`wscodec.mask_py` (same results, same exceptions);

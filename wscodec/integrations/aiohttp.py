@@ -70,8 +70,8 @@ def _plan(impl: ModuleType) -> Plan:
     where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
     if is_native(original):
         why = (
-            "aiohttp's compiled in-place mask runs at memory speed with no Python call layer; "
-            "a Python-level wrapper around any kernel would only add call overhead"
+            "aiohttp's compiled in-place mask already runs at memory speed; "
+            "a Python-level wrapper around wscodec's would add ~50 ns a call and gain nothing"
         )
         return native + [Leave(name, why) for name in where]
     if impl.NAME == "python":
