@@ -16,7 +16,11 @@ the policies. What differs is how the bytes move:
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_CheckExact
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport (
+    PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, _PyBytes_Resize,
+)
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_CLEAR, Py_INCREF, Py_XDECREF
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint64_t
@@ -64,6 +68,9 @@ cdef object _CLOSE = Opcode.CLOSE
 cdef Py_ssize_t _NOGIL_MIN = 1 << 16
 # A receive buffer larger than this is freed once empty rather than kept for reuse.
 cdef Py_ssize_t _KEEP_MAX = 1 << 20
+# A frame whose payload is at least this large and arrives over several reads is
+# unmasked straight into its bytes object as the reads come (see _FrameReader).
+cdef Py_ssize_t _STREAM_MIN = 1 << 15
 
 
 cdef struct Header:
@@ -491,6 +498,13 @@ cdef class _FrameReader:
 
     Subclasses judge each header in ``_accept`` (before any of its payload is
     buffered) and consume each complete frame in ``_deliver``.
+
+    Small frames split across reads wait in ``_buf`` until complete. A large
+    one is "streamed" instead: as soon as its header is read, each read's
+    share of its payload is unmasked straight into the bytes object that will
+    be delivered, grown by realloc as reads come (to at most four times
+    what has arrived, never beyond the declared length). One pass over the
+    payload, no receive-buffer copy.
     """
 
     cdef unsigned char *_buf     # bytes received but not yet part of a complete frame
@@ -502,15 +516,23 @@ cdef class _FrameReader:
     cdef bint _closed            # set by MessageDecoder after a CLOSE frame: ignore all that follows
     cdef int _error_code         # 0 while healthy
     cdef object _error_reason
+    cdef PyObject *_stream       # owned: the bytes a large payload is unmasked into, or NULL
+    cdef Py_ssize_t _stream_len  # payload bytes in it so far
+    cdef Py_ssize_t _stream_cap  # its current size
+    cdef Header _stream_h
+    cdef unsigned char _stream_key[4]
 
     def __cinit__(self):
         self._buf = NULL
         self._buf_len = 0
         self._buf_cap = 0
         self._error_code = 0
+        self._stream = NULL
+        self._stream_len = 0
 
     def __dealloc__(self):
         PyMem_Free(self._buf)
+        Py_XDECREF(self._stream)
 
     cdef int _setup(self, bint client, object max_frame_size, object rsv_allowed) except -1:
         rsv_allowed = PyNumber_Index(rsv_allowed)
@@ -528,7 +550,9 @@ cdef class _FrameReader:
             raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
         return 0
 
-    cdef int _deliver(self, Header *h, const unsigned char *payload, list out) except -1:
+    cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
+        """Consume a complete frame: its payload is at ``payload`` (still masked, key in the 4 bytes before),
+        or, for a streamed frame, already unmasked in ``ready``."""
         raise NotImplementedError
 
     cdef Py_ssize_t _read_header(self, const unsigned char *p, Py_ssize_t n, Header *h) except -2:
@@ -561,16 +585,39 @@ cdef class _FrameReader:
         return size
 
     cdef Py_ssize_t _parse(self, const unsigned char *p, Py_ssize_t n, list out) except -1:
-        """Deliver every complete frame in ``p[:n]``; return how many bytes were consumed."""
+        """Deliver every complete frame in ``p[:n]``; return how many bytes were consumed.
+
+        A large frame that ``p`` holds only the start of begins streaming, and
+        counts as consumed.
+        """
         cdef Py_ssize_t pos = 0, size
         cdef Header h
         while not self._closed:
             size = self._read_header(p + pos, n - pos, &h)
-            if size < 0 or <uint64_t>(n - pos - size) < h.length:
+            if size < 0:
                 break
-            self._deliver(&h, p + pos + size, out)
+            if <uint64_t>(n - pos - size) < h.length:
+                if h.length >= <uint64_t>_STREAM_MIN and h.length <= <uint64_t>PY_SSIZE_T_MAX:
+                    self._start_stream(&h, p + pos + size, n - pos - size)
+                    return n
+                break
+            self._deliver(&h, p + pos + size, None, out)
             pos += size + <Py_ssize_t>h.length
         return n if self._closed else pos
+
+    cdef int _start_stream(self, Header *h, const unsigned char *payload, Py_ssize_t k) except -1:
+        """Begin a large frame's payload with the ``k`` bytes of it received so far."""
+        cdef Py_ssize_t cap = <Py_ssize_t>min(h.length, <uint64_t>max(2 * k, _STREAM_MIN))
+        cdef object fresh = PyBytes_FromStringAndSize(NULL, cap)
+        Py_INCREF(fresh)  # the decoder owns one reference through the raw pointer
+        self._stream = <PyObject *>fresh
+        self._stream_cap = cap
+        self._stream_len = 0
+        self._stream_h = h[0]
+        if h.masked:
+            memcpy(self._stream_key, payload - 4, 4)
+        self._stream_bytes(payload, k)
+        return 0
 
     cdef int _append(self, const unsigned char *src, Py_ssize_t n) except -1:
         """Keep ``n`` received bytes; the buffer grows only with what has arrived."""
@@ -594,9 +641,47 @@ cdef class _FrameReader:
         self._buf_len = 0
         self._buf_cap = 0
 
+    cdef int _stream_bytes(self, const unsigned char *src, Py_ssize_t k) except -1:
+        """Unmask ``k`` more payload bytes into the stream, growing it (at most to the declared length)."""
+        cdef Py_ssize_t need = self._stream_len + k
+        cdef Py_ssize_t cap
+        cdef unsigned char *dst
+        if need > self._stream_cap:
+            cap = <Py_ssize_t>min(self._stream_h.length, <uint64_t>max(need, 4 * self._stream_cap))
+            _PyBytes_Resize(&self._stream, cap)  # on failure it frees the object and sets NULL
+            self._stream_cap = cap
+        dst = <unsigned char *>PyBytes_AS_STRING(<object>self._stream) + self._stream_len
+        if k >= _NOGIL_MIN:
+            with nogil:
+                self._copy_stream(dst, src, k)
+        else:
+            self._copy_stream(dst, src, k)
+        self._stream_len = need
+        return 0
+
+    cdef inline void _copy_stream(self, unsigned char *dst, const unsigned char *src, Py_ssize_t k) noexcept nogil:
+        if self._stream_h.masked:
+            ws_mask_copy(dst, src, <size_t>k, self._stream_key, <size_t>(self._stream_len & 3))
+        else:
+            memcpy(dst, src, <size_t>k)
+
+    cdef Py_ssize_t _continue_stream(self, const unsigned char *p, Py_ssize_t n, list out) except -1:
+        """Feed the streamed frame from ``p``; deliver it when complete. Return how many bytes it took."""
+        cdef Py_ssize_t take = <Py_ssize_t>min(<uint64_t>n, self._stream_h.length - <uint64_t>self._stream_len)
+        cdef bytes ready
+        self._stream_bytes(p, take)
+        if <uint64_t>self._stream_len == self._stream_h.length:
+            ready = <bytes>self._stream
+            Py_CLEAR(self._stream)  # ``ready`` holds it now
+            self._stream_len = 0
+            self._deliver(&self._stream_h, NULL, ready, out)
+        return take
+
     cdef void _drop_all(self) noexcept:
         """Free everything buffered: the decoder failed or saw a CLOSE frame and will deliver nothing more."""
         self._drop_buffer()
+        Py_CLEAR(self._stream)
+        self._stream_len = 0
 
     cdef Py_ssize_t _complete_pending(self, const unsigned char *p, Py_ssize_t n, list out) except -1:
         """Finish the frame begun in the buffer with bytes from ``p``; return how many of them it took."""
@@ -617,6 +702,13 @@ cdef class _FrameReader:
                 self._append(p + pos, n - pos)
                 return n
             total = size + <Py_ssize_t>h.length
+            if h.length >= <uint64_t>_STREAM_MIN and self._buf_len + (n - pos) < total:
+                # A large frame still incomplete after this read: stream it from here on.
+                self._start_stream(&h, self._buf + size, self._buf_len - size)
+                self._buf_len = 0
+                if self._buf_cap > _KEEP_MAX:
+                    self._drop_buffer()
+                return pos + self._continue_stream(p + pos, n - pos, out)
             if self._buf_len < total:
                 take = min(total - self._buf_len, n - pos)
                 self._append(p + pos, take)
@@ -643,11 +735,13 @@ cdef class _FrameReader:
             return out
         _acquire(data, &inp)
         try:
-            if self._buf_len:
+            if self._stream != NULL:
+                pos = self._continue_stream(inp.data, inp.size, out)
+            elif self._buf_len:
                 pos = self._complete_pending(inp.data, inp.size, out)
-            if not self._buf_len and pos < inp.size:
+            if not self._buf_len and self._stream == NULL and pos < inp.size:
                 pos += self._parse(inp.data + pos, inp.size - pos, out)
-                if pos < inp.size and not self._closed:
+                if pos < inp.size and not self._closed and self._stream == NULL:
                     self._append(inp.data + pos, inp.size - pos)
             if self._closed:
                 self._drop_all()
@@ -664,6 +758,8 @@ cdef class _FrameReader:
     @property
     def buffered(self):
         """Bytes received but not yet part of a complete frame."""
+        if self._stream != NULL:
+            return self._stream_h.size + self._stream_len
         return self._buf_len
 
 
@@ -680,12 +776,12 @@ cdef class FrameDecoder(_FrameReader):
     def __init__(self, *, bint client=False, max_frame_size=DEFAULT_MAX_FRAME_SIZE, rsv_allowed=0):
         self._setup(client, max_frame_size, rsv_allowed)
 
-    cdef int _deliver(self, Header *h, const unsigned char *payload, list out) except -1:
+    cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
         cdef Frame frame = Frame.__new__(Frame)
         cdef int b0 = h.b0
         frame.fin = b0 & 0x80
         frame.opcode = _OPCODES[h.opcode]
-        frame.payload = _copy_out(payload, <Py_ssize_t>h.length, h.masked)
+        frame.payload = ready if ready is not None else _copy_out(payload, <Py_ssize_t>h.length, h.masked)
         frame.rsv1 = b0 & 0x40
         frame.rsv2 = b0 & 0x20
         frame.rsv3 = b0 & 0x10
@@ -757,8 +853,9 @@ cdef class MessageDecoder(_FrameReader):
                 1009, f"message of {self._msg_len + length} bytes or more exceeds the limit of {self._max_message}")
         return 0
 
-    cdef int _deliver(self, Header *h, const unsigned char *payload, list out) except -1:
+    cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
         cdef Py_ssize_t n = <Py_ssize_t>h.length
+        cdef bint masked = h.masked
         cdef bytes data
         cdef Frame frame
         cdef Message message
@@ -777,15 +874,18 @@ cdef class MessageDecoder(_FrameReader):
             return 0
         if h.opcode:
             self._opcode = h.opcode
+        if ready is not None:  # streamed: already unmasked
+            payload = <const unsigned char *>PyBytes_AS_STRING(ready)
+            masked = False
         if fin and not self._msg_len:
             # A whole message in one frame: straight into its bytes object.
-            data = _copy_out(payload, n, h.masked)
+            data = ready if ready is not None else _copy_out(payload, n, masked)
             if self._opcode == 1 and not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
                 raise ProtocolError(1007, "invalid UTF-8 in text message")
         else:
             self._grow_message(n)
             dst = self._msg + self._msg_len
-            _unmask_into(dst, payload, n, h.masked)
+            _unmask_into(dst, payload, n, masked)
             self._msg_len += n
             if self._opcode == 1:
                 if ws_utf8_feed(&self._utf8, dst, n) >= 0 or (fin and not ws_utf8_complete(&self._utf8)):
