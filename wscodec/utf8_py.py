@@ -13,12 +13,12 @@ import codecs
 
 from ._buffers import readable
 
-__all__ = ["validate_utf8", "Utf8Validator"]
+__all__ = ["Utf8Validator", "validate_utf8"]
 
 _IncrementalDecoder = codecs.getincrementaldecoder("utf-8")
 
 
-def validate_utf8(data: object) -> bool:
+def validate_utf8(data: object, /) -> bool:
     """True if ``data`` (any bytes-like object) is complete, strictly valid UTF-8."""
     buf = readable(data)
     if type(buf) is bytes:
@@ -66,12 +66,19 @@ class Utf8Validator:
     any valid UTF-8 text, and keeps answering False until :meth:`reset`.
     """
 
-    __slots__ = ("_decoder", "_valid", "_total")
+    __slots__ = ("_decoder", "_total", "_valid")
 
     def __init__(self) -> None:
         self._decoder = _IncrementalDecoder()
         self._valid = True
         self._total = 0
+
+    def __copy__(self) -> Utf8Validator:
+        # Copies carry the state but never share the decoder (pickles and deep copies already don't).
+        twin = Utf8Validator()
+        twin._decoder.setstate(self._decoder.getstate())
+        twin._valid, twin._total = self._valid, self._total
+        return twin
 
     def reset(self) -> None:
         """Forget everything fed so far."""
@@ -79,33 +86,42 @@ class Utf8Validator:
         self._valid = True
         self._total = 0
 
-    def _step(self, data: object) -> int:
-        """Validate one chunk; return -1 if valid, else the index in it of the first bad byte."""
+    def _step(self, data: object) -> tuple[int, int]:
+        """Validate one chunk: ``(at, length)``, ``at`` being -1 while valid, else
+        the index in it of the byte that made the input invalid.
+
+        Once failed, the chunk is not read (``(0, 0)``), but a non-buffer still
+        raises TypeError.
+        """
         buf = readable(data)
+        if not self._valid:
+            return 0, 0
         pending = len(self._decoder.getstate()[0])
         try:
             self._decoder.decode(buf, False)
         except UnicodeDecodeError as exc:
-            self._valid = False
             # CPython reports where the bad sequence starts; a DFA stops at the
             # byte that made it impossible: the lead itself, or the first byte
             # after the sequence's valid prefix.
             joined = exc.object
             at = exc.start if _is_bad_lead(joined[exc.start]) else exc.end
-            return at - pending
+            return self._fail(at - pending), len(buf)
         rest = self._decoder.getstate()[0]
         if rest:
             bad = _dead_end(rest)
             if bad >= 0:
-                self._valid = False
-                return len(buf) - len(rest) + bad
+                return self._fail(len(buf) - len(rest) + bad), len(buf)
         self._total += len(buf)
-        return -1
+        return -1, len(buf)
 
-    def feed(self, data: object) -> bool:
+    def _fail(self, at: int) -> int:
+        self._valid = False
+        self._total += at
+        return at
+
+    def feed(self, data: object, /) -> bool:
         """Validate the next chunk; False once any invalid byte has been seen."""
-        if self._valid:
-            self._step(data)
+        self._step(data)
         return self._valid
 
     @property
@@ -113,18 +129,15 @@ class Utf8Validator:
         """True if everything fed is valid and ends on a code-point boundary."""
         return self._valid and not self._decoder.getstate()[0]
 
-    def validate(self, data: object) -> tuple[bool, bool, int, int]:
+    def validate(self, data: object, /) -> tuple[bool, bool, int, int]:
         """Autobahn's incremental API: ``(valid, ends_on_codepoint, current_index, total_index)``.
 
         When valid, ``current_index`` is ``len(data)`` and ``total_index`` the
         number of bytes consumed in all; when invalid, both point at the byte
-        that made the input invalid (within this chunk, and overall).
+        that made the input invalid (within this chunk, and overall). Once
+        invalid, it answers ``(False, False, 0, total_index)`` until reset.
         """
-        if not self._valid:
-            readable(data)
-            return False, False, 0, self._total
-        at = self._step(data)
+        at, length = self._step(data)
         if at < 0:
-            return True, not self._decoder.getstate()[0], len(readable(data)), self._total
-        self._total += at
+            return True, not self._decoder.getstate()[0], length, self._total
         return False, False, at, self._total

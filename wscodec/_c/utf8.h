@@ -155,7 +155,7 @@ static ptrdiff_t ws_utf8_scan_scalar(const unsigned char *p, size_t n, unsigned 
  * that can never start a sequence, at the next one. So [0, r - 1) is a valid
  * prefix and the code point holding p[r - 1] starts at most three
  * continuation bytes back; the DFA restarts there. */
-static ptrdiff_t ws_utf8_locate(const unsigned char *p, size_t n, size_t r, unsigned *state) {
+static inline ptrdiff_t ws_utf8_locate(const unsigned char *p, size_t n, size_t r, unsigned *state) {
     size_t b = r ? r - 1 : 0;
     for (int k = 0; k < 3 && b > 0 && (p[b] & 0xC0) == 0x80; k++) b--;
     ptrdiff_t found = ws_utf8_scan_scalar(p + b, n - b, state);
@@ -591,5 +591,10 @@ static inline int ws_utf8_complete(const ws_utf8_state *s) { return s->dfa == WS
 
 /* 1 once an invalid byte has been fed (until ws_utf8_reset). */
 static inline int ws_utf8_failed(const ws_utf8_state *s) { return s->dfa == WS_UTF8_REJECT; }
+
+/* 1 if dfa is one of the states above (to vet a state restored from outside). */
+static inline int ws_utf8_state_known(unsigned dfa) {
+    return dfa % 6 == 0 && dfa <= WS_UTF8_AFTER_F4;
+}
 
 #endif /* WSCODEC_UTF8_H */

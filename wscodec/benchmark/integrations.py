@@ -20,8 +20,9 @@ import importlib.metadata
 import statistics
 from collections.abc import Callable
 from types import ModuleType
+from typing import NamedTuple
 
-from ..integrations import SHIMS, UnsupportedHostError, shim_module
+from ..integrations import SHIMS, InstallReport, UnsupportedHostError, shim_module
 from .harness import ERROR, Progress, Section, Value
 
 __all__ = ["SIZES", "run"]
@@ -29,7 +30,15 @@ __all__ = ["SIZES", "run"]
 #: message sizes of the echo, in bytes
 SIZES = (16, 1024, 65536, 1 << 20)
 
-_COLUMNS = ["host", "messages", "size", "host alone (msg/s)", "with shim (msg/s)", "shim / alone"]
+_COLUMNS = [
+    "host",
+    "messages",
+    "size",
+    "host alone (msg/s)",
+    "with shim (msg/s)",
+    "shim / alone",
+    "range over passes",
+]
 
 
 def _label(size: int) -> str:
@@ -40,10 +49,14 @@ def _label(size: int) -> str:
     return f"{size} B"
 
 
-def _rates(
-    module: ModuleType, size: int, kwargs: dict[str, bool], passes: int, seconds: float
-) -> tuple[float, float]:
-    """Median messages/s (host alone, with shim); the count is calibrated to last about ``seconds``."""
+class _Result(NamedTuple):
+    alone: float  # median messages/s, host alone
+    shimmed: float  # median messages/s, with the shim
+    ratios: list[float]  # with/alone of each pass (the two runs of a pass are adjacent in time)
+
+
+def _measure(module: ModuleType, size: int, kwargs: dict[str, bool], passes: int, seconds: float) -> _Result:
+    """Echo rates with and without the shim; the count is calibrated to last about ``seconds``."""
     echo: Callable[..., float] = module.echo_roundtrip
     module.uninstall()
     count = max(5, min(50_000, int(seconds * echo(size, 20, **kwargs))))
@@ -57,45 +70,57 @@ def _rates(
                 module.uninstall()
             (shimmed if with_shim else alone).append(echo(size, count, **kwargs))
     module.uninstall()
-    return statistics.median(alone), statistics.median(shimmed)
+    ratios = sorted(b / a for a, b in zip(alone, shimmed, strict=True))
+    return _Result(statistics.median(alone), statistics.median(shimmed), ratios)
 
 
-def _host_rows(
-    host: str, passes: int, seconds: float, progress: Progress, notes: list[str]
-) -> list[list[Value]]:
+def _summary(report: InstallReport) -> str:
+    """What the shim of one host did, names grouped by what replaced them or why they were left alone."""
+    groups: dict[str, list[str]] = {}
+    for where, what in report.replaced.items():
+        groups.setdefault(f"replaced by {what}", []).append(where)
+    for where, why in report.left_alone.items():
+        groups.setdefault(f"left alone ({why})", []).append(where)
+    parts = [f"{', '.join(names)}: {how}" for how, names in groups.items()]
+    return f"{report.host} shim on wscodec ({report.implementation}): " + "; ".join(parts)
+
+
+def _host_rows(host: str, passes: int, seconds: float, progress: Progress, notes: list[str]) -> list[list[Value]]:
     """The rows of one host (and its notes: what the shim replaced)."""
     module = shim_module(host)
     try:
         version = importlib.metadata.version(module.HOST)
     except importlib.metadata.PackageNotFoundError:
-        return [[host, None, None, "not installed", None, None]]
+        return [[host, None, None, "not installed", None, None, None]]
     name = f"{host} {version}"
     try:
         report = module.install()
     except UnsupportedHostError as exc:
         notes.append(str(exc))
-        return [[name, None, None, "unsupported", None, None]]
+        return [[name, None, None, "unsupported", None, None, None]]
     finally:
         module.uninstall()
-    notes.append(f"{host} ({report.implementation}): " + "; ".join(report.lines()))
+    notes.append(_summary(report))
     rows: list[list[Value]] = []
     for kind in getattr(module, "BENCH_KINDS", ("binary",)):
         kwargs = {"text": True} if kind == "text" else {}
         for size in SIZES:
             progress(f"integrations: {host} {kind} {_label(size)}")
             try:
-                alone, shimmed = _rates(module, size, kwargs, passes, seconds)
+                result = _measure(module, size, kwargs, passes, seconds)
             except Exception as exc:  # noqa: BLE001 - one broken host must not hide the others
                 rows.append([f"{ERROR} {name} {kind} {_label(size)}: {type(exc).__name__}: {exc}"])
                 continue
-            rows.append([name, kind, _label(size), alone, shimmed, shimmed / alone])
+            spread = f"{result.ratios[0]:.2f}-{result.ratios[-1]:.2f}"
+            ratio = statistics.median(result.ratios)
+            rows.append([name, kind, _label(size), result.alone, result.shimmed, ratio, spread])
     return rows
 
 
 def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
     """Measure every installed host with and without its shim; one section."""
     quick = bool(getattr(args, "quick", False))
-    passes, seconds = (1, 0.02) if quick else (5, 0.25)
+    passes, seconds = (1, 0.02) if quick else (11, 0.15)
     notes: list[str] = []
     rows: list[list[Value]] = []
     for host in SHIMS:
@@ -105,9 +130,10 @@ def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
             rows.append([f"{ERROR} {host}: {type(exc).__name__}: {exc}"])
     notes.insert(
         0,
-        f"one message at a time over loopback TCP, the host's own server and client in one process; "
-        f"median of {passes} passes (~{seconds:g} s each per configuration), the two configurations "
-        "alternating within each pass; compression off",
+        f"one message at a time over loopback TCP, the host's own server and client in one process, "
+        f"compression off; {passes} passes of ~{seconds:g} s per configuration, the two configurations "
+        "back to back within each pass (in alternating order); rates are medians over the passes, "
+        "'shim / alone' the median of the per-pass ratios and the range their lowest and highest",
     )
     return [
         {

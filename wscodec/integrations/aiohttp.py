@@ -14,8 +14,8 @@ What is replaced depends on what the host already uses:
   (8-byte words the compiler vectorises) with no Python call layer, so the
   Python-level wrapper a shim needs would only add call overhead;
 * the pure host mask is replaced by compiled wscodec (tens of times faster),
-  but not by pure wscodec, whose in-place masking is slower than aiohttp's own
-  ``bytes.translate`` loop on a bytearray.
+  but not by pure wscodec, whose in-place masking is no faster than aiohttp's
+  own ``bytes.translate`` loop on a bytearray (the same technique).
 
 Arguments outside the fast path (anything but a 4-byte ``bytes`` key and a
 ``bytearray``) go to the host's own function, so errors are the host's.
@@ -75,7 +75,7 @@ def _plan(impl: ModuleType) -> Plan:
         )
         return native + [Leave(name, why) for name in where]
     if impl.NAME == "python":
-        why = "pure-Python wscodec masks in place more slowly than aiohttp's own bytes.translate loop"
+        why = "pure-Python wscodec masks in place no faster than aiohttp's own bytes.translate loop"
         return native + [Leave(name, why) for name in where]
     what = f"wscodec apply_mask_inplace ({impl.NAME})"
     replacement = _make_websocket_mask(impl.apply_mask_inplace, original)

@@ -34,18 +34,21 @@ from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostEr
 __all__ = [
     "HOST",
     "TESTED_VERSIONS",
-    "install",
-    "uninstall",
-    "is_installed",
+    "BENCH_KINDS",
     "describe",
     "echo_roundtrip",
+    "install",
+    "is_installed",
     "text_validation_rate",
+    "uninstall",
 ]
 
 #: distribution name of the host library
 HOST = "autobahn"
 #: host versions whose internals this shim was written against
 TESTED_VERSIONS = ("26.10.2",)
+#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too)
+BENCH_KINDS = ("binary", "text")
 
 _PROTOCOL = "autobahn.websocket.protocol"
 _VALIDATOR = "autobahn.websocket.utf8validator"
@@ -214,38 +217,33 @@ def echo_roundtrip(size: int, count: int, *, text: bool = False) -> float:
 
 
 async def _echo(size: int, count: int, text: bool) -> float:
-    from autobahn.asyncio.websocket import (
-        WebSocketClientFactory,
-        WebSocketClientProtocol,
-        WebSocketServerFactory,
-        WebSocketServerProtocol,
-    )
+    websocket: Any = importlib.import_module("autobahn.asyncio.websocket")  # (asyncio flavour: txaio)
 
     loop = asyncio.get_running_loop()
     opened: asyncio.Future[None] = loop.create_future()
     closed: asyncio.Future[None] = loop.create_future()
     replies: asyncio.Queue[bytes] = asyncio.Queue()
 
-    class Echo(WebSocketServerProtocol):  # type: ignore[misc]
-        def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802,N803 - autobahn's names
+    class Echo(websocket.WebSocketServerProtocol):  # type: ignore[misc]
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:
             self.sendMessage(payload, isBinary)
 
-    class Client(WebSocketClientProtocol):  # type: ignore[misc]
-        def onOpen(self) -> None:  # noqa: N802 - autobahn's name
+    class Client(websocket.WebSocketClientProtocol):  # type: ignore[misc]
+        def onOpen(self) -> None:
             opened.set_result(None)
 
-        def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802,N803 - autobahn's names
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:
             replies.put_nowait(payload)
 
-        def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:  # noqa: N802,N803
+        def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
             if not closed.done():
                 closed.set_result(None)
 
-    server_factory = WebSocketServerFactory()
+    server_factory = websocket.WebSocketServerFactory()
     server_factory.protocol = Echo
     server = await loop.create_server(server_factory, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client_factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}")
+    client_factory = websocket.WebSocketClientFactory(f"ws://127.0.0.1:{port}")
     client_factory.protocol = Client
     _, client = await loop.create_connection(client_factory, "127.0.0.1", port)
     try:
