@@ -26,7 +26,7 @@ def readable(data: object) -> Readable:
     if not view.c_contiguous:
         return view.tobytes()
     if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
+        view = view.cast("B") if view.nbytes else memoryview(b"")  # cast() rejects a zero in the shape
     return view
 
 
@@ -38,7 +38,7 @@ def writable(data: object) -> memoryview:
     if not view.c_contiguous:
         raise BufferError("buffer is not C-contiguous")
     if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
+        view = view.cast("B") if view.nbytes else memoryview(bytearray())  # cast() rejects a zero in the shape
     return view
 
 

@@ -157,9 +157,7 @@ class Relay:
         """Stop accepting and close every relayed connection."""
         for sock in (self._listener, *self._sockets):
             try:
-                sock.shutdown(
-                    socket.SHUT_RDWR
-                )  # wakes a thread blocked in accept() or recv(); close() does not
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() or recv(); close() does not
             except OSError:
                 pass  # already disconnected
             sock.close()

@@ -43,9 +43,7 @@ def simulate_pure_host(host: str) -> Callable[[], None]:
         import aiohttp._websocket.writer
         from aiohttp._websocket import helpers
 
-        targets = [
-            (m, "websocket_mask") for m in (helpers, aiohttp._websocket.writer, aiohttp._websocket.reader_py)
-        ]
+        targets = [(m, "websocket_mask") for m in (helpers, aiohttp._websocket.writer, aiohttp._websocket.reader_py)]
         fallback = helpers._websocket_mask_python
     elif host == "tornado":
         import tornado.util

@@ -248,9 +248,7 @@ def test_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None:
 
 
 @pytest.mark.parametrize("placement", ["client", "server", "both"])
-def test_against_a_peer_process(
-    impl: ModuleType, build: str, placement: str, peers: Callable[..., Relay]
-) -> None:
+def test_against_a_peer_process(impl: ModuleType, build: str, placement: str, peers: Callable[..., Relay]) -> None:
     """The shim on the client, on the server or on both; the other end runs aiohttp's own code.
 
     A "pure" peer process runs aiohttp without its extensions (its Python

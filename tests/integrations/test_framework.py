@@ -39,9 +39,7 @@ def make_host() -> ModuleType:
     return host
 
 
-def test_shim_patches_and_restores_the_very_same_objects(
-    impl: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_shim_patches_and_restores_the_very_same_objects(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     host = make_host()
     original = host.encode
     replacement = lambda data, mask: b"patched"
@@ -101,9 +99,7 @@ def test_require_version() -> None:
 def test_expect_function_checks_name_and_parameters() -> None:
     host = make_host()
     assert expect_function(host, "encode", ("data", "mask")) is host.encode
-    with pytest.raises(
-        UnsupportedHostError, match=r"fake_host\.encode takes \(data, mask\), expected \(mask, data\)"
-    ):
+    with pytest.raises(UnsupportedHostError, match=r"fake_host\.encode takes \(data, mask\), expected \(mask, data\)"):
         expect_function(host, "encode", ("mask", "data"))
     with pytest.raises(UnsupportedHostError, match="does not exist"):
         expect_function(host, "decode", ("data",))
@@ -188,22 +184,17 @@ def test_cli_lists_every_shim(impl: ModuleType, capsys: pytest.CaptureFixture[st
     for host in HOSTS:
         assert f"\n{host} " in out
     assert (
-        "replaces tornado.websocket._websocket_mask" in out
-        or "leaves tornado.websocket._websocket_mask alone" in out
+        "replaces tornado.websocket._websocket_mask" in out or "leaves tornado.websocket._websocket_mask alone" in out
     )
     assert main(["integrations", "--impl", impl.NAME, "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["implementation"] == impl.NAME
     assert [entry["host"] for entry in document["hosts"]] == list(HOSTS)
     assert all(entry["status"] == "installable" and entry["would"] for entry in document["hosts"])
-    assert not any(
-        integrations.shim_module(host).is_installed() for host in HOSTS
-    )  # listing installs nothing
+    assert not any(integrations.shim_module(host).is_installed() for host in HOSTS)  # listing installs nothing
 
 
-def test_cli_reports_an_unsupported_host(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_reports_an_unsupported_host(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(integrations.shim_module("aiohttp")._SHIM, "tested", ("0.0",))
     assert main(["integrations", "--json"]) == 0
     entry = next(e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == "aiohttp")

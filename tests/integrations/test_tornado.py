@@ -93,9 +93,7 @@ BAD_ARGS = [
 
 
 @pytest.mark.parametrize("args", BAD_ARGS, ids=repr)
-def test_same_results_and_errors_as_the_host(
-    impl: ModuleType, build: str, args: tuple[object, object]
-) -> None:
+def test_same_results_and_errors_as_the_host(impl: ModuleType, build: str, args: tuple[object, object]) -> None:
     original = tornado.util._websocket_mask
     expected = outcome(original, *args)
     shim.install(impl)
@@ -180,9 +178,7 @@ def test_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None:
 
 
 @pytest.mark.parametrize("placement", ["client", "server", "both"])
-def test_against_a_peer_process(
-    impl: ModuleType, build: str, placement: str, peers: Callable[..., Relay]
-) -> None:
+def test_against_a_peer_process(impl: ModuleType, build: str, placement: str, peers: Callable[..., Relay]) -> None:
     """The shim on the client, on the server or on both; the other end runs tornado's own code."""
     server_shim = impl.NAME if placement in ("server", "both") else "none"
     relay = peers("tornado", "asyncio", server_shim, build == "pure")

@@ -154,9 +154,7 @@ print(bound, replaced, legacy.apply_mask is original and websockets.frames.apply
 """
 
 
-def test_legacy_api_imported_later_binds_the_replacement_and_is_restored(
-    impl: ModuleType, host_build: str
-) -> None:
+def test_legacy_api_imported_later_binds_the_replacement_and_is_restored(impl: ModuleType, host_build: str) -> None:
     out = subprocess.run(
         [sys.executable, "-c", LEGACY_SCRIPT, impl.NAME, host_build],
         capture_output=True,

@@ -67,7 +67,8 @@ def resolve_impl(impl: ModuleType | str | None) -> ModuleType:
     """Return the wscodec implementation namespace to build replacements from.
 
     ``None`` means the active one (``wscodec.implementation``); a string is
-    ``"python"`` or ``"cython"``; a module is returned as is.
+    ``"python"`` or ``"cython"``; a module is returned as is. ImportError if
+    the compiled implementation is asked for and not built.
     """
     if isinstance(impl, ModuleType):
         return impl
@@ -78,10 +79,11 @@ def resolve_impl(impl: ModuleType | str | None) -> ModuleType:
     try:
         module_name = _IMPL_MODULES[impl]
     except KeyError:
-        raise ValueError(
-            f"unknown wscodec implementation {impl!r}; expected one of {sorted(_IMPL_MODULES)}"
-        ) from None
-    return importlib.import_module(module_name)
+        raise ValueError(f"unknown wscodec implementation {impl!r}; expected one of {sorted(_IMPL_MODULES)}") from None
+    namespace = importlib.import_module(module_name)
+    if hasattr(namespace, "load_all"):
+        namespace.load_all()  # the compiled namespace loads lazily: fail here, not halfway through a plan
+    return namespace
 
 
 def expect_function(module: ModuleType, name: str, params: Sequence[str]) -> Callable[..., Any]:

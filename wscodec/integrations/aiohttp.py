@@ -63,9 +63,7 @@ def _plan(impl: ModuleType) -> Plan:
     helpers = importlib.import_module(_HELPERS)
     original = expect_function(helpers, "websocket_mask", ("mask", "data"))
     native: Plan = [
-        Leave(
-            f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native"
-        )
+        Leave(f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native")
     ]
     where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
     if is_native(original):

@@ -7,9 +7,7 @@ import importlib.metadata
 import json
 from typing import Any
 
-HELP = (
-    "list the integration shims (websockets, wsproto, aiohttp, autobahn, tornado) and what each would replace"
-)
+HELP = "list the integration shims (websockets, wsproto, aiohttp, autobahn, tornado) and what each would replace"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,16 +58,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"wscodec integrations (wscodec implementation: {impl})")
     for entry in entries:
         tested = ", ".join(entry["tested_versions"])
-        print(
-            f"\n{entry['host']} {entry['version'] or ''}".rstrip()
-            + f"  [{entry['status']}; tested with {tested}]"
-        )
+        print(f"\n{entry['host']} {entry['version'] or ''}".rstrip() + f"  [{entry['status']}; tested with {tested}]")
         if "error" in entry:
             print(f"  {entry['error']}")
         for line in entry["would"]:
             print(f"  - {line}")
-    print(
-        "\nInstall one with wscodec.integrations.<host>.install(), all with wscodec.integrations.install_all(),"
-    )
+    print("\nInstall one with wscodec.integrations.<host>.install(), all with wscodec.integrations.install_all(),")
     print("or set WSCODEC_AUTO_INSTALL=1 and `import wscodec.auto` early in the program.")
     return 0
