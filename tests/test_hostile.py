@@ -190,6 +190,7 @@ def test_failed_message_decoder_drops_what_it_held_and_keeps_nothing_more(impl: 
     decoder = impl.MessageDecoder(max_message_size=64 * MIB)
     # A 1 MiB text fragment the decoder keeps, waiting for the rest (zeros masked with KEY: valid ASCII).
     held = _header(1, MIB, fin=False) + bytes(MIB)
+    chunk = bytes(MIB)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -198,7 +199,6 @@ def test_failed_message_decoder_drops_what_it_held_and_keeps_nothing_more(impl: 
         _raises(decoder, _VIOLATIONS[violation])
         after_error = tracemalloc.get_traced_memory()[0]
         assert after_error - before < MIB // 4, "the held fragment was not dropped"
-        chunk = bytes(MIB)
         for _ in range(32):
             _raises(decoder, chunk)
         assert tracemalloc.get_traced_memory()[0] - after_error < 64 * 1024
@@ -211,10 +211,10 @@ def test_failed_message_decoder_drops_what_it_held_and_keeps_nothing_more(impl: 
 def test_failed_frame_decoder_keeps_nothing_it_is_fed(impl: ModuleType, client: bool) -> None:
     decoder = impl.FrameDecoder(client=client)
     _raises(decoder, _header(2, 10, masked=client)[:2])  # the wrong mask direction, seen at byte 2
+    chunk = bytes(MIB)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        chunk = bytes(MIB)
         for _ in range(32):
             assert _raises(decoder, chunk).code == 1002
             assert decoder.buffered == 0

@@ -18,14 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from echo_peers import simulate_pure_host  # this directory is on sys.path, as for conftest
 
 import wscodec
 from wscodec.integrations import uninstall_all
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # echo_peers, for simulate_pure_host
-
-from echo_peers import simulate_pure_host
 
 #: payload sizes of the end-to-end echo tests
 SIZES = (0, 125, 65536, 1 << 20)

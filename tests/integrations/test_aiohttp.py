@@ -203,7 +203,7 @@ async def exchange(url: str) -> tuple[list[object], int | None]:
 
 def check_echo(echoed: list[object]) -> None:
     assert len(echoed) == len(CASES)
-    for case, data in zip(CASES, echoed):
+    for case, data in zip(CASES, echoed, strict=True):
         assert data == case.payload, case
 
 

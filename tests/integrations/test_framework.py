@@ -42,7 +42,10 @@ def make_host() -> ModuleType:
 def test_shim_patches_and_restores_the_very_same_objects(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     host = make_host()
     original = host.encode
-    replacement = lambda data, mask: b"patched"
+
+    def replacement(data: bytes, mask: bytes) -> bytes:
+        return b"patched"
+
     follower = types.ModuleType("fake_follower")
     monkeypatch.setitem(sys.modules, "fake_follower", follower)
     plans: list[str] = []

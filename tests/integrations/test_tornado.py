@@ -140,7 +140,7 @@ async def exchange(url: str) -> tuple[list[str | bytes | None], int | None]:
 
 def check_echo(echoed: list[str | bytes | None]) -> None:
     assert len(echoed) == len(CASES)
-    for case, message in zip(CASES, echoed):
+    for case, message in zip(CASES, echoed, strict=True):
         assert message == case.payload, case
 
 

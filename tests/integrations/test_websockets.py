@@ -120,7 +120,7 @@ def test_same_errors_as_the_host(impl: ModuleType, build: str, args: tuple[objec
 def test_refuses_an_untested_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shim, "TESTED_VERSIONS", ("0.0",))
     monkeypatch.setattr(shim._SHIM, "tested", ("0.0",))
-    with pytest.raises(UnsupportedHostError, match="websockets 0.0.*17.4 is installed"):
+    with pytest.raises(UnsupportedHostError, match=r"websockets 0\.0.*17\.4 is installed"):
         shim.install()
     assert not shim.is_installed()
 
@@ -236,7 +236,7 @@ def sync_exchange(uri: str) -> list[str | bytes]:
 
 def check_echo(echoed: list[str | bytes]) -> None:
     assert len(echoed) == len(CASES)
-    for case, message in zip(CASES, echoed):
+    for case, message in zip(CASES, echoed, strict=True):
         assert message == case.payload, case
 
 

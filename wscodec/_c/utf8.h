@@ -20,9 +20,9 @@
  * handles inputs too short for SIMD to pay off and the bytes a chunk carries
  * into the next one.
  *
- * No kernel reads outside [p, p + n): a partial last block is copied into a
- * zeroed 64-byte buffer (zeros are ASCII, so an unfinished sequence at the end
- * shows up as a missing continuation).
+ * No kernel reads outside [p, p + n): a partial last block is loaded with a
+ * mask (AVX-512) or as the last 64 bytes of the input, overlapping bytes
+ * already checked (the other kernels, which leave shorter inputs to the DFA).
  */
 #ifndef WSCODEC_UTF8_H
 #define WSCODEC_UTF8_H
@@ -127,6 +127,7 @@ static ptrdiff_t ws_utf8_scan_scalar(const unsigned char *p, size_t n, unsigned 
         if ((s & 63) == WS_UTF8_ACCEPT) {
             while (i + 16 <= n && ws_utf8_ascii8(p + i) && ws_utf8_ascii8(p + i + 8)) i += 16;
             while (i + 8 <= n && ws_utf8_ascii8(p + i)) i += 8;
+            while (i < n && p[i] < 0x80) i++;
             if (i == n) break;
         }
         if (i + 8 <= n) {
@@ -221,20 +222,39 @@ static const unsigned char ws_utf8_unfinished[64] = {
     0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xEF, 0xDF, 0xBF,
 };
 
-/* The loop every SIMD kernel shares. PREFIX##_block(&ctx, q) checks the 64
- * bytes at q against the bytes before them (kept in ctx) and returns nonzero
- * on an error; PREFIX##_unfinished(&ctx) says whether the last block ended
- * inside a sequence. The partial last block is checked from a zeroed copy. */
-#define WS_UTF8_SIMD_SCAN(PREFIX)                                                        \
+/* Where the last block of a kernel without masked loads overlaps bytes
+ * already checked: `ws_utf8_keep + t` has 0xFF in its last t bytes only, so
+ * ANDed with that block's error bits it keeps those of its new t bytes. */
+static const unsigned char ws_utf8_keep[128] = {
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+};
+
+/* The loop every SIMD kernel shares; below `min_n` bytes the scalar kernel is
+ * faster than setting up vectors.
+ *   PREFIX##_block(&ctx, q): nonzero if the 64 bytes at q have an error,
+ *       given the bytes before them (kept in ctx);
+ *   PREFIX##_tail(&ctx, p, n, i): the same for the last n - i < 64 bytes,
+ *       also nonzero if they end inside a sequence;
+ *   PREFIX##_unfinished(&ctx): whether the last block ended inside a sequence.
+ * Every error bit depends only on a byte and the three before it, so a
+ * recheck of bytes already checked finds nothing new, and the first flagged
+ * byte is in the block reported. */
+#define WS_UTF8_SIMD_SCAN(PREFIX, min_n)                                                 \
+    if (n < (min_n)) return ws_utf8_scan_scalar(p, n, state);                            \
     PREFIX##_ctx ctx;                                                                    \
     PREFIX##_init(&ctx);                                                                 \
     size_t i = 0;                                                                        \
     for (; i + 64 <= n; i += 64)                                                         \
         if (PREFIX##_block(&ctx, p + i)) return ws_utf8_locate(p, n, i, state);          \
     if (i < n) {                                                                         \
-        unsigned char last[64] = {0};                                                    \
-        memcpy(last, p + i, n - i);                                                      \
-        if (PREFIX##_block(&ctx, last)) return ws_utf8_locate(p, n, i, state);           \
+        if (PREFIX##_tail(&ctx, p, n, i)) return ws_utf8_locate(p, n, i, state);         \
     } else if (PREFIX##_unfinished(&ctx)) {                                              \
         return ws_utf8_locate(p, n, n, state);                                           \
     }                                                                                    \
@@ -295,6 +315,29 @@ static inline int ws_u8_ssse3_block(ws_u8_ssse3_ctx *c, const unsigned char *q) 
     return ws_u8_ssse3_nonzero(err);
 }
 
+/* The last 64 bytes (n >= 64), overlapping the last full block; the bytes
+ * before them are read if they exist, but matter only for flags masked off. */
+WS_TARGET("ssse3")
+static inline int ws_u8_ssse3_tail(ws_u8_ssse3_ctx *c, const unsigned char *p, size_t n, size_t i) {
+    const unsigned char *q = p + n - 64, *keep = ws_utf8_keep + (n - i);
+    const __m128i a = _mm_loadu_si128((const __m128i *)q);
+    const __m128i b = _mm_loadu_si128((const __m128i *)(q + 16));
+    const __m128i d = _mm_loadu_si128((const __m128i *)(q + 32));
+    const __m128i e = _mm_loadu_si128((const __m128i *)(q + 48));
+    if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(d, e))))
+        return ws_u8_ssse3_nonzero(c->unfinished);
+    const __m128i before = q - p >= 16 ? _mm_loadu_si128((const __m128i *)(q - 16)) : _mm_setzero_si128();
+    __m128i err = _mm_and_si128(ws_u8_ssse3_check(a, before), _mm_loadu_si128((const __m128i *)keep));
+    err = _mm_or_si128(err, _mm_and_si128(ws_u8_ssse3_check(b, a),
+                                          _mm_loadu_si128((const __m128i *)(keep + 16))));
+    err = _mm_or_si128(err, _mm_and_si128(ws_u8_ssse3_check(d, b),
+                                          _mm_loadu_si128((const __m128i *)(keep + 32))));
+    err = _mm_or_si128(err, _mm_and_si128(ws_u8_ssse3_check(e, d),
+                                          _mm_loadu_si128((const __m128i *)(keep + 48))));
+    err = _mm_or_si128(err, _mm_subs_epu8(e, _mm_loadu_si128((const __m128i *)(ws_utf8_unfinished + 48))));
+    return ws_u8_ssse3_nonzero(err);
+}
+
 WS_TARGET("ssse3")
 static inline int ws_u8_ssse3_unfinished(const ws_u8_ssse3_ctx *c) {
     return ws_u8_ssse3_nonzero(c->unfinished);
@@ -302,7 +345,7 @@ static inline int ws_u8_ssse3_unfinished(const ws_u8_ssse3_ctx *c) {
 
 WS_TARGET("ssse3")
 static ptrdiff_t ws_utf8_scan_ssse3(const unsigned char *p, size_t n, unsigned *state) {
-    WS_UTF8_SIMD_SCAN(ws_u8_ssse3);
+    WS_UTF8_SIMD_SCAN(ws_u8_ssse3, 64);
 }
 
 /* ---- AVX2: 2 x 32 bytes per block */
@@ -362,6 +405,23 @@ static inline int ws_u8_avx2_block(ws_u8_avx2_ctx *c, const unsigned char *q) {
     return ws_u8_avx2_nonzero(err);
 }
 
+/* The last 64 bytes (n >= 64), as for SSSE3. */
+WS_TARGET("avx2")
+static inline int ws_u8_avx2_tail(ws_u8_avx2_ctx *c, const unsigned char *p, size_t n, size_t i) {
+    const unsigned char *q = p + n - 64, *keep = ws_utf8_keep + (n - i);
+    const __m256i a = _mm256_loadu_si256((const __m256i *)q);
+    const __m256i b = _mm256_loadu_si256((const __m256i *)(q + 32));
+    if (!_mm256_movemask_epi8(_mm256_or_si256(a, b))) return ws_u8_avx2_nonzero(c->unfinished);
+    const __m256i before =
+        q - p >= 32 ? _mm256_loadu_si256((const __m256i *)(q - 32)) : _mm256_setzero_si256();
+    __m256i err = _mm256_and_si256(ws_u8_avx2_check(a, before), _mm256_loadu_si256((const __m256i *)keep));
+    err = _mm256_or_si256(err, _mm256_and_si256(ws_u8_avx2_check(b, a),
+                                                _mm256_loadu_si256((const __m256i *)(keep + 32))));
+    err = _mm256_or_si256(
+        err, _mm256_subs_epu8(b, _mm256_loadu_si256((const __m256i *)(ws_utf8_unfinished + 32))));
+    return ws_u8_avx2_nonzero(err);
+}
+
 WS_TARGET("avx2")
 static inline int ws_u8_avx2_unfinished(const ws_u8_avx2_ctx *c) {
     return ws_u8_avx2_nonzero(c->unfinished);
@@ -369,7 +429,7 @@ static inline int ws_u8_avx2_unfinished(const ws_u8_avx2_ctx *c) {
 
 WS_TARGET("avx2")
 static ptrdiff_t ws_utf8_scan_avx2(const unsigned char *p, size_t n, unsigned *state) {
-    WS_UTF8_SIMD_SCAN(ws_u8_avx2);
+    WS_UTF8_SIMD_SCAN(ws_u8_avx2, 64);
 }
 
 /* ---- AVX-512 (F + BW): one 64-byte vector per block */
@@ -414,13 +474,26 @@ static inline __m512i ws_u8_avx512_check(__m512i in, __m512i prev) {
 }
 
 WS_TARGET("avx512f,avx512bw")
-static inline int ws_u8_avx512_block(ws_u8_avx512_ctx *c, const unsigned char *q) {
-    const __m512i in = _mm512_loadu_si512((const void *)q);
+static inline int ws_u8_avx512_next(ws_u8_avx512_ctx *c, __m512i in) {
     const __m512i prev = c->prev;
     c->prev = in;
     if (!_mm512_movepi8_mask(in)) return ws_u8_avx512_nonzero(c->unfinished);
     c->unfinished = _mm512_subs_epu8(in, _mm512_loadu_si512((const void *)ws_utf8_unfinished));
     return ws_u8_avx512_nonzero(ws_u8_avx512_check(in, prev));
+}
+
+WS_TARGET("avx512f,avx512bw")
+static inline int ws_u8_avx512_block(ws_u8_avx512_ctx *c, const unsigned char *q) {
+    return ws_u8_avx512_next(c, _mm512_loadu_si512((const void *)q));
+}
+
+/* The last n - i < 64 bytes, followed by zeros: masked-off bytes are not read
+ * (nor faulted on) and load as zeros, which are ASCII, so a sequence cut by
+ * the end shows up as a missing continuation. */
+WS_TARGET("avx512f,avx512bw")
+static inline int ws_u8_avx512_tail(ws_u8_avx512_ctx *c, const unsigned char *p, size_t n, size_t i) {
+    const __mmask64 m = (__mmask64)(~(uint64_t)0 >> (64 - (n - i)));
+    return ws_u8_avx512_next(c, _mm512_maskz_loadu_epi8(m, p + i));
 }
 
 WS_TARGET("avx512f,avx512bw")
@@ -430,7 +503,7 @@ static inline int ws_u8_avx512_unfinished(const ws_u8_avx512_ctx *c) {
 
 WS_TARGET("avx512f,avx512bw")
 static ptrdiff_t ws_utf8_scan_avx512(const unsigned char *p, size_t n, unsigned *state) {
-    WS_UTF8_SIMD_SCAN(ws_u8_avx512);
+    WS_UTF8_SIMD_SCAN(ws_u8_avx512, 16);
 }
 
 #endif /* WS_HAVE_X86_SIMD */
@@ -475,12 +548,28 @@ static inline int ws_u8_neon_block(ws_u8_neon_ctx *c, const unsigned char *q) {
     return ws_u8_neon_nonzero(err);
 }
 
+/* The last 64 bytes (n >= 64), as for SSSE3. */
+static inline int ws_u8_neon_tail(ws_u8_neon_ctx *c, const unsigned char *p, size_t n, size_t i) {
+    const unsigned char *q = p + n - 64, *keep = ws_utf8_keep + (n - i);
+    const uint8x16_t a = vld1q_u8(q), b = vld1q_u8(q + 16);
+    const uint8x16_t d = vld1q_u8(q + 32), e = vld1q_u8(q + 48);
+    if (vmaxvq_u8(vorrq_u8(vorrq_u8(a, b), vorrq_u8(d, e))) < 0x80)
+        return ws_u8_neon_nonzero(c->unfinished);
+    const uint8x16_t before = q - p >= 16 ? vld1q_u8(q - 16) : vdupq_n_u8(0);
+    uint8x16_t err = vandq_u8(ws_u8_neon_check(a, before), vld1q_u8(keep));
+    err = vorrq_u8(err, vandq_u8(ws_u8_neon_check(b, a), vld1q_u8(keep + 16)));
+    err = vorrq_u8(err, vandq_u8(ws_u8_neon_check(d, b), vld1q_u8(keep + 32)));
+    err = vorrq_u8(err, vandq_u8(ws_u8_neon_check(e, d), vld1q_u8(keep + 48)));
+    err = vorrq_u8(err, vqsubq_u8(e, vld1q_u8(ws_utf8_unfinished + 48)));
+    return ws_u8_neon_nonzero(err);
+}
+
 static inline int ws_u8_neon_unfinished(const ws_u8_neon_ctx *c) {
     return ws_u8_neon_nonzero(c->unfinished);
 }
 
 static ptrdiff_t ws_utf8_scan_neon(const unsigned char *p, size_t n, unsigned *state) {
-    WS_UTF8_SIMD_SCAN(ws_u8_neon);
+    WS_UTF8_SIMD_SCAN(ws_u8_neon, 64);
 }
 
 #endif /* WS_ARM64 */

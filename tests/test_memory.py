@@ -1,0 +1,202 @@
+"""Leaks: a million encode/decode cycles leave memory flat; calls that raise leave their inputs alone.
+
+Three measures, each after a warm-up (free lists, caches and allocator arenas
+filled) against the end of the run:
+
+* ``sys.getallocatedblocks()`` — small objects of either implementation
+  (every bytes, Frame and Message under 512 bytes comes from there);
+* peak resident size — the large payloads and the compiled decoders'
+  buffers, which bypass the small-object allocator;
+* tracemalloc, on a shorter run (it slows pure Python tenfold) — every
+  Python allocation, the compiled module's PyMem_* buffers included.
+
+A leak of one object per cycle shows in all three.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import tracemalloc
+from collections.abc import Callable
+from types import ModuleType
+
+import pytest
+
+from wscodec.close import parse_close
+from wscodec.errors import ProtocolError
+
+KEY = b"\x9a\x01\xfe\x55"
+CYCLES = 1_000_000
+BATCH = 1000  # frames encoded, then decoded, per step
+READ = 4093  # socket read size: frames straddle reads, large ones arrive over many
+
+
+def _peak_rss() -> int:
+    """The process's peak resident size in bytes."""
+    if sys.platform == "win32":
+        import ctypes
+        from ctypes import wintypes
+
+        class Counters(ctypes.Structure):
+            _fields_ = [("cb", wintypes.DWORD), ("faults", wintypes.DWORD)] + [
+                (name, ctypes.c_size_t)
+                for name in ("peak", "working", "qpp", "qp", "qnpp", "qnp", "pagefile", "peak_pagefile")
+            ]
+
+        counters = Counters()
+        counters.cb = ctypes.sizeof(counters)
+        process = ctypes.windll.kernel32.GetCurrentProcess()
+        ctypes.windll.psapi.GetProcessMemoryInfo(process, ctypes.byref(counters), counters.cb)
+        return int(counters.peak)
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
+
+
+def _mixed_frames(seed: int) -> list[tuple[int, bytes, bool]]:
+    """One batch of (opcode, payload, fin): chat-sized and control frames, a fragmented text
+    message, every length form, and one 70 KiB frame (past the compiled decoder's GIL-free size)."""
+    rng = random.Random(seed)
+    frames: list[tuple[int, bytes, bool]] = []
+    while len(frames) < BATCH - 4:
+        kind = rng.randrange(6)
+        if kind == 0:
+            frames.append((9 + rng.randrange(2), rng.randbytes(rng.randrange(126)), True))
+        elif kind == 1:
+            frames.append((1, "héllo ☃ wörld"[: rng.randrange(14)].encode() * rng.randrange(1, 9), True))
+        elif kind == 2:
+            frames += [(1, "fragmented ".encode(), False), (9, b"", True), (0, "text ☃".encode(), True)]
+        else:
+            frames.append((2, rng.randbytes(rng.choice((0, 2, 125, 126, 1000, 65535))), True))
+    frames.append((2, rng.randbytes(70_000), True))
+    return frames
+
+
+def _cycle(impl: ModuleType, frames: list[tuple[int, bytes, bool]]) -> int:
+    """Encode a batch both ways, decode it with both decoders on the matching side; return items decoded."""
+    masked = b"".join(impl.encode_frame(op, payload, fin=fin, mask=True) for op, payload, fin in frames)
+    plain = b"".join(impl.encode_frame(op, payload, fin=fin) for op, payload, fin in frames)
+    count = 0
+    for decoder, data in (
+        (impl.FrameDecoder(), masked),
+        (impl.MessageDecoder(client=True), plain),
+    ):
+        for pos in range(0, len(data), READ):
+            count += len(decoder.feed(data[pos : pos + READ]))
+    return count
+
+
+def _run(impl: ModuleType, batches: int, frames: list[tuple[int, bytes, bool]]) -> None:
+    expected = len(frames) + sum(fin for _, _, fin in frames)  # every frame, then every message and control frame
+    for _ in range(batches):
+        assert _cycle(impl, frames) == expected
+
+
+@pytest.mark.slow
+def test_a_million_cycles_leave_memory_flat(impl: ModuleType) -> None:
+    frames = _mixed_frames(7)
+    batches = CYCLES // BATCH
+    warm = batches // 10
+    _run(impl, warm, frames)
+    gc.collect()
+    blocks, rss = sys.getallocatedblocks(), _peak_rss()
+    _run(impl, batches - warm, frames)
+    gc.collect()
+    grown_blocks, grown_rss = sys.getallocatedblocks() - blocks, _peak_rss() - rss
+    print(f"{impl.NAME}: after warm-up {rss / 2**20:.1f} MiB peak RSS, {blocks} blocks; "
+          f"end +{grown_rss / 2**20:.2f} MiB, {grown_blocks:+d} blocks")
+    assert grown_blocks < 1000  # vs 900 000 more cycles: far less than one block per 100 cycles
+    assert grown_rss < 8 * 2**20
+
+
+def test_traced_memory_flat_over_many_cycles(impl: ModuleType) -> None:
+    frames = _mixed_frames(11)
+    _run(impl, 3, frames)
+    tracemalloc.start()
+    try:
+        _run(impl, 3, frames)  # warm-up under tracing: its own bookkeeping settles
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        _run(impl, 20, frames)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes still allocated after 20 000 cycles"
+
+
+# ---------------------------------------------------------------- reference counts after errors
+
+
+def _inputs(data: bytes) -> list[object]:
+    return [data, bytearray(data), memoryview(data), memoryview(bytearray(data))]
+
+
+def _raising_calls(impl: ModuleType, obj: object) -> list[tuple[type[Exception], Callable[[], object]]]:
+    """Calls that must raise with ``obj`` as the data argument (``obj`` holds a reserved-opcode frame)."""
+    failed = impl.FrameDecoder()
+    try:
+        failed.feed(b"\x83\x80" + KEY)
+    except ProtocolError:
+        pass
+    return [
+        (ProtocolError, lambda: impl.FrameDecoder().feed(obj)),
+        (ProtocolError, lambda: failed.feed(obj)),
+        (ProtocolError, lambda: impl.MessageDecoder().feed(obj)),
+        (ProtocolError, lambda: impl.parse_header(obj)),
+        (ValueError, lambda: impl.parse_header(obj, -1)),
+        (ValueError, lambda: impl.encode_frame(3, obj)),
+        (ValueError, lambda: impl.encode_frame(1, obj, mask=b"abc")),
+        (ValueError, lambda: impl.encode_frame(9, obj, fin=False)),
+        (ValueError, lambda: impl.encode_header(1, -1, mask=obj)),
+        (ValueError, lambda: impl.apply_mask(obj, b"abc")),
+        (ValueError, lambda: impl.apply_mask(KEY, obj)),
+        (ValueError, lambda: impl.Masker(obj)),
+        (ValueError, lambda: impl.apply_mask_inplace(bytearray(8), KEY, -1)),
+        (ProtocolError, lambda: parse_close(obj)),
+    ]
+
+
+def _with_str(impl: ModuleType) -> list[tuple[type[Exception], Callable[[], object]]]:
+    """Calls that must raise TypeError for a str argument."""
+    return [
+        (TypeError, lambda: impl.FrameDecoder().feed("text")),
+        (TypeError, lambda: impl.MessageDecoder().feed("text")),
+        (TypeError, lambda: impl.encode_frame(1, "text")),
+        (TypeError, lambda: impl.apply_mask("text", KEY)),
+        (TypeError, lambda: impl.Masker(KEY).process("text")),
+        (TypeError, lambda: impl.validate_utf8("text")),
+        (TypeError, lambda: impl.Utf8Validator().feed("text")),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "memoryview-of-bytearray"])
+def test_calls_that_raise_leave_their_inputs_alone(impl: ModuleType, kind: str) -> None:
+    data = b"\x83\x80" + KEY + bytes(200)  # a reserved opcode, masked; 206 bytes: no mask key, no close payload
+    obj = _inputs(data)[["bytes", "bytearray", "memoryview", "memoryview-of-bytearray"].index(kind)]
+    calls = _raising_calls(impl, obj) + _with_str(impl)
+    for expected, call in calls:  # once first: lazy imports and caches
+        with pytest.raises(expected):
+            call()
+    gc.collect()
+    refs, blocks = sys.getrefcount(obj), sys.getallocatedblocks()
+    for _ in range(200):
+        for expected, call in calls:
+            try:
+                call()
+            except expected:
+                pass
+            else:
+                raise AssertionError(f"{call} did not raise {expected.__name__}")
+    gc.collect()
+    assert sys.getrefcount(obj) == refs
+    assert sys.getallocatedblocks() - blocks < 200  # vs 200 rounds of every call: no leak per call
+    # No buffer export was left behind: a bytearray can still resize, a memoryview be released.
+    if isinstance(obj, bytearray):
+        obj.append(0)
+        del obj[-1]
+    if isinstance(obj, memoryview):
+        obj.release()
