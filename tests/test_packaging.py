@@ -93,6 +93,18 @@ def test_sdist_holds_no_generated_or_compiled_file(sdist_files: set[str]) -> Non
     assert not compiled, f"build output in the sdist: {sorted(compiled)}"
 
 
+@pytest.mark.slow
+def test_sdist_holds_nothing_git_ignores(sdist_files: set[str]) -> None:
+    # PKG-INFO, setup.cfg and the egg-info are the metadata that the sdist build writes.
+    shipped = sorted(name for name in sdist_files if name not in {"PKG-INFO", "setup.cfg"} and ".egg-info/" not in name)
+    check = subprocess.run(
+        ["git", "check-ignore", "--stdin", "-z"], input="\0".join(shipped), cwd=ROOT, capture_output=True, text=True
+    )
+    assert check.returncode in (0, 1), check.stderr  # 1: nothing ignored
+    ignored = [name for name in check.stdout.split("\0") if name]
+    assert not ignored, f"files git ignores (caches, build output) in the sdist: {ignored}"
+
+
 def test_no_generated_c_is_tracked() -> None:
     tracked = tracked_files()
     c_files = [name for name in tracked if name.endswith((".c", ".cpp"))]

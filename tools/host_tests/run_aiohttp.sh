@@ -44,7 +44,7 @@ for build in native pure; do
         if [ "$build" = pure ]; then no_ext=1; else no_ext=; fi
         # aiohttp's suite uses its own pytest plugin for async tests, not pytest-asyncio.
         AIOHTTP_NO_EXTENSIONS="$no_ext" WSCODEC_SHIM_HOST=aiohttp WSCODEC_SHIM_IMPL="$impl" \
-            PYTHONPATH="$here:$root${PYTHONPATH:+:$PYTHONPATH}" \
+            PYTHONPATH="$WSCODEC_TEST_PATH" \
             python -m pytest -c pytest.ini --rootdir . -p shim_plugin -p no:asyncio -p no:cacheprovider \
             -m "not dev_mode and not autobahn and not internal" -q -rfE "${tests[@]}" || status=1
     done

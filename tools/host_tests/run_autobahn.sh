@@ -7,9 +7,6 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 . "$here/_impls.sh"
-# The wscodec under test: the installed one (as CI installs it), else this source tree.
-if (cd / && python -c "import wscodec" 2>/dev/null); then path="$here"; else path="$here:$root"; fi
-path="$path${PYTHONPATH:+:$PYTHONPATH}"
 
 version="$(python -c 'import importlib.metadata as m; print(m.version("autobahn"))')"
 package="$(python -c 'import autobahn, os; print(os.path.dirname(autobahn.__file__))')"
@@ -23,7 +20,7 @@ for nvx in "" 0; do
     for impl in $WSCODEC_IMPLS; do
         label="autobahn $version ($mode) + wscodec shim ($impl)"
         with_shim=(env AUTOBAHN_USE_NVX="$nvx" WSCODEC_SHIM_HOST=autobahn WSCODEC_SHIM_IMPL="$impl"
-            PYTHONPATH="$path")
+            PYTHONPATH="$WSCODEC_TEST_PATH")
         echo "== $label, asyncio"
         "${with_shim[@]}" USE_ASYNCIO=1 python -m pytest --rootdir . -p shim_plugin -p no:cacheprovider -q -rfE \
             -o asyncio_default_fixture_loop_scope=function \

@@ -12,7 +12,7 @@ for build in native pure; do
     for impl in $WSCODEC_IMPLS; do
         echo "== tornado ($build build) + wscodec shim ($impl)"
         if [ "$build" = pure ]; then no_ext=1; else no_ext=; fi
-        TORNADO_NO_EXTENSION="$no_ext" WSCODEC_SHIM_IMPL="$impl" PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" \
+        TORNADO_NO_EXTENSION="$no_ext" WSCODEC_SHIM_IMPL="$impl" PYTHONPATH="$WSCODEC_TEST_PATH" \
             python "$here/run_tornado_suite.py" tornado.test.websocket_test tornado.test.web_test || status=1
     done
 done

@@ -5,9 +5,6 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 . "$here/_impls.sh"
-# The wscodec under test: the installed one (as CI installs it), else this source tree.
-if (cd / && python -c "import wscodec" 2>/dev/null); then path="$here"; else path="$here:$root"; fi
-path="$path${PYTHONPATH:+:$PYTHONPATH}"
 
 version="$(python -c 'import importlib.metadata as m; print(m.version("wsproto"))')"
 work="$(mktemp -d)"
@@ -23,7 +20,7 @@ cd "$work"
 for impl in $WSCODEC_IMPLS; do
     echo "== wsproto $version + wscodec shim ($impl)"
     # -bb (bytes/str mix-ups are errors) as wsproto's own tox runs its tests.
-    WSCODEC_SHIM_HOST=wsproto WSCODEC_SHIM_IMPL="$impl" PYTHONPATH="$path" \
+    WSCODEC_SHIM_HOST=wsproto WSCODEC_SHIM_IMPL="$impl" PYTHONPATH="$WSCODEC_TEST_PATH" \
         python -bb -m pytest --rootdir . -p shim_plugin -p no:asyncio -p no:cacheprovider -q -rfE tests || status=1
 done
 exit $status

@@ -85,18 +85,29 @@ enum {
 #define WS_X4(r) r, r, r, r
 #define WS_X16(r) WS_X4(r), WS_X4(r), WS_X4(r), WS_X4(r)
 
+/* The row of each byte value. */
 static const uint64_t ws_utf8_dfa[256] = {
+    /* 00-7F */
     WS_X16(WS_UTF8_ASCII), WS_X16(WS_UTF8_ASCII), WS_X16(WS_UTF8_ASCII), WS_X16(WS_UTF8_ASCII),
     WS_X16(WS_UTF8_ASCII), WS_X16(WS_UTF8_ASCII), WS_X16(WS_UTF8_ASCII), WS_X16(WS_UTF8_ASCII),
+    /* 80-BF */
     WS_X16(WS_UTF8_C80), WS_X16(WS_UTF8_C90), WS_X16(WS_UTF8_CA0), WS_X16(WS_UTF8_CA0),
+    /* C0-DF */
     WS_UTF8_BAD, WS_UTF8_BAD, WS_X4(WS_UTF8_L2), WS_X4(WS_UTF8_L2), WS_X4(WS_UTF8_L2),
     WS_UTF8_L2, WS_UTF8_L2, WS_X16(WS_UTF8_L2),
+    /* E0-EF */
     WS_UTF8_LE0, WS_X4(WS_UTF8_L3), WS_X4(WS_UTF8_L3), WS_X4(WS_UTF8_L3), WS_UTF8_LED,
     WS_UTF8_L3, WS_UTF8_L3,
+    /* F0-FF */
     WS_UTF8_LF0, WS_UTF8_L4, WS_UTF8_L4, WS_UTF8_L4, WS_UTF8_LF4, WS_UTF8_BAD, WS_UTF8_BAD,
     WS_UTF8_BAD, WS_X4(WS_UTF8_BAD), WS_X4(WS_UTF8_BAD),
 };
 
+#undef WS_X16
+#undef WS_X4
+#undef WS_R
+
+/* One DFA step (the low six bits of `state` are the state). */
 static inline unsigned ws_utf8_step(unsigned state, unsigned char byte) {
     return (unsigned)(ws_utf8_dfa[byte] >> (state & 63)) & 63;
 }
@@ -316,16 +327,18 @@ static inline int ws_u8_ssse3_block(ws_u8_ssse3_ctx *c, const unsigned char *q) 
 }
 
 /* The last 64 bytes (n >= 64), overlapping the last full block; the bytes
- * before them are read if they exist, but matter only for flags masked off. */
+ * before them are read if they exist, but matter only for flags masked off.
+ * If all 64 are ASCII, so is the end of the last full block: it ended on a
+ * code-point boundary and there is nothing to find. */
 WS_TARGET("ssse3")
 static inline int ws_u8_ssse3_tail(ws_u8_ssse3_ctx *c, const unsigned char *p, size_t n, size_t i) {
+    (void)c; /* the window carries its own context */
     const unsigned char *q = p + n - 64, *keep = ws_utf8_keep + (n - i);
     const __m128i a = _mm_loadu_si128((const __m128i *)q);
     const __m128i b = _mm_loadu_si128((const __m128i *)(q + 16));
     const __m128i d = _mm_loadu_si128((const __m128i *)(q + 32));
     const __m128i e = _mm_loadu_si128((const __m128i *)(q + 48));
-    if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(d, e))))
-        return ws_u8_ssse3_nonzero(c->unfinished);
+    if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(d, e)))) return 0;
     const __m128i before = q - p >= 16 ? _mm_loadu_si128((const __m128i *)(q - 16)) : _mm_setzero_si128();
     __m128i err = _mm_and_si128(ws_u8_ssse3_check(a, before), _mm_loadu_si128((const __m128i *)keep));
     err = _mm_or_si128(err, _mm_and_si128(ws_u8_ssse3_check(b, a),
@@ -408,10 +421,11 @@ static inline int ws_u8_avx2_block(ws_u8_avx2_ctx *c, const unsigned char *q) {
 /* The last 64 bytes (n >= 64), as for SSSE3. */
 WS_TARGET("avx2")
 static inline int ws_u8_avx2_tail(ws_u8_avx2_ctx *c, const unsigned char *p, size_t n, size_t i) {
+    (void)c; /* the window carries its own context */
     const unsigned char *q = p + n - 64, *keep = ws_utf8_keep + (n - i);
     const __m256i a = _mm256_loadu_si256((const __m256i *)q);
     const __m256i b = _mm256_loadu_si256((const __m256i *)(q + 32));
-    if (!_mm256_movemask_epi8(_mm256_or_si256(a, b))) return ws_u8_avx2_nonzero(c->unfinished);
+    if (!_mm256_movemask_epi8(_mm256_or_si256(a, b))) return 0;
     const __m256i before =
         q - p >= 32 ? _mm256_loadu_si256((const __m256i *)(q - 32)) : _mm256_setzero_si256();
     __m256i err = _mm256_and_si256(ws_u8_avx2_check(a, before), _mm256_loadu_si256((const __m256i *)keep));
@@ -550,11 +564,11 @@ static inline int ws_u8_neon_block(ws_u8_neon_ctx *c, const unsigned char *q) {
 
 /* The last 64 bytes (n >= 64), as for SSSE3. */
 static inline int ws_u8_neon_tail(ws_u8_neon_ctx *c, const unsigned char *p, size_t n, size_t i) {
+    (void)c; /* the window carries its own context */
     const unsigned char *q = p + n - 64, *keep = ws_utf8_keep + (n - i);
     const uint8x16_t a = vld1q_u8(q), b = vld1q_u8(q + 16);
     const uint8x16_t d = vld1q_u8(q + 32), e = vld1q_u8(q + 48);
-    if (vmaxvq_u8(vorrq_u8(vorrq_u8(a, b), vorrq_u8(d, e))) < 0x80)
-        return ws_u8_neon_nonzero(c->unfinished);
+    if (vmaxvq_u8(vorrq_u8(vorrq_u8(a, b), vorrq_u8(d, e))) < 0x80) return 0;
     const uint8x16_t before = q - p >= 16 ? vld1q_u8(q - 16) : vdupq_n_u8(0);
     uint8x16_t err = vandq_u8(ws_u8_neon_check(a, before), vld1q_u8(keep));
     err = vorrq_u8(err, vandq_u8(ws_u8_neon_check(b, a), vld1q_u8(keep + 16)));

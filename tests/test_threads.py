@@ -1,0 +1,146 @@
+"""Threads: wscodec from 8 threads at once, with the GIL switching as often as it can (or with no GIL).
+
+* Every thread with its own decoders, plus the stateless functions on
+  shared inputs: every result is checked.
+* One decoder, validator or masker shared by several threads: the answers
+  may interleave in any way, but the process must not crash, and only the
+  documented exceptions may come out.
+
+Payloads are large enough for the compiled modules' GIL-free sections
+(masking and UTF-8 from 256 KiB, decoder copies from 64 KiB), where another
+thread runs meanwhile. On a free-threaded CPython the same tests run with
+the GIL disabled (``sys._is_gil_enabled()`` is then False).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+from wscodec.errors import ProtocolError
+
+THREADS = 8
+KEY = b"\xa1\xb2\xc3\xd4"
+BIG = 300 * 1024  # past every GIL-free threshold
+TEXT = ("wscodec ☃ κόσμε 😀 " * (BIG // 20)).encode()
+
+
+@contextmanager
+def _switching_often() -> Iterator[None]:
+    """Let the GIL change hands every microsecond, so threads interleave inside every call."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _in_threads(work: Callable[[int], None], count: int = THREADS) -> None:
+    """Run ``work(i)`` in ``count`` threads started together; re-raise the first failure."""
+    start = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            start.wait()
+            work(i)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    with _switching_often():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _xor(data: bytes, key: bytes) -> bytes:
+    stream = (key * (len(data) // 4 + 1))[: len(data)]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(len(data), "little")
+
+
+def test_separate_decoders_and_shared_functions_from_8_threads(impl: ModuleType) -> None:
+    rng = random.Random(5)
+    binary = rng.randbytes(BIG)
+    messages = [(1, TEXT), (2, binary), (2, b"small"), (1, "☃".encode())]
+    # Every message fragmented in three, a ping between the fragments: masked, as a client sends them.
+    wire = b""
+    for opcode, payload in messages:
+        third = len(payload) // 3
+        wire += impl.encode_frame(opcode, payload[:third], fin=False, mask=True)
+        wire += impl.encode_frame(9, b"ping", mask=True)
+        wire += impl.encode_frame(0, payload[third : 2 * third], fin=False, mask=True)
+        wire += impl.encode_frame(0, payload[2 * third :], mask=True)
+    masked_binary = _xor(binary, KEY)
+    bad_text = TEXT[:-1] + b"\xff"
+
+    def work(i: int) -> None:
+        read = 65536 + 4093 * i  # each thread its own socket read size
+        for _ in range(3):
+            decoder = impl.MessageDecoder()
+            out = []
+            for pos in range(0, len(wire), read):
+                out += decoder.feed(wire[pos : pos + read])
+            got = [(m.opcode, m.payload) for m in out if isinstance(m, impl.Message)]
+            assert got == messages
+            assert sum(isinstance(f, impl.Frame) for f in out) == len(messages)
+            frames = impl.FrameDecoder().feed(impl.encode_frame(2, binary, mask=True))
+            assert [f.payload for f in frames] == [binary]
+            assert impl.apply_mask(binary, KEY) == masked_binary
+            buf = bytearray(binary)
+            impl.apply_mask_inplace(buf, KEY)
+            assert buf == masked_binary
+            assert impl.Masker(KEY).process(binary) == masked_binary
+            assert impl.validate_utf8(TEXT) and not impl.validate_utf8(bad_text)
+            validator = impl.Utf8Validator()
+            assert validator.feed(TEXT[:1001]) and validator.feed(TEXT[1001:]) and validator.complete
+            header = impl.parse_header(impl.encode_header(2, BIG, mask=True))
+            assert (header.length, header.masked, len(header.mask)) == (BIG, True, 4)
+
+    _in_threads(work)
+
+
+def test_a_decoder_shared_by_threads_does_not_crash(impl: ModuleType) -> None:
+    # Large frames split across reads: their bytes are copied without the GIL while other threads feed.
+    frame = impl.encode_frame(2, bytes(4 * BIG), mask=True)
+    text = impl.encode_frame(1, TEXT, fin=False, mask=True) + impl.encode_frame(0, TEXT, mask=True)
+    for decoder in (impl.FrameDecoder(max_frame_size=None), impl.MessageDecoder(max_message_size=None)):
+        def work(i: int, decoder: object = decoder) -> None:
+            data = (frame + text) * 2
+            read = 65536 + 17 * i
+            for pos in range(0, len(data), read):
+                try:
+                    for item in decoder.feed(data[pos : pos + read]):  # type: ignore[attr-defined]
+                        assert type(item.payload) is bytes
+                except ProtocolError:
+                    pass  # interleaved reads make any stream: a violation is a fair answer
+                except BufferError:
+                    pass  # the pure decoder's buffer, resized by one thread while another reads it
+
+        _in_threads(work, 4)
+
+
+def test_a_validator_and_a_masker_shared_by_threads_do_not_crash(impl: ModuleType) -> None:
+    validator = impl.Utf8Validator()
+    masker = impl.Masker(KEY)
+    data = random.Random(9).randbytes(BIG)
+
+    def work(i: int) -> None:
+        for _ in range(4):
+            validator.feed(TEXT)
+            validator.validate(TEXT[: 1000 + i])
+            assert isinstance(validator.complete, bool)
+            assert len(masker.process(data)) == len(data)
+            assert 0 <= masker.offset <= 3
+            if i == 0:
+                validator.reset()
+
+    _in_threads(work)
