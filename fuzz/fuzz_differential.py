@@ -97,7 +97,7 @@ def same_outcome(run: Callable[[ModuleType], Any]) -> Any:
     code (for ProtocolError) and message.
     """
     answers = [_answer(run, impl) for impl in IMPLS]
-    for impl, answer in zip(IMPLS[1:], answers[1:]):
+    for impl, answer in zip(IMPLS[1:], answers[1:], strict=True):
         if answer != answers[0]:
             raise AssertionError(f"divergence: {IMPLS[0].NAME} gave {answers[0]!r}, {impl.NAME} gave {answer!r}")
     return answers[0]

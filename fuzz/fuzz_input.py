@@ -8,6 +8,7 @@ themselves. Reading past the end gives zeros, so any input is valid.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -55,22 +56,24 @@ class FuzzInput:
         return rest
 
 
-def cut(data: bytes, sizes: Sequence[int]) -> list[bytes]:
-    """``data`` cut into chunks of ``sizes``, repeated until the data ends.
+def cut(data: bytes, sizes: Sequence[int], max_chunks: int = 64) -> list[bytes]:
+    """``data`` cut into chunks of ``sizes``, repeated, the rest whole after ``max_chunks - 1`` chunks.
 
     A size of 0 gives an empty chunk (an empty ``feed`` call). Without a
-    non-zero size the data goes whole, as one chunk.
+    non-zero size the data goes whole, as one chunk. The cap keeps a large
+    input cut in 1-byte pieces from costing thousands of calls per run.
     """
     if not any(sizes):
         return [data]
     chunks = []
     pos = 0
-    while pos < len(data):
-        for size in sizes:
-            chunks.append(data[pos : pos + size])
-            pos += size
-            if pos >= len(data):
-                break
+    for size in itertools.islice(itertools.cycle(sizes), max_chunks - 1):
+        if pos >= len(data):
+            return chunks
+        chunks.append(data[pos : pos + size])
+        pos += size
+    if pos < len(data):
+        chunks.append(data[pos:])
     return chunks
 
 

@@ -9,6 +9,7 @@ deterministic, so re-running it changes nothing unless this file changed.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def _frag(side: int, opcode: int, payload: bytes, at: list[int]) -> list[FrameSp
     bounds = [0, *at, len(payload)]
     return [
         FrameSpec(0 if i else opcode, payload[a:b], fin=i == len(bounds) - 2, mask=key)
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
+        for i, (a, b) in enumerate(itertools.pairwise(bounds))
     ]
 
 
@@ -51,6 +52,7 @@ def _streams(side: int) -> dict[str, bytes]:
     """Streams a decoder on ``side`` should read, valid and not; names say what each holds."""
     key = KEY if side == SERVER else None
     other = None if side == SERVER else KEY
+    ping = [FrameSpec(9, b"x", mask=key)]
     streams = {
         "text": _frames(side, (1, TEXT)),
         "binary": _frames(side, (2, bytes(range(40)))),
@@ -58,7 +60,7 @@ def _streams(side: int) -> dict[str, bytes]:
         "close-empty": _frames(side, (8, b"")),
         "fragmented-text-split-code-points": wire(_frag(side, 1, TEXT, [1, 2, 9, 20])),
         "fragmented-binary-ping-between": wire(
-            [*_frag(side, 2, bytes(300), [100])[:1], FrameSpec(9, b"x", mask=key), *_frag(side, 2, bytes(300), [100])[1:]]
+            _frag(side, 2, bytes(300), [100])[:1] + ping + _frag(side, 2, bytes(300), [100])[1:]
         ),
         "empty-fragments": wire(_frag(side, 1, b"", []) + _frag(side, 2, b"ab", [0, 0, 2])),
         "data-after-close": _frames(side, (8, CLOSE_NORMAL), (1, b"late")),
@@ -94,8 +96,11 @@ def frame_decoder_seeds() -> dict[str, bytes]:
             seeds[name] = bytes((side, BYTES)) + _sizes([]) + KEY + stream
             if len(stream) < 1000:  # the large frames once: the corpus stays small
                 seeds[f"{name}-dribbled"] = bytes((side | 6 << 4, MEMORYVIEW)) + _sizes([1, 0, 3]) + KEY + stream
-    seeds["server-rsv-allowed"] = bytes((SERVER | 7 << 1, BYTEARRAY)) + _sizes([5]) + KEY + wire(
-        [FrameSpec(1, b"x", rsv=r, mask=KEY) for r in range(8)]
+    seeds["server-rsv-allowed"] = (
+        bytes((SERVER | 7 << 1, BYTEARRAY))
+        + _sizes([5])
+        + KEY
+        + wire([FrameSpec(1, b"x", rsv=r, mask=KEY) for r in range(8)])
     )
     return seeds
 

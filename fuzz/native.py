@@ -49,6 +49,7 @@ def _runtime(clang: str) -> Path:
     target = OUT / "libfuzzer_asan.so"
     if target.exists():
         return target
+    OUT.mkdir(parents=True, exist_ok=True)
     resource = subprocess.run([clang, "-print-resource-dir"], check=True, capture_output=True, text=True)
     lib = Path(resource.stdout.strip()) / "lib" / "linux"
     arch = platform.machine()
@@ -61,8 +62,21 @@ def _runtime(clang: str) -> Path:
         # The pre-init hook only works in an executable; the preload initialises ASan itself.
         objects = sorted(str(p) for p in Path(tmp).glob("*.o") if not p.name.startswith("asan_preinit"))
         subprocess.run(
-            [clang, "-shared", "-o", str(target), "-Wl,--whole-archive", str(fuzzer), "-Wl,--no-whole-archive",
-             *objects, "-lstdc++", "-lpthread", "-ldl", "-lm", "-lrt"],
+            [
+                clang,
+                "-shared",
+                "-o",
+                str(target),
+                "-Wl,--whole-archive",
+                str(fuzzer),
+                "-Wl,--no-whole-archive",
+                *objects,
+                "-lstdc++",
+                "-lpthread",
+                "-ldl",
+                "-lm",
+                "-lrt",
+            ],
             check=True,
         )
     return target
@@ -100,7 +114,10 @@ def native_environment() -> dict[str, str]:
     print("native: building the instrumented extension (clang, ASan, UBSan, coverage)", file=sys.stderr)
     subprocess.run(
         [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-        cwd=src, env=env, check=True, stdout=subprocess.DEVNULL,
+        cwd=src,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return {
         "PYTHONPATH": str(src),

@@ -2,7 +2,7 @@
 
     python fuzz/run.py                        # CI: 35 s per target, the installed wscodec
     python fuzz/run.py --native               # the same against a clang ASan+UBSan+coverage build
-    python fuzz/run.py --native --seconds 3600 frame_decoder -- -jobs=2 -workers=2   # a long run
+    python fuzz/run.py --native --seconds 3600 frame_decoder -- -max_len=70000   # a long run, one target
 
 Each target runs in its own process (libFuzzer exits when done) on the
 committed seeds in fuzz/corpus/<target>/ plus what earlier runs found, kept
@@ -28,13 +28,22 @@ OUT = HERE / "out"
 TARGETS = sorted(path.name for path in (HERE / "corpus").iterdir() if path.is_dir())
 
 
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="*", choices=[[], *TARGETS], help="targets to run (default: all)")
+def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The options, and the libFuzzer options given after ``--``."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s [options] [TARGET ...] [-- libFuzzer options]",
+    )
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help=f"of {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--seconds", type=int, default=35, help="fuzzing time per target (default: 35)")
     parser.add_argument("--native", action="store_true", help="instrument the C code too, under ASan and UBSan")
-    parser.add_argument("libfuzzer", nargs=argparse.REMAINDER, help="after --: more libFuzzer options")
-    return parser.parse_args()
+    args = parser.parse_args(argv[:cut])
+    unknown = set(args.targets) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
+    return args, argv[cut + 1 :]
 
 
 def _fuzz(target: str, seconds: int, env: dict[str, str], extra: list[str]) -> tuple[int, int, float]:
@@ -43,7 +52,9 @@ def _fuzz(target: str, seconds: int, env: dict[str, str], extra: list[str]) -> t
     for folder in (found, OUT / "crashes", OUT / "logs"):
         folder.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, str(HERE / "engine.py"), target,
+        sys.executable,
+        str(HERE / "engine.py"),
+        target,
         f"-max_total_time={seconds}",
         "-timeout=60",  # one input taking this long is a finding (a hang)
         "-rss_limit_mb=4096",
@@ -68,14 +79,13 @@ def _fuzz(target: str, seconds: int, env: dict[str, str], extra: list[str]) -> t
 
 def main() -> int:
     """Run the targets one after the other and print one line per target, then the totals."""
-    args = _arguments()
+    args, extra = _arguments(sys.argv[1:])
     env = dict(os.environ)
     if args.native:
         sys.path.insert(0, str(HERE))
         from native import native_environment
 
         env.update(native_environment())
-    extra = [a for a in args.libfuzzer if a != "--"]
     failed = 0
     total = 0
     for target in args.targets or TARGETS:

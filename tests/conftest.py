@@ -7,19 +7,11 @@ never skipped).
 
 from __future__ import annotations
 
-import importlib
-import os
 from types import ModuleType
 
 import pytest
 
-IMPL_NAMES = ["python"] if os.environ.get("WSCODEC_NO_EXTENSIONS") else ["python", "cython"]
-_MODULES = {"python": "wscodec._impl_py", "cython": "wscodec._impl_c"}
-
-
-def load_impl(name: str) -> ModuleType:
-    """Import one implementation namespace by name ("python" or "cython")."""
-    return importlib.import_module(_MODULES[name])
+from impls import IMPL_NAMES, load_impl
 
 
 @pytest.fixture(params=IMPL_NAMES)

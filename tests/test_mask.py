@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 import ctypes
+import importlib
 import itertools
 import mmap
 import operator
@@ -18,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import IMPL_NAMES
+from impls import IMPL_NAMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -410,6 +411,214 @@ def test_implementations_agree_on_every_bad_call(impls: list[ModuleType]) -> Non
 
     for case in BAD_CALLS:
         assert len({outcome(m, case) for m in impls}) == 1, case
+
+
+# ---------------------------------------------------------------- key-first entries
+# mask_keyfirst / mask_inplace_keyfirst: apply_mask / apply_mask_inplace with the
+# key first (for hosts such as aiohttp and tornado); KeyFirstFallback puts a host's
+# own function behind their fast path.
+
+MASK_MODULES = {"python": "wscodec.mask_py", "cython": "wscodec._mask_c"}
+
+
+@pytest.fixture
+def fallback_type(impl: ModuleType) -> Any:
+    """The implementation's KeyFirstFallback (not in the namespace: it serves the integration shims)."""
+    return importlib.import_module(MASK_MODULES[impl.NAME]).KeyFirstFallback
+
+
+def outcome_of(call: Callable[[], object]) -> tuple[object, str]:
+    """The result of ``call()``, or the type and message of what it raised."""
+    try:
+        return call(), ""
+    except (TypeError, ValueError, BufferError) as exc:
+        return type(exc), str(exc)
+
+
+@examples(200)
+@given(data=small_payloads, key=keys, kind=st.sampled_from(sorted(READABLE_KINDS)))
+def test_mask_keyfirst_equals_apply_mask(impl: ModuleType, data: bytes, key: bytes, kind: str) -> None:
+    result = impl.mask_keyfirst(key, READABLE_KINDS[kind](data))
+    assert type(result) is bytes
+    assert result == impl.apply_mask(READABLE_KINDS[kind](data), key) == oracle(data, key)
+
+
+@examples(200)
+@given(data=small_payloads, key=keys, kind=st.sampled_from(sorted(WRITABLE_KINDS)))
+def test_mask_inplace_keyfirst_equals_apply_mask_inplace(impl: ModuleType, data: bytes, key: bytes, kind: str) -> None:
+    buffer, expected = WRITABLE_KINDS[kind](data), WRITABLE_KINDS[kind](data)
+    assert impl.mask_inplace_keyfirst(key, buffer) is None
+    impl.apply_mask_inplace(expected, key)
+    assert contents(buffer) == contents(expected) == oracle(data, key)
+
+
+@pytest.mark.parametrize("size", LARGE_SIZES)
+def test_keyfirst_large(impl: ModuleType, size: int) -> None:
+    data = random_bytes(size, size)
+    assert impl.mask_keyfirst(KEY, data) == impl.mask_keyfirst(KEY, bytearray(data)) == oracle(data, KEY)
+    buffer = bytearray(data)
+    impl.mask_inplace_keyfirst(KEY, buffer)
+    assert buffer == oracle(data, KEY)
+
+
+# (data, mask) pairs each entry must reject exactly as its apply_* counterpart does
+KEYFIRST_BAD_READABLE = [
+    ("text", KEY),
+    (5, KEY),
+    (None, KEY),
+    ("text", b"abc"),
+    (b"data", b"abc"),
+    (b"data", b"abcde"),
+    (b"", b""),
+    (bytearray(b"data"), bytearray(3)),
+    (bytearray(b"data"), b"abc"),
+    (b"data", "abcd"),
+    (b"data", 1234),
+    (bytearray(b"data"), None),
+]
+KEYFIRST_BAD_WRITABLE = [
+    ("text", KEY),
+    (7, KEY),
+    (None, KEY),
+    (b"data", KEY),
+    (b"data", b"abc"),
+    (memoryview(bytearray(8)).toreadonly(), KEY),
+    (memoryview(bytearray(8))[::2], KEY),
+    (bytearray(8), b"abc"),
+    (bytearray(), b"abcde"),
+    (bytearray(8), "abcd"),
+    (bytearray(8), None),
+]
+
+
+@pytest.mark.parametrize("data, mask", KEYFIRST_BAD_READABLE, ids=repr)
+def test_mask_keyfirst_raises_like_apply_mask(impl: ModuleType, data: object, mask: object) -> None:
+    expected = outcome_of(lambda: impl.apply_mask(data, mask))
+    assert expected[0] in (TypeError, ValueError)
+    assert outcome_of(lambda: impl.mask_keyfirst(mask, data)) == expected
+
+
+@pytest.mark.parametrize("data, mask", KEYFIRST_BAD_WRITABLE, ids=repr)
+def test_mask_inplace_keyfirst_raises_like_apply_mask_inplace(impl: ModuleType, data: object, mask: object) -> None:
+    expected = outcome_of(lambda: impl.apply_mask_inplace(data, mask))
+    assert expected[0] in (TypeError, ValueError, BufferError)
+    assert outcome_of(lambda: impl.mask_inplace_keyfirst(mask, data)) == expected
+
+
+def test_keyfirst_arguments_are_positional(impl: ModuleType) -> None:
+    for entry in (impl.mask_keyfirst, impl.mask_inplace_keyfirst):
+        with pytest.raises(TypeError):
+            entry(mask=KEY, data=bytearray(4))
+        with pytest.raises(TypeError):
+            entry(KEY)
+        with pytest.raises(TypeError):
+            entry(KEY, bytearray(4), 0)
+
+
+class RecordingHost:
+    """A stand-in for a host's masking function: records each call, returns a marker."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, object]] = []
+        self.result = object()
+
+    def __call__(self, mask: object, data: object) -> object:
+        self.calls.append((mask, data))
+        return self.result
+
+
+class BytesSubclass(bytes):
+    pass
+
+
+class BytearraySubclass(bytearray):
+    pass
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 125, 4099, 1024 * 1024 + 3])
+def test_fallback_masks_the_fast_path_itself(fallback_type: Any, size: int) -> None:
+    host = RecordingHost()
+    entries = fallback_type(host)
+    data = random_bytes(size, size)
+    result = entries.mask_keyfirst(KEY, data)
+    assert type(result) is bytes and result == oracle(data, KEY)
+    buffer = bytearray(data)
+    assert entries.mask_inplace_keyfirst(KEY, buffer) is None
+    assert buffer == oracle(data, KEY)
+    assert host.calls == []
+
+
+# (mask, data) calls outside the fast path: each goes to the host untouched
+OUTSIDE_COPY = [
+    (KEY, bytearray(b"data")),
+    (KEY, memoryview(b"data")),
+    (KEY, "text"),
+    (KEY, BytesSubclass(b"data")),
+    (KEY, None),
+    (bytearray(KEY), b"data"),
+    (BytesSubclass(KEY), b"data"),
+    ("abcd", b"data"),
+    (b"abc", b"data"),
+    (b"abcde", b"data"),
+    (None, b"data"),
+]
+OUTSIDE_INPLACE = [
+    (KEY, b"data"),
+    (KEY, memoryview(bytearray(b"data"))),
+    (KEY, array.array("B", b"data")),
+    (KEY, BytearraySubclass(b"data")),
+    (KEY, None),
+    (bytearray(KEY), bytearray(b"data")),
+    (BytesSubclass(KEY), bytearray(b"data")),
+    (b"abc", bytearray(b"data")),
+    (b"abcde", bytearray(b"data")),
+    (None, bytearray(b"data")),
+]
+
+
+@pytest.mark.parametrize("mask, data", OUTSIDE_COPY, ids=repr)
+def test_fallback_hands_other_copy_calls_to_the_host(fallback_type: Any, mask: object, data: object) -> None:
+    host = RecordingHost()
+    assert fallback_type(host).mask_keyfirst(mask, data) is host.result
+    assert len(host.calls) == 1 and host.calls[0][0] is mask and host.calls[0][1] is data
+
+
+@pytest.mark.parametrize("mask, data", OUTSIDE_INPLACE, ids=repr)
+def test_fallback_hands_other_inplace_calls_to_the_host(fallback_type: Any, mask: object, data: object) -> None:
+    host = RecordingHost()
+    before = None if data is None else contents(data)
+    assert fallback_type(host).mask_inplace_keyfirst(mask, data) is host.result
+    assert len(host.calls) == 1 and host.calls[0][0] is mask and host.calls[0][1] is data
+    assert before is None or contents(data) == before
+
+
+def test_fallback_propagates_the_hosts_errors(fallback_type: Any) -> None:
+    error = AssertionError("the host's own")
+
+    def host(mask: object, data: object) -> None:
+        raise error
+
+    entries = fallback_type(host)
+    with pytest.raises(AssertionError) as info:
+        entries.mask_inplace_keyfirst(b"abc", bytearray(1))
+    assert info.value is error
+    with pytest.raises(AssertionError) as info:
+        entries.mask_keyfirst(KEY, "text")
+    assert info.value is error
+
+
+def test_fallback_construction(fallback_type: Any) -> None:
+    host = RecordingHost()
+    entries = fallback_type(host)
+    assert entries.host is host
+    with pytest.raises(AttributeError):
+        entries.host = RecordingHost()
+    with pytest.raises(TypeError, match="host must be callable"):
+        fallback_type(None)
+    with pytest.raises(TypeError):
+        fallback_type()
+    with pytest.raises(TypeError):
+        entries.mask_keyfirst(mask=KEY, data=b"")
 
 
 # ---------------------------------------------------------------- compiled kernels

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import wscodec
-from conftest import IMPL_NAMES, load_impl
+from impls import IMPL_NAMES, load_impl
 
 PUBLIC_IMPL_NAMES = [
     "apply_mask",

@@ -347,6 +347,17 @@ cdef Py_ssize_t _pool_pos = _POOL_SIZE
 cdef object _pool_guard = object()
 
 
+def _forget_pool():
+    """After fork(): the child must not reuse the keys left in its parent's pool."""
+    global _pool_pos
+    with cython.critical_section(_pool_guard):
+        _pool_pos = _POOL_SIZE
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 cdef int _draw_key(unsigned char *key) except -1:
     """Copy the next 4 bytes of the OS CSPRNG pool into ``key``, refilling it when spent."""
     global _pool_pos

@@ -16,6 +16,8 @@ _SOURCES = {
     "apply_mask": "_mask_c",
     "apply_mask_inplace": "_mask_c",
     "Masker": "_mask_c",
+    "mask_keyfirst": "_mask_c",
+    "mask_inplace_keyfirst": "_mask_c",
     "validate_utf8": "_utf8_c",
     "Utf8Validator": "_utf8_c",
     "Frame": "_frames_c",

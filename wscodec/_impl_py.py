@@ -1,7 +1,7 @@
 """The pure-Python implementation, gathered under the public names."""
 
 from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameHeader, encode_frame, encode_header, parse_header
-from .mask_py import Masker, apply_mask, apply_mask_inplace
+from .mask_py import Masker, apply_mask, apply_mask_inplace, mask_inplace_keyfirst, mask_keyfirst
 from .messages_py import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder
 from .utf8_py import Utf8Validator, validate_utf8
 
@@ -12,6 +12,8 @@ __all__ = [
     "apply_mask",
     "apply_mask_inplace",
     "Masker",
+    "mask_keyfirst",
+    "mask_inplace_keyfirst",
     "validate_utf8",
     "Utf8Validator",
     "Frame",

@@ -1,9 +1,29 @@
 """Type stub for the compiled masking module (behaviour: mask_py.py)."""
 
-__all__ = ["Masker", "apply_mask", "apply_mask_inplace", "available_kernels", "kernel"]
+from collections.abc import Callable
+
+__all__ = [
+    "KeyFirstFallback",
+    "Masker",
+    "apply_mask",
+    "apply_mask_inplace",
+    "available_kernels",
+    "kernel",
+    "mask_inplace_keyfirst",
+    "mask_keyfirst",
+]
 
 def apply_mask(data: object, mask: object) -> bytes: ...
 def apply_mask_inplace(buffer: object, mask: object, offset: int = 0) -> None: ...
+def mask_keyfirst(mask: object, data: object, /) -> bytes: ...
+def mask_inplace_keyfirst(mask: object, data: object, /) -> None: ...
+
+class KeyFirstFallback:
+    def __init__(self, host: Callable[[object, object], object]) -> None: ...
+    @property
+    def host(self) -> Callable[[object, object], object]: ...
+    def mask_keyfirst(self, mask: object, data: object, /) -> object: ...
+    def mask_inplace_keyfirst(self, mask: object, data: object, /) -> object: ...
 
 class Masker:
     def __init__(self, mask: object) -> None: ...

@@ -51,7 +51,10 @@ cdef extern from *:
     """
     const bint WS_BYTEARRAY_DIRECT
 
-__all__ = ["apply_mask", "apply_mask_inplace", "Masker", "kernel", "available_kernels"]
+__all__ = [
+    "apply_mask", "apply_mask_inplace", "mask_keyfirst", "mask_inplace_keyfirst", "KeyFirstFallback", "Masker",
+    "kernel", "available_kernels",
+]
 
 # From this size up the XOR runs without the GIL. Releasing it costs nothing
 # measurable when no other thread wants it; when one does, the GIL goes to that
@@ -140,12 +143,8 @@ cdef int get_writable(object buffer, Py_buffer *view) except -1:
     return 0
 
 
-def apply_mask(data, mask):
-    """Return ``data`` XOR ``mask`` (a 4-byte key, repeated) as new ``bytes``.
-
-    ``data`` is any bytes-like object. ``TypeError`` for a non-buffer,
-    ``ValueError`` if ``mask`` is not 4 bytes.
-    """
+cdef bytes mask_copy(object data, object mask):
+    """The body of :func:`apply_mask`, shared with the key-first entries."""
     cdef unsigned char key[4]
     cdef Py_buffer view
     if type(data) is bytes:  # immutable: no export needed to read it
@@ -165,14 +164,8 @@ def apply_mask(data, mask):
         PyBuffer_Release(&view)
 
 
-def apply_mask_inplace(buffer, mask, offset=0):
-    """XOR a writable buffer with ``mask`` in place.
-
-    ``offset`` is the mask phase: how many payload bytes preceded this chunk,
-    so a payload split across reads unmasks correctly chunk by chunk.
-    ``TypeError`` for a non-buffer, ``BufferError`` for a read-only or
-    non-contiguous one, ``ValueError`` for a bad key or a negative offset.
-    """
+cdef int mask_in_place(object buffer, object mask, object offset) except -1:
+    """The body of :func:`apply_mask_inplace`, shared with the key-first entries."""
     cdef unsigned char key[4]
     cdef Py_buffer view
     cdef Py_ssize_t phase
@@ -182,7 +175,7 @@ def apply_mask_inplace(buffer, mask, offset=0):
         phase = read_phase(offset)
         buf = <unsigned char *>PyByteArray_AS_STRING(buffer)
         ws_mask_copy(buf, buf, <size_t>PyByteArray_GET_SIZE(buffer), key, <size_t>phase)
-        return
+        return 0
     get_writable(buffer, &view)
     try:
         read_key(mask, key)
@@ -191,6 +184,89 @@ def apply_mask_inplace(buffer, mask, offset=0):
                    <size_t>phase)
     finally:
         PyBuffer_Release(&view)
+    return 0
+
+
+def apply_mask(data, mask):
+    """Return ``data`` XOR ``mask`` (a 4-byte key, repeated) as new ``bytes``.
+
+    ``data`` is any bytes-like object. ``TypeError`` for a non-buffer,
+    ``ValueError`` if ``mask`` is not 4 bytes.
+    """
+    return mask_copy(data, mask)
+
+
+def apply_mask_inplace(buffer, mask, offset=0):
+    """XOR a writable buffer with ``mask`` in place.
+
+    ``offset`` is the mask phase: how many payload bytes preceded this chunk,
+    so a payload split across reads unmasks correctly chunk by chunk.
+    ``TypeError`` for a non-buffer, ``BufferError`` for a read-only or
+    non-contiguous one, ``ValueError`` for a bad key or a negative offset.
+    """
+    mask_in_place(buffer, mask, offset)
+
+
+# The key-first entries are for hosts whose own masking function takes the key
+# first (aiohttp's and tornado's ``websocket_mask(mask, data)``): the host calls
+# them directly, where a Python wrapper swapping the arguments would cost more
+# per call than the host's whole function. KeyFirstFallback binds them to the
+# host's function for the calls outside their fast path.
+
+def mask_keyfirst(mask, data, /):
+    """``apply_mask(data, mask)`` with the key first: ``data`` XOR ``mask`` as new ``bytes``.
+
+    For hosts whose masking function takes the key first. Same results and
+    exceptions as :func:`apply_mask`.
+    """
+    return mask_copy(data, mask)
+
+
+def mask_inplace_keyfirst(mask, data, /):
+    """``apply_mask_inplace(data, mask)`` with the key first: XOR ``data`` in place from phase 0.
+
+    For hosts whose in-place masking function takes the key first. Same
+    results and exceptions as :func:`apply_mask_inplace`.
+    """
+    mask_in_place(data, mask, 0)
+
+
+cdef inline bint is_host_key(object mask) noexcept:
+    """Whether ``mask`` is what every host passes: exactly a 4-byte ``bytes``."""
+    return type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4
+
+
+cdef class KeyFirstFallback:
+    """The key-first entries in front of a host's own masking function.
+
+    ``KeyFirstFallback(host).mask_keyfirst`` (or ``.mask_inplace_keyfirst``)
+    is a builtin method, as cheap to call as a module function. It masks the
+    calls a host makes itself (an exact 4-byte ``bytes`` key with an exact
+    ``bytes``, resp. ``bytearray``, payload) and hands every other call to
+    ``host(mask, data)`` unchanged, so results and errors outside that fast
+    path stay the host's own. ``host`` must be the host's function of the
+    same kind (returning bytes, resp. masking in place).
+    """
+
+    cdef readonly object host
+
+    def __init__(self, host):
+        if not callable(host):
+            raise TypeError("host must be callable")
+        self.host = host
+
+    def mask_keyfirst(self, mask, data, /):
+        """``host(mask, data)``, masked by wscodec when ``data`` is ``bytes``, ``mask`` 4 ``bytes``."""
+        if is_host_key(mask) and type(data) is bytes:
+            return mask_copy(data, mask)
+        return self.host(mask, data)
+
+    def mask_inplace_keyfirst(self, mask, data, /):
+        """``host(mask, data)``, masked in place by wscodec when ``data`` is a ``bytearray``, ``mask`` 4 ``bytes``."""
+        if is_host_key(mask) and type(data) is bytearray:
+            mask_in_place(data, mask, 0)
+            return None
+        return self.host(mask, data)
 
 
 cdef class Masker:

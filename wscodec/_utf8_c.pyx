@@ -244,7 +244,7 @@ cdef class _Kernel:
 
     cdef const ws_utf8_kernel *_kernel
 
-    def __init__(self, str name):
+    def __cinit__(self, str name):  # __cinit__: no instance without a kernel, even via __new__
         self._kernel = find_kernel(name)
 
     def validate(self, data):

@@ -209,6 +209,11 @@ class _MaskPool:
         self._block = b""
         self._pos = 0
 
+    def forget(self) -> None:
+        """After fork(): the child must not reuse the keys left in its parent's pool."""
+        self._block = b""
+        self._pos = 0
+
     def key(self) -> bytes:
         pos = self._pos
         if pos + 4 > len(self._block):
@@ -219,6 +224,8 @@ class _MaskPool:
 
 
 _mask_pool = _MaskPool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mask_pool.forget)
 
 
 def _resolve_mask(mask: object) -> bytes | None:

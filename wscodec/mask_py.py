@@ -8,9 +8,11 @@ function call is a quarter of a small call's cost).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ._buffers import mask_key, readable, writable
 
-__all__ = ["Masker", "apply_mask", "apply_mask_inplace"]
+__all__ = ["KeyFirstFallback", "Masker", "apply_mask", "apply_mask_inplace", "mask_inplace_keyfirst", "mask_keyfirst"]
 
 # Up to this size one int XOR beats four translate passes (their fixed cost
 # dominates); above it the int conversions, slower per byte, lose. Measured
@@ -91,6 +93,67 @@ def apply_mask_inplace(buffer: object, mask: object, offset: int = 0) -> None:
         _translate(target, key)  # no copy in or out
     elif len(target):
         target[:] = _xor(target, key)
+
+
+# The key-first entries are for hosts whose own masking function takes the key
+# first (aiohttp's and tornado's ``websocket_mask(mask, data)``): the host calls
+# them directly, with no wrapper swapping the arguments. KeyFirstFallback binds
+# them to the host's function for the calls outside their fast path.
+
+
+def mask_keyfirst(mask: object, data: object, /) -> bytes:
+    """``apply_mask(data, mask)`` with the key first: ``data`` XOR ``mask`` as new ``bytes``.
+
+    For hosts whose masking function takes the key first. Same results and
+    exceptions as :func:`apply_mask`.
+    """
+    return apply_mask(data, mask)
+
+
+def mask_inplace_keyfirst(mask: object, data: object, /) -> None:
+    """``apply_mask_inplace(data, mask)`` with the key first: XOR ``data`` in place from phase 0.
+
+    For hosts whose in-place masking function takes the key first. Same
+    results and exceptions as :func:`apply_mask_inplace`.
+    """
+    apply_mask_inplace(data, mask)
+
+
+class KeyFirstFallback:
+    """The key-first entries in front of a host's own masking function.
+
+    ``KeyFirstFallback(host).mask_keyfirst`` (or ``.mask_inplace_keyfirst``)
+    masks the calls a host makes itself (an exact 4-byte ``bytes`` key with an
+    exact ``bytes``, resp. ``bytearray``, payload) and hands every other call
+    to ``host(mask, data)`` unchanged, so results and errors outside that fast
+    path stay the host's own. ``host`` must be the host's function of the
+    same kind (returning bytes, resp. masking in place).
+    """
+
+    __slots__ = ("_host",)
+
+    def __init__(self, host: Callable[[object, object], object]) -> None:
+        if not callable(host):
+            raise TypeError("host must be callable")
+        self._host = host
+
+    @property
+    def host(self) -> Callable[[object, object], object]:
+        """The host's own function, called for everything outside the fast path."""
+        return self._host
+
+    def mask_keyfirst(self, mask: object, data: object, /) -> object:
+        """``host(mask, data)``, masked by wscodec when ``data`` is ``bytes``, ``mask`` 4 ``bytes``."""
+        if type(mask) is bytes and len(mask) == 4 and type(data) is bytes:
+            return _xor(data, mask)
+        return self._host(mask, data)
+
+    def mask_inplace_keyfirst(self, mask: object, data: object, /) -> object:
+        """``host(mask, data)``, masked in place by wscodec when ``data`` is a ``bytearray``, ``mask`` 4 ``bytes``."""
+        if type(mask) is bytes and len(mask) == 4 and type(data) is bytearray:
+            apply_mask_inplace(data, mask)
+            return None
+        return self._host(mask, data)
 
 
 class Masker:

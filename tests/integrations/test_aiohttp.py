@@ -2,16 +2,19 @@
 
 aiohttp's own websocket tests run with the shim through tools/host_tests/;
 these cover what they cannot: the pure host (aiohttp without its extensions,
-where the shim replaces the mask) against the compiled one and vice versa,
-in odd-sized chunks, and the host's server and client echoing every message.
+whose Python reader masks through the replaced name) against the compiled one
+and vice versa, in odd-sized chunks, and the host's server and client echoing
+every message.
 """
 
 from __future__ import annotations
 
 import array
 import asyncio
+import inspect
 from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import Any
 
 import aiohttp
 import aiohttp._websocket.writer as writer_module
@@ -19,7 +22,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp._websocket import helpers, reader_c, reader_py
 from aiohttp.base_protocol import BaseProtocol
-from conftest import CASES, Case, Relay, odd_chunks, pure_host, split3
+from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3
 
 import wscodec.integrations.aiohttp as shim
 
@@ -36,9 +39,9 @@ def build(host_build: str) -> Iterator[str]:
     undo()
 
 
-def replaces(impl: ModuleType, build: str) -> bool:
-    """Whether the shim replaces aiohttp's mask: only a pure host mask, only with compiled wscodec."""
-    return build == "pure" and impl.NAME == "cython"
+def replaces(impl: ModuleType) -> bool:
+    """Whether the shim replaces aiohttp's mask: with compiled wscodec, whichever mask the host uses."""
+    return impl.NAME == "cython"
 
 
 def outcome(func: object, *args: object) -> object:
@@ -55,11 +58,15 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
     assert report.host == "aiohttp" and report.version == "3.14.5" and report.implementation == impl.NAME
     assert "aiohttp._websocket.reader_c.websocket_mask" in report.left_alone
     dotted = {f"aiohttp._websocket.{name}.websocket_mask" for name in NAMES}
-    if replaces(impl, build):
+    if replaces(impl):
         assert set(report.replaced) == dotted
-        replacement = helpers.websocket_mask
+        replacement: Any = helpers.websocket_mask
         assert replacement is not originals["helpers"]
         assert all(module.websocket_mask is replacement for module in MODULES.values())
+        # the key-first entry itself, bound to aiohttp's function for calls outside its fast path
+        assert replacement.__self__.host is originals["helpers"]
+        # compiled and called directly: no Python function between aiohttp and the kernel
+        assert inspect.isbuiltin(replacement)
     else:
         assert report.replaced == {}
         assert dotted <= set(report.left_alone)
@@ -89,8 +96,18 @@ def test_masks_in_place_like_the_host(impl: ModuleType, build: str, size: int) -
     assert got == data
 
 
+class BytesSubclass(bytes):
+    pass
+
+
+class BytearraySubclass(bytearray):
+    pass
+
+
 BAD_ARGS = [
     ("abcd", bytearray(b"x")),
+    (BytesSubclass(b"abcd"), bytearray(b"subclass key")),
+    (b"abcd", BytearraySubclass(b"subclass data")),
     (bytearray(b"abcd"), bytearray(b"x")),
     (b"abc", bytearray(b"x")),
     (b"abcde", bytearray(b"x")),

@@ -30,7 +30,7 @@ from autobahn.asyncio.websocket import (
     WebSocketServerProtocol,
 )
 from autobahn.websocket import protocol, utf8validator, xormasker
-from conftest import CASES, Case, Relay, odd_chunks, subprocess_env
+from shim_cases import CASES, Case, Relay, odd_chunks, subprocess_env
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import chunked, frame_settings, utf8_payloads

@@ -10,7 +10,7 @@ import warnings
 from types import ModuleType
 
 import pytest
-from conftest import subprocess_env
+from shim_cases import subprocess_env
 
 from wscodec import integrations
 from wscodec.__main__ import main

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import array
 import asyncio
+import inspect
 from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 import tornado.util
 import tornado.web
 import tornado.websocket
-from conftest import CASES, Case, Relay, pure_host, split3
+from shim_cases import CASES, Case, Relay, pure_host, split3
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
@@ -55,9 +57,13 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
         assert all(module._websocket_mask is original for module in MODULES.values())
     else:
         assert set(report.replaced) == dotted
-        replacement = tornado.util._websocket_mask
+        replacement: Any = tornado.util._websocket_mask
         assert replacement is not original
         assert all(module._websocket_mask is replacement for module in MODULES.values())
+        # the key-first entry itself, bound to tornado's function for calls outside its fast path
+        assert replacement.__self__.host is original
+        # compiled wscodec leaves no Python function between tornado and the kernel
+        assert inspect.isbuiltin(replacement) == (impl.NAME == "cython")
     assert shim.install(impl) is report  # idempotent
     shim.uninstall()
     assert all(module._websocket_mask is original for module in MODULES.values())
@@ -78,8 +84,15 @@ def test_masks_like_the_host(impl: ModuleType, build: str, size: int) -> None:
         assert module._websocket_mask(mask, data) == original(mask, data)
 
 
+class BytesSubclass(bytes):
+    pass
+
+
 BAD_ARGS = [
     (b"abcd", "text is UTF-8 encoded by tornado's C function"),
+    (BytesSubclass(b"abcd"), b"subclass key"),
+    (b"abcd", BytesSubclass(b"subclass data")),
+    (b"abcd", None),
     ("abcd", b"str mask"),
     (b"abc", b"short mask"),
     (b"abcde", b"long mask"),

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
-from conftest import CASES, Case, Relay, odd_chunks, pure_host, split3, subprocess_env
+from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3, subprocess_env
 from websockets import frames
 from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import Protocol, Side, State

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import wsproto
 import wsproto.frame_protocol as fp
-from conftest import CASES, Case, Relay, odd_chunks, split3, utf8_text
+from shim_cases import CASES, Case, Relay, odd_chunks, split3, utf8_text
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import any_streams, chunked, frame_settings, garbage, valid_streams, wire

@@ -42,11 +42,14 @@ for build in native pure; do
     for impl in $WSCODEC_IMPLS; do
         echo "== aiohttp $version ($build build) + wscodec shim ($impl)"
         if [ "$build" = pure ]; then no_ext=1; else no_ext=; fi
-        # aiohttp's suite uses its own pytest plugin for async tests, not pytest-asyncio.
+        # aiohttp's suite uses its own pytest plugin for async tests, not pytest-asyncio. The
+        # deselected test asserts that helpers.websocket_mask is aiohttp's Cython function,
+        # i.e. that no shim replaced it: the shim does, on purpose.
         AIOHTTP_NO_EXTENSIONS="$no_ext" WSCODEC_SHIM_HOST=aiohttp WSCODEC_SHIM_IMPL="$impl" \
             PYTHONPATH="$WSCODEC_TEST_PATH" \
             python -m pytest -c pytest.ini --rootdir . -p shim_plugin -p no:asyncio -p no:cacheprovider \
-            -m "not dev_mode and not autobahn and not internal" -q -rfE "${tests[@]}" || status=1
+            -m "not dev_mode and not autobahn and not internal" -q -rfE \
+            --deselect tests/test_websocket_parser.py::test_websocket_mask_cython "${tests[@]}" || status=1
     done
 done
 exit $status

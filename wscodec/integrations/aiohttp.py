@@ -8,19 +8,20 @@ choice with ``from .helpers import websocket_mask`` into
 without its extensions). Its compiled reader, ``reader_c``, ``cimport``s the
 compiled mask at C level: already native, and out of reach of any patch.
 
-What is replaced depends on what the host already uses:
+With compiled wscodec all three Python-level names are replaced, whichever
+mask the host selected: the replacement is a compiled key-first entry
+(``KeyFirstFallback(host).mask_inplace_keyfirst``), called as cheaply as
+aiohttp's own Cython function and with no Python layer in between, so it is
+faster than the compiled host mask up to tens of KiB and no slower above, and
+tens of times faster than the pure one. Pure-Python wscodec replaces nothing:
+its in-place masking is no faster than aiohttp's own ``bytes.translate`` loop
+on a bytearray (the same technique), and slower than the compiled one.
 
-* a compiled host mask is left alone: it masks in place at memory speed
-  (8-byte words the compiler vectorises) with no Python call layer, so the
-  Python-level wrapper a shim needs would only add call overhead;
-* the pure host mask is replaced by compiled wscodec (tens of times faster),
-  but not by pure wscodec, whose in-place masking is no faster than aiohttp's
-  own ``bytes.translate`` loop on a bytearray (the same technique).
-
-Arguments outside the fast path (anything but a 4-byte ``bytes`` key and a
-``bytearray``) go to the host's own function, so errors are the host's.
-aiohttp decodes text with ``bytes.decode`` (C) once per message: there is no
-Python-level UTF-8 work to replace.
+Calls outside the fast path (anything but a 4-byte ``bytes`` key and a
+``bytearray``; aiohttp's own calls never are) go to the host's own function,
+so results and errors are the host's. aiohttp decodes text with
+``bytes.decode`` (C) once per message: there is no Python-level UTF-8 work to
+replace.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ import asyncio
 import importlib
 import sys
 import time
-from collections.abc import Callable
 from types import ModuleType
 
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, expect_function, is_native
+from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, expect_function
 
 __all__ = ["HOST", "TESTED_VERSIONS", "describe", "echo_roundtrip", "install", "is_installed", "uninstall"]
 
@@ -45,19 +45,6 @@ _HELPERS = "aiohttp._websocket.helpers"
 _FOLLOWERS = ("aiohttp._websocket.writer", "aiohttp._websocket.reader_py")
 _READER_C = "aiohttp._websocket.reader_c"
 
-WebsocketMask = Callable[[object, object], None]
-
-
-def _make_websocket_mask(kernel: Callable[[object, object], None], original: WebsocketMask) -> WebsocketMask:
-    def websocket_mask(mask: object, data: object) -> None:
-        """Mask ``data`` (a bytearray) in place with the 4-byte ``mask`` (wscodec kernel)."""
-        if type(mask) is bytes and len(mask) == 4 and type(data) is bytearray:
-            kernel(data, mask)
-        else:
-            original(mask, data)  # the host's own errors and edge cases
-
-    return websocket_mask
-
 
 def _plan(impl: ModuleType) -> Plan:
     helpers = importlib.import_module(_HELPERS)
@@ -65,23 +52,26 @@ def _plan(impl: ModuleType) -> Plan:
     native: Plan = [
         Leave(f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native")
     ]
-    where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
-    if is_native(original):
-        why = (
-            "aiohttp's compiled in-place mask already runs at memory speed; "
-            "a Python-level wrapper around wscodec's would add ~50 ns a call and gain nothing"
-        )
-        return native + [Leave(name, why) for name in where]
     if impl.NAME == "python":
-        why = "pure-Python wscodec masks in place no faster than aiohttp's own bytes.translate loop"
+        why = (
+            "pure-Python wscodec masks in place no faster than aiohttp's own bytes.translate loop, "
+            "and slower than its compiled mask"
+        )
+        where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
         return native + [Leave(name, why) for name in where]
-    what = f"wscodec apply_mask_inplace ({impl.NAME})"
-    replacement = _make_websocket_mask(impl.apply_mask_inplace, original)
+    from wscodec._mask_c import KeyFirstFallback
+
+    what = f"wscodec mask_inplace_keyfirst ({impl.NAME}; aiohttp's own function outside the fast path)"
+    replacement = KeyFirstFallback(original).mask_inplace_keyfirst
     plan: Plan = [Replace(helpers, "websocket_mask", replacement, what, followers=_FOLLOWERS)]
     for name in _FOLLOWERS:
         module = sys.modules.get(name)
         if module is not None:
-            expect_function(module, "websocket_mask", ("mask", "data"))
+            # Their calls fall back to helpers' function: it must be the one they hold.
+            if getattr(module, "websocket_mask", None) is not original:
+                raise UnsupportedHostError(
+                    f"{name}.websocket_mask is not {_HELPERS}'s; this host version is not supported"
+                )
             plan.append(Replace(module, "websocket_mask", replacement, what))
     return native + plan
 
@@ -90,7 +80,7 @@ _SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace aiohttp's ``websocket_mask`` where wscodec is faster (``impl``: default the active one).
+    """Replace aiohttp's ``websocket_mask`` with compiled wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
     Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested

@@ -4,15 +4,19 @@ tornado selects ``tornado.speedups.websocket_mask`` (C) or
 ``tornado.util._websocket_mask_python`` as ``tornado.util._websocket_mask``
 and copies it with ``from tornado.util import _websocket_mask`` into
 ``tornado.websocket`` (frames, both directions) and ``tornado.web`` (XSRF
-token masking). The shim replaces all three.
+token masking). The shim replaces all three with a key-first entry
+(``KeyFirstFallback(host).mask_keyfirst``) that takes tornado's argument
+order itself, so no Python layer sits in between: compiled, it is cheaper to
+call than tornado's C function (which parses a tuple of arguments on every
+call) and masks with wide SIMD. With pure-Python wscodec the compiled host
+function is left alone; the pure host function (a byte-by-byte ``array``
+loop) is replaced by either implementation.
 
-With pure-Python wscodec the compiled host function is left alone; the pure
-host function (a byte-by-byte ``array`` loop) is replaced by either
-implementation. Arguments outside the fast path (anything but a 4-byte
-``bytes`` key and ``bytes`` data, e.g. the ``str`` that tornado's C function
-accepts) go to the host's own function, so results and errors are the host's.
-tornado decodes text with ``bytes.decode`` (C) once per message: there is no
-Python-level UTF-8 work to replace.
+Calls outside the fast path (anything but a 4-byte ``bytes`` key and
+``bytes`` data, e.g. the ``str`` that tornado's C function accepts; tornado's
+own calls never are) go to the host's own function, so results and errors
+are the host's. tornado decodes text with ``bytes.decode`` (C) once per
+message: there is no Python-level UTF-8 work to replace.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import asyncio
 import importlib
 import sys
 import time
-from collections.abc import Callable
 from types import ModuleType
 
 from ._patch import (
@@ -44,17 +47,8 @@ TESTED_VERSIONS = ("6.6.1",)
 
 _FOLLOWERS = ("tornado.websocket", "tornado.web")
 
-WebsocketMask = Callable[[object, object], bytes]
-
-
-def _make_websocket_mask(kernel: Callable[[object, object], bytes], original: WebsocketMask) -> WebsocketMask:
-    def websocket_mask(mask: object, data: object, /) -> bytes:
-        """Return ``data`` masked with the 4-byte ``mask`` as new bytes (wscodec kernel)."""
-        if type(mask) is bytes and len(mask) == 4 and type(data) is bytes:
-            return kernel(data, mask)
-        return original(mask, data)  # the host's own results and errors
-
-    return websocket_mask
+# where each implementation's KeyFirstFallback lives (the namespaces carry only the public names)
+_MASK_MODULES = {"python": "wscodec.mask_py", "cython": "wscodec._mask_c"}
 
 
 def _plan(impl: ModuleType) -> Plan:
@@ -65,8 +59,9 @@ def _plan(impl: ModuleType) -> Plan:
     if native_beats_pure(original, impl):
         why = "tornado's compiled speedups.websocket_mask is faster than pure-Python wscodec"
         return [Leave(name, why) for name in where]
-    what = f"wscodec apply_mask ({impl.NAME})"
-    replacement = _make_websocket_mask(impl.apply_mask, original)
+    masks = importlib.import_module(_MASK_MODULES[impl.NAME])
+    what = f"wscodec mask_keyfirst ({impl.NAME}; tornado's own function outside the fast path)"
+    replacement = masks.KeyFirstFallback(original).mask_keyfirst
     plan: Plan = [Replace(util, "_websocket_mask", replacement, what, followers=_FOLLOWERS)]
     for name in _FOLLOWERS:
         module = sys.modules[name]
