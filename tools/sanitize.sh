@@ -6,8 +6,9 @@
 #   tools/sanitize.sh                              # the whole suite
 #   tools/sanitize.sh tests/test_hostile.py -x     # arguments go to pytest (default: all of tests/)
 #
-# Needs Python >= 3.11, gcc (or CC=clang) with its sanitizer runtimes, and the test dependencies in the
-# active Python; for tests/e2e, `source .ci/setup-e2e` first, as for the normal suite.
+# Needs Python >= 3.11, gcc with its sanitizer runtimes (libasan, libubsan), and the test dependencies
+# plus Cython and setuptools in the active Python; for tests/e2e, `source .ci/setup-e2e` first, as for
+# the normal suite.
 #
 # The build is made from a copy of the package in a temporary directory (the working tree's in-place
 # build is left alone) and put first on the path; the suite itself runs from the repository
@@ -25,22 +26,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "sanitize.sh needs Python >= 3.11"; exit 1; }
-cc=${CC:-gcc}
 work=$(mktemp -d "${TMPDIR:-/tmp}/wscodec-sanitize.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 started=$SECONDS
 
-echo "== building the extension with -fsanitize=address,undefined ($cc) in $work/src"
+echo "== building the extension with -fsanitize=address,undefined (gcc) in $work/src"
 mkdir -p "$work/src" "$work/reports"
 cp setup.py pyproject.toml README.md LICENSE "$work/src/"
 cp -r wscodec "$work/src/"
 find "$work/src/wscodec" \( -name '*.so' -o -name '*.pyd' -o -name '_*_c.c' -o -name __pycache__ \) -prune -exec rm -rf {} +
-(cd "$work/src" && CC=$cc WSCODEC_SANITIZE=1 WSCODEC_REQUIRE_EXTENSIONS=1 python setup.py -q build_ext --inplace) \
+(cd "$work/src" && CC=gcc WSCODEC_SANITIZE=1 WSCODEC_REQUIRE_EXTENSIONS=1 python setup.py -q build_ext --inplace) \
     >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 
 export LD_PRELOAD
-LD_PRELOAD=$("$cc" -print-file-name=libasan.so)
-[ -f "$LD_PRELOAD" ] || { echo "no ASan runtime found for $cc"; exit 1; }
+LD_PRELOAD=$(gcc -print-file-name=libasan.so)
+[ -f "$LD_PRELOAD" ] || { echo "gcc's ASan runtime (libasan) is missing"; exit 1; }
 export PYTHONPATH="$work/src" PYTHONSAFEPATH=1 PYTHONMALLOC=malloc
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$work/reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1"

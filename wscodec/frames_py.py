@@ -324,6 +324,11 @@ class _FrameReader:
 
     Subclasses judge each header in :meth:`_accept` (before any of its
     payload is buffered) and consume each complete frame in :meth:`_deliver`.
+
+    Small frames split across reads wait in one bytearray until complete. A
+    large one (``_STREAM_MIN``) is "streamed": from its header on, each read's
+    share of its payload is kept as a piece, joined once at the end — growing
+    one bytearray read after read would copy it again at every resize.
     """
 
     def __init__(self, client: bool, max_frame_size: int | None, rsv_allowed: int) -> None:
@@ -337,6 +342,11 @@ class _FrameReader:
         self._buf = bytearray()
         self._error: tuple[int, str] | None = None
         self._closed = False  # set by MessageDecoder after a CLOSE frame: ignore all that follows
+        # The streamed frame: its first byte, opcode, mask key and header size; the pieces of
+        # its payload received so far and how many bytes of it are still to come.
+        self._stream: tuple[int, Opcode, bytes | None, int] | None = None
+        self._pieces: list[bytes | bytearray] = []
+        self._missing = 0
 
     def _accept(self, opcode: Opcode, fin: bool, length: int) -> None:
         if length > self._max_frame:
@@ -349,6 +359,8 @@ class _FrameReader:
         exc.frames = out
         self._error = (exc.code, exc.reason)
         self._buf = bytearray()  # drop what was buffered: a failed decoder holds nothing
+        self._stream = None
+        self._pieces = []
         return exc
 
     def _feed(self, data: object) -> list[Any]:
@@ -356,27 +368,70 @@ class _FrameReader:
             readable(data)
             raise ProtocolError(*self._error)
         out: list[Any] = []
+        chunk: Any = readable(data)
         if self._closed:
-            readable(data)
             return out
-        buf = self._buf
-        if buf:
-            buf += readable(data)
-            view: Any = memoryview(buf)
-        else:
-            view = readable(data)
         try:
-            pos = self._parse(view, out, buf if buf else None)
+            if self._stream is not None:
+                taken = self._continue_stream(chunk, out)
+                if taken == len(chunk):
+                    return out
+                chunk = memoryview(chunk)[taken:]
+            self._feed_frames(chunk, out)
         except ProtocolError as exc:
-            if isinstance(view, memoryview):
-                view.release()
             raise self._fail(exc, out) from None
-        if buf:
-            view.release()
-            del buf[:pos]
-        elif pos < len(view):
-            self._buf = bytearray(view[pos:])
         return out
+
+    def _feed_frames(self, chunk: Any, out: list[Any]) -> None:
+        buf = self._buf
+        if not buf:
+            pos = self._parse(chunk, out, None)
+            if pos < len(chunk) and self._stream is None:
+                self._buf = bytearray(chunk[pos:])
+            return
+        buf += chunk
+        with memoryview(buf) as view:
+            pos = self._parse(view, out, buf)
+        del buf[:pos]
+
+    def _start_stream(self, view: Any, pos: int, size: int, opcode: Opcode, length: int) -> None:
+        """Begin streaming the large frame whose header is at ``pos``, with the rest of ``view``."""
+        start = pos + size
+        key = bytes(view[start - 4 : start]) if view[pos + 1] & 0x80 else None
+        self._stream = (view[pos], opcode, key, size)
+        self._pieces = []
+        self._keep(view[start:])
+        self._missing = length - (len(view) - start)
+
+    def _keep(self, piece: Any) -> None:
+        """Add a piece of the streamed payload: large ones as they are, small ones merged.
+
+        Merging keeps a dribble of 1-byte reads from costing a Python object per byte.
+        """
+        pieces = self._pieces
+        if len(piece) >= _PIECE_MIN:
+            pieces.append(piece if type(piece) is bytes else bytes(piece))
+        elif pieces and type(pieces[-1]) is bytearray:
+            pieces[-1] += piece
+        else:
+            pieces.append(bytearray(piece))
+
+    def _continue_stream(self, chunk: Any, out: list[Any]) -> int:
+        """Take the streamed frame's next bytes from ``chunk``; deliver it when complete."""
+        take = min(self._missing, len(chunk))
+        self._keep(chunk if take == len(chunk) else chunk[:take])
+        self._missing -= take
+        head = self._stream
+        if not self._missing and head is not None:
+            b0, opcode, key, _ = head
+            pieces, self._stream, self._pieces = self._pieces, None, []
+            if key is None:
+                payload = b"".join(pieces)
+            else:
+                joined = bytearray().join(pieces)
+                payload = _unmask_in_place(joined, 0, len(joined), key)
+            self._deliver(b0, opcode, payload, out)
+        return take
 
     def _parse(self, view: Any, out: list[Any], own: bytearray | None) -> int:
         """Consume every complete frame in ``view``; return the offset of the first unconsumed byte.
@@ -405,12 +460,15 @@ class _FrameReader:
             self._accept(opcode, bool(b0 & 0x80), length)
             start = pos + size
             if end - start < length:
+                if length >= _STREAM_MIN:
+                    self._start_stream(view, pos, size, opcode, length)
+                    return end
                 break
             stop = start + length
             if client:
                 payload = bytes(view[start:stop])
             elif own is not None and length > _UNMASK_IN_PLACE_MIN:
-                payload = _unmask_in_place(own, start, stop)
+                payload = _unmask_in_place(own, start, stop, bytes(view[start - 4 : start]))
             else:
                 payload = _xor(view[start:stop], bytes(view[start - 4 : start]))
             self._deliver(b0, opcode, payload, out)
@@ -420,9 +478,13 @@ class _FrameReader:
 
 # Payloads above this size are unmasked inside the receive buffer (measured crossover).
 _UNMASK_IN_PLACE_MIN = 4096
+# A frame at least this large that arrives over several reads is streamed (see _FrameReader).
+_STREAM_MIN = 1 << 15
+# Pieces of a streamed payload smaller than this are merged into one bytearray.
+_PIECE_MIN = 4096
 
 
-def _unmask_in_place(buf: bytearray, start: int, stop: int) -> bytes:
+def _unmask_in_place(buf: bytearray, start: int, stop: int, key: bytes) -> bytes:
     """Unmask a large payload inside the receive buffer, then copy it out once.
 
     Four stride-4 ``translate`` passes run at C speed and save the two
@@ -430,7 +492,6 @@ def _unmask_in_place(buf: bytearray, start: int, stop: int) -> bytes:
     does not resize ``buf``, so it is allowed while a memoryview of it lives.
     """
     tables = _tables()
-    key = buf[start - 4 : start]
     for i in range(4):
         buf[start + i : stop : 4] = buf[start + i : stop : 4].translate(tables[key[i]])
     with memoryview(buf) as view:
@@ -470,5 +531,7 @@ class FrameDecoder(_FrameReader):
     @property
     def buffered(self) -> int:
         """Bytes received but not yet part of a complete frame."""
+        if self._stream is not None:
+            return self._stream[3] + sum(map(len, self._pieces))
         return len(self._buf)
 
