@@ -117,10 +117,14 @@ def _measure_long_run(name: str) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_a_million_cycles_leave_memory_flat(impl: ModuleType) -> None:
-    script = f"import json, test_memory; print(json.dumps(test_memory._measure_long_run({impl.NAME!r})))"
+    tests = str(Path(__file__).resolve().parent)
+    script = (
+        f"import json, sys; sys.path.insert(0, {tests!r}); import test_memory; "
+        f"print(json.dumps(test_memory._measure_long_run({impl.NAME!r})))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", script],
-        cwd=Path(__file__).resolve().parent,
+        cwd=tests,
         env={**os.environ, "PYTHONPATH": str(Path(wscodec.__file__).resolve().parents[1])},
         capture_output=True,
         text=True,

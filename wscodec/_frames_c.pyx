@@ -241,6 +241,8 @@ cdef bytes _copy_out(const unsigned char *src, Py_ssize_t n, bint masked):
 
 cdef inline void _unmask_into(unsigned char *dst, const unsigned char *src, Py_ssize_t n, bint masked) noexcept:
     """Copy a payload, unmasking it on the way if ``masked`` (the key is the 4 bytes before ``src``)."""
+    if n == 0:
+        return  # ``dst`` may be NULL: an empty fragment before any message byte
     if masked:
         if n >= _NOGIL_MIN:
             with nogil:
@@ -527,6 +529,7 @@ cdef class _FrameReader:
     cdef bint _closed            # set by MessageDecoder after a CLOSE frame: ignore all that follows
     cdef int _error_code         # 0 while healthy
     cdef object _error_reason
+    cdef bint _busy              # a feed() is running: large copies run without the GIL
     cdef PyObject *_stream       # owned: the bytes a large payload is unmasked into, or NULL
     cdef Py_ssize_t _stream_len  # payload bytes in it so far
     cdef Py_ssize_t _stream_cap  # its current size
@@ -735,6 +738,17 @@ cdef class _FrameReader:
             return pos
 
     cdef list _feed(self, object data):
+        # Large copies release the GIL (and suspend a free-threaded build's critical section), so a
+        # second thread feeding the same decoder could resize a buffer under them: refuse it instead.
+        if self._busy:
+            raise RuntimeError("feed() is already running in another thread")
+        self._busy = True
+        try:
+            return self._feed_locked(data)
+        finally:
+            self._busy = False
+
+    cdef list _feed_locked(self, object data):
         cdef Input inp
         cdef Py_ssize_t pos = 0
         cdef list out = []

@@ -348,6 +348,13 @@ class _FrameReader:
         self._pieces: list[bytes | bytearray] = []
         self._missing = 0
 
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a complete frame."""
+        if self._stream is not None:
+            return self._stream[3] + sum(map(len, self._pieces))
+        return len(self._buf)
+
     def _accept(self, opcode: Opcode, fin: bool, length: int) -> None:
         if length > self._max_frame:
             raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
@@ -527,11 +534,3 @@ class FrameDecoder(_FrameReader):
         before it in this call on ``.frames``; every later call raises again.
         """
         return self._feed(data)
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet part of a complete frame."""
-        if self._stream is not None:
-            return self._stream[3] + sum(map(len, self._pieces))
-        return len(self._buf)
-
