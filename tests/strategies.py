@@ -341,7 +341,8 @@ def _broken(draw: st.DrawFn, masked: bool) -> list[FrameSpec]:
             elif change == "mask":
                 spec = dataclasses.replace(spec, mask=None if spec.mask else b"\x01\x02\x03\x04")
             elif change == "form":
-                spec = dataclasses.replace(spec, length_form=draw(st.sampled_from(("16", "64"))))
+                forms = ("16", "64") if spec.length < 0x10000 else ("64",)  # a length must fit its form
+                spec = dataclasses.replace(spec, length_form=draw(st.sampled_from(forms)))
             else:
                 spec = dataclasses.replace(spec, payload=draw(payloads(max_small=300, big=False)))
             specs[i] = spec
