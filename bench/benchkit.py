@@ -31,7 +31,10 @@ def run_checked(
     expected: Any,
     also: Iterable[tuple[Callable[[], Call], Any]] = (),
 ) -> Any:
-    """Check ``bind()`` (and each of ``also``) against the oracle, time a fresh call, return ``result`` of the last one."""
+    """Check ``bind()`` (and each of ``also``) against the oracle, time a fresh call.
+
+    Returns ``result`` of the last one.
+    """
     for make, answer in ((bind, expected), *also):
         assert make().checked() == answer
     benchmark.group = group

@@ -10,7 +10,6 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-
 from impls import IMPL_NAMES, load_impl
 
 

@@ -19,9 +19,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from impls import IMPL_NAMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from impls import IMPL_NAMES
 
 KEY = bytes([0x37, 0xFA, 0x21, 0x3D])
 KERNEL_NAMES = {"avx512", "avx2", "sse2", "neon", "portable"}

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from impls import IMPL_NAMES, load_impl
 
 import wscodec
-from impls import IMPL_NAMES, load_impl
 
 PUBLIC_IMPL_NAMES = [
     "apply_mask",
@@ -44,7 +44,8 @@ def test_active_implementation_matches_the_run() -> None:
 
 
 def test_env_switch_forces_pure_python() -> None:
-    out = _run("import wscodec; print(wscodec.implementation, wscodec.apply_mask.__module__)", WSCODEC_NO_EXTENSIONS="1")
+    code = "import wscodec; print(wscodec.implementation, wscodec.apply_mask.__module__)"
+    out = _run(code, WSCODEC_NO_EXTENSIONS="1")
     assert out == "python wscodec.mask_py"
 
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-
 THREADS = 8
 KEY = b"\xa1\xb2\xc3\xd4"
 BIG = 300 * 1024  # past every GIL-free threshold

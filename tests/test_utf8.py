@@ -23,9 +23,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from impls import IMPL_NAMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from impls import IMPL_NAMES
 
 KERNEL_NAMES = {"avx512", "avx2", "ssse3", "neon", "scalar"}
 

@@ -10,14 +10,13 @@ Python. :data:`implementation` says which one is active (``"cython"`` or
 from __future__ import annotations
 
 import os as _os
+from types import ModuleType as _ModuleType
 
 from ._version import __version__
 from .close import encode_close, parse_close
 from .enums import RSV1, RSV2, RSV3, CloseCode, Opcode
 from .errors import ProtocolError
 from .handshake import accept_key, generate_key, validate_key
-
-from types import ModuleType as _ModuleType
 
 
 def _choose() -> _ModuleType:

@@ -11,11 +11,11 @@ reference both are tested against:
 
 from __future__ import annotations
 
-from typing import Union
+from typing import TypeAlias
 
 __all__ = ["readable", "writable", "mask_key"]
 
-Readable = Union[bytes, memoryview]
+Readable: TypeAlias = "bytes | memoryview"
 
 
 def readable(data: object) -> Readable:

@@ -32,7 +32,6 @@ _SOURCES = {
     "DEFAULT_MAX_MESSAGE_SIZE": "_frames_c",
 }
 
-__all__ = ["NAME", "load_all", *_SOURCES]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,14 @@
 """The pure-Python implementation, gathered under the public names."""
 
-from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, FrameDecoder, FrameHeader, encode_frame, encode_header, parse_header
+from .frames_py import (
+    DEFAULT_MAX_FRAME_SIZE,
+    Frame,
+    FrameDecoder,
+    FrameHeader,
+    encode_frame,
+    encode_header,
+    parse_header,
+)
 from .mask_py import Masker, apply_mask, apply_mask_inplace, mask_inplace_keyfirst, mask_keyfirst
 from .messages_py import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder
 from .utf8_py import Utf8Validator, validate_utf8

@@ -210,7 +210,7 @@ class DevTools:
             stdout=stderr,
             stderr=stderr,
             pass_fds=(3, 4),
-            preexec_fn=as_fds_3_and_4,  # noqa: PLW1509 - the one way to renumber descriptors; no threads
+            preexec_fn=as_fds_3_and_4,
         )
         os.close(to_browser)
         os.close(from_browser)

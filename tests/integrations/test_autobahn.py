@@ -30,9 +30,9 @@ from autobahn.asyncio.websocket import (
     WebSocketServerProtocol,
 )
 from autobahn.websocket import protocol, utf8validator, xormasker
-from shim_cases import CASES, Case, Relay, odd_chunks, subprocess_env
 from hypothesis import given
 from hypothesis import strategies as st
+from shim_cases import CASES, Case, Relay, odd_chunks, subprocess_env
 from strategies import chunked, frame_settings, utf8_payloads
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve

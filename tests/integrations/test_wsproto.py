@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import wsproto
 import wsproto.frame_protocol as fp
-from shim_cases import CASES, Case, Relay, odd_chunks, split3, utf8_text
 from hypothesis import given
 from hypothesis import strategies as st
+from shim_cases import CASES, Case, Relay, odd_chunks, split3, utf8_text
 from strategies import any_streams, chunked, frame_settings, garbage, valid_streams, wire
 from wsproto import connection, handshake
 from wsproto.connection import ConnectionState, ConnectionType

@@ -204,7 +204,7 @@ def _timing_loop(nargs: int, kwnames: tuple[str, ...]) -> Callable[..., int]:
             "    return clock() - start\n"
         )
         namespace: dict[str, Any] = {"repeat": itertools.repeat, "clock": CLOCK}
-        exec(compile(source, "<wscodec-bench-loop>", "exec"), namespace)  # noqa: S102 -- our own source
+        exec(compile(source, "<wscodec-bench-loop>", "exec"), namespace)
         _LOOPS[key] = namespace["loop"]
     return _LOOPS[key]
 

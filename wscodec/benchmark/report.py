@@ -143,7 +143,10 @@ def render(sections: Sequence[Section]) -> str:
 
 
 class ProgressLine:
-    """Says on ``stream`` what is being measured: one rewritten line on a terminal, a line every few seconds otherwise."""
+    """Says on ``stream`` what is being measured.
+
+    One rewritten line on a terminal, a line every few seconds otherwise.
+    """
 
     def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0) -> None:
         self._stream = stream
