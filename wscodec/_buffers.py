@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 __all__ = ["readable", "writable", "mask_key"]
 
-Readable: TypeAlias = "bytes | memoryview"
+Readable: TypeAlias = bytes | memoryview
 
 
 def readable(data: object) -> Readable:

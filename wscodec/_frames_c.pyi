@@ -2,11 +2,14 @@
 
 from typing import Final
 
+from typing_extensions import disjoint_base
+
 from .enums import Opcode
 
 DEFAULT_MAX_FRAME_SIZE: Final[int]
 DEFAULT_MAX_MESSAGE_SIZE: Final[int]
 
+@disjoint_base
 class Frame:
     @property
     def fin(self) -> bool: ...
@@ -23,8 +26,9 @@ class Frame:
     def __init__(
         self, fin: bool, opcode: int, payload: bytes, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False
     ) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
+@disjoint_base
 class FrameHeader:
     @property
     def fin(self) -> bool: ...
@@ -56,8 +60,9 @@ class FrameHeader:
         mask: bytes | None,
         header_size: int,
     ) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
+@disjoint_base
 class Message:
     @property
     def opcode(self) -> Opcode: ...
@@ -66,7 +71,7 @@ class Message:
     @property
     def text(self) -> str: ...
     def __init__(self, opcode: int, payload: bytes) -> None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 def parse_header(data: object, offset: int = 0) -> FrameHeader | None: ...
 def encode_header(
@@ -90,6 +95,7 @@ def encode_frame(
     mask: object = None,
 ) -> bytes: ...
 
+@disjoint_base
 class _FrameReader:
     @property
     def buffered(self) -> int: ...
@@ -98,6 +104,7 @@ class FrameDecoder(_FrameReader):
     def __init__(self, *, client: bool = False, max_frame_size: int | None = ..., rsv_allowed: int = 0) -> None: ...
     def feed(self, data: object) -> list[Frame]: ...
 
+@disjoint_base
 class MessageDecoder(_FrameReader):
     def __init__(
         self, *, client: bool = False, max_message_size: int | None = ..., max_frame_size: int | None = None

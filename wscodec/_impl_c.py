@@ -8,7 +8,7 @@ compiled module does not need the others; :func:`load_all` (called by
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 NAME = "cython"
 
@@ -32,6 +32,10 @@ _SOURCES = {
     "DEFAULT_MAX_MESSAGE_SIZE": "_frames_c",
 }
 
+if TYPE_CHECKING:
+    # __getattr__ resolves these at run time; declared so that type checkers (and stubtest) know their type.
+    DEFAULT_MAX_FRAME_SIZE: int
+    DEFAULT_MAX_MESSAGE_SIZE: int
 
 
 def __getattr__(name: str) -> Any:

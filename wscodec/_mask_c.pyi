@@ -2,6 +2,8 @@
 
 from collections.abc import Callable
 
+from typing_extensions import disjoint_base
+
 __all__ = [
     "KeyFirstFallback",
     "Masker",
@@ -18,6 +20,7 @@ def apply_mask_inplace(buffer: object, mask: object, offset: int = 0) -> None: .
 def mask_keyfirst(mask: object, data: object, /) -> bytes: ...
 def mask_inplace_keyfirst(mask: object, data: object, /) -> None: ...
 
+@disjoint_base
 class KeyFirstFallback:
     def __init__(self, host: Callable[[object, object], object]) -> None: ...
     @property
@@ -25,6 +28,7 @@ class KeyFirstFallback:
     def mask_keyfirst(self, mask: object, data: object, /) -> object: ...
     def mask_inplace_keyfirst(self, mask: object, data: object, /) -> object: ...
 
+@disjoint_base
 class Masker:
     def __init__(self, mask: object) -> None: ...
     def process(self, data: object) -> bytes: ...
