@@ -11,6 +11,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+# websockets needs Python >= 3.11; without it these tests cannot run
+pytest.importorskip("websockets")
+
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from outcomes import Item, frame_item, normalise

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# websockets needs Python >= 3.11; without it these tests cannot run
+pytest.importorskip("websockets")
+
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
 

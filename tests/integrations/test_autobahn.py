@@ -19,10 +19,15 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
+import pytest
+
+# autobahn and websockets need Python >= 3.11; without them these tests cannot run
+pytest.importorskip("autobahn")
+pytest.importorskip("websockets")
+
 import autobahn.nvx._utf8validator as nvx_validator
 import autobahn.nvx._xormasker as nvx_masker
 import autobahn.websocket
-import pytest
 from autobahn.asyncio.websocket import (
     WebSocketClientFactory,
     WebSocketClientProtocol,

@@ -17,6 +17,10 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
+
+# websockets needs Python >= 3.11; without it these tests cannot run
+pytest.importorskip("websockets")
+
 from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3, subprocess_env
 from websockets import frames
 from websockets.frames import Close, Frame, Opcode
