@@ -34,7 +34,5 @@ def test_mask_in_place(benchmark: Any, impl: Impl, size: int) -> None:
     bind = binder(impl)
     data = random_bytes(size)
     expected = oracle.xor_mask(data, MASK_KEY)
-    result = run_checked(
-        benchmark, f"mask in place {size_label(size)}", lambda: bind(data, MASK_KEY), expected
-    )
+    result = run_checked(benchmark, f"mask in place {size_label(size)}", lambda: bind(data, MASK_KEY), expected)
     assert result in (data, expected)  # masked an odd or an even number of times

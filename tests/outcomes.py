@@ -121,9 +121,7 @@ _OPCODES = {0, 1, 2, 8, 9, 10}
 _CONTINUATIONS = (0x80, 0x90, 0xA0, 0xBF)
 
 
-def _header_violation(
-    spec: FrameSpec, client: bool, max_frame_size: int | None, rsv_allowed: int
-) -> int | None:
+def _header_violation(spec: FrameSpec, client: bool, max_frame_size: int | None, rsv_allowed: int) -> int | None:
     """The close code for the first rule ``spec``'s header breaks, in the documented order."""
     length = spec.length
     if spec.rsv & ~rsv_allowed:

@@ -312,9 +312,7 @@ def _broken(draw: st.DrawFn, masked: bool) -> list[FrameSpec]:
     """A valid stream with one to three things wrong with it (a frame changed, inserted or removed)."""
     specs = draw(valid_streams(masked, big=False))
     for _ in range(draw(st.integers(1, 3))):
-        how = draw(
-            st.sampled_from(("insert", "insert", "delete", "change", "change", "change", "utf8", "close"))
-        )
+        how = draw(st.sampled_from(("insert", "insert", "delete", "change", "change", "change", "utf8", "close")))
         if how == "insert" or not specs:
             specs.insert(draw(st.integers(0, len(specs))), draw(any_frames(masked)))
             continue
@@ -327,9 +325,7 @@ def _broken(draw: st.DrawFn, masked: bool) -> list[FrameSpec]:
             bad = draw(st.sampled_from(_BAD_UTF8))
             specs[i] = dataclasses.replace(spec, payload=spec.payload[:at] + bad + spec.payload[at:])
         elif how == "close":
-            specs[i] = dataclasses.replace(
-                spec, opcode=8, fin=True, payload=draw(st.sampled_from(_BAD_CLOSE))
-            )
+            specs[i] = dataclasses.replace(spec, opcode=8, fin=True, payload=draw(st.sampled_from(_BAD_CLOSE)))
         else:
             change = draw(st.sampled_from(("opcode", "rsv", "fin", "mask", "form", "payload")))
             if change == "opcode":

@@ -176,9 +176,7 @@ def test_crash_is_an_error_row(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     assert "RuntimeError: boom" in errors[0][1]
 
 
-def test_external_section_missing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_external_section_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(cli.EXTERNAL, "server", "wscodec.benchmark.no_such_module")
     assert main(["bench", "--quick", "--server"]) == 2
     captured = capsys.readouterr()

@@ -179,9 +179,7 @@ def test_close_payload_is_not_judged_by_the_frame_decoder(impl: ModuleType) -> N
         FrameSpec(8, b"\x03\xed\xff", mask=KEY),
         FrameSpec(2, b"x", mask=KEY),
     ]
-    assert [normalise(impl, f) for f in impl.FrameDecoder().feed(wire(specs))] == [
-        frame_item(s) for s in specs
-    ]
+    assert [normalise(impl, f) for f in impl.FrameDecoder().feed(wire(specs))] == [frame_item(s) for s in specs]
 
 
 def test_decoder_options_are_checked(impl: ModuleType) -> None:
@@ -262,9 +260,7 @@ def test_one_byte_dribble_delivers_each_frame_with_its_last_byte(impl: ModuleTyp
 def test_64k_socket_reads_of_mixed_sizes(impl: ModuleType, client: bool) -> None:
     rng = random.Random(64)
     key = None if client else KEY
-    specs = [
-        FrameSpec(2, rng.randbytes(n), mask=key) for n in (2, 125, 1024, 65536, 2, 1 << 20, 125, 65535, 0)
-    ]
+    specs = [FrameSpec(2, rng.randbytes(n), mask=key) for n in (2, 125, 1024, 65536, 2, 1 << 20, 125, 65535, 0)]
     data = wire(specs)
     decoder = impl.FrameDecoder(client=client)
     got = [normalise(impl, f) for i in range(0, len(data), 65536) for f in decoder.feed(data[i : i + 65536])]
@@ -396,9 +392,7 @@ def test_declared_2_62_bytes_over_a_small_limit_fails_at_once_allocating_nothing
 @pytest.mark.parametrize(
     ("declared", "limit"), [(1 << 62, None), ((1 << 63) - 1, None), (1 << 29, 1 << 30), (1 << 24, 1 << 24)]
 )
-def test_declared_length_is_not_allocated_before_it_arrives(
-    impl: ModuleType, declared: int, limit: int
-) -> None:
+def test_declared_length_is_not_allocated_before_it_arrives(impl: ModuleType, declared: int, limit: int) -> None:
     data = FrameSpec(2, declared=declared, length_form="64", mask=KEY).encode() + bytes(1000)
     decoder = impl.FrameDecoder(max_frame_size=limit)
     assert _peak_during(lambda: decoder.feed(data)) < 64 * 1024

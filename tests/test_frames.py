@@ -129,9 +129,7 @@ HEADERS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "spec", HEADERS, ids=lambda s: f"op{s.opcode}-len{s.length}-{'masked' if s.mask else 'plain'}"
-)
+@pytest.mark.parametrize("spec", HEADERS, ids=lambda s: f"op{s.opcode}-len{s.length}-{'masked' if s.mask else 'plain'}")
 def test_parse_header_none_at_every_incomplete_prefix(impl: ModuleType, spec: FrameSpec) -> None:
     frame = spec.encode()
     size = 2 + (spec.length > 125) * 2 + (spec.length > 65535) * 6 + (spec.mask is not None) * 4
@@ -248,10 +246,7 @@ def test_encode_every_rsv_combination(impl: ModuleType, rsv: tuple[bool, bool, b
 def test_encode_header_length_forms(impl: ModuleType, length: int, prefix: str) -> None:
     assert impl.encode_header(Opcode.BINARY, length) == bytes.fromhex(prefix)
     masked = impl.encode_header(Opcode.BINARY, length, mask=b"\x01\x02\x03\x04")
-    assert (
-        masked
-        == bytes((0x82, bytes.fromhex(prefix)[1] | 0x80)) + bytes.fromhex(prefix)[2:] + b"\x01\x02\x03\x04"
-    )
+    assert masked == bytes((0x82, bytes.fromhex(prefix)[1] | 0x80)) + bytes.fromhex(prefix)[2:] + b"\x01\x02\x03\x04"
 
 
 @pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 65537])

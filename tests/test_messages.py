@@ -191,9 +191,7 @@ def test_max_message_size_counts_every_fragment(impl: ModuleType) -> None:
 
 def test_max_message_size_boundary(impl: ModuleType) -> None:
     specs = [_frame(2, bytes(40), fin=False), _frame(0, bytes(40), fin=False), _frame(0, bytes(20))]
-    assert (
-        _decode(impl, specs * 3, max_message_size=100) == [_message(2, bytes(100))] * 3
-    )  # the count restarts
+    assert _decode(impl, specs * 3, max_message_size=100) == [_message(2, bytes(100))] * 3  # the count restarts
     assert _decode(impl, [_frame(1, b"x" * 100)], max_message_size=100) == [_message(1, b"x" * 100)]
     assert _error(impl, [_frame(1, b"x" * 101)], max_message_size=100).code == 1009
     assert _error(impl, [*specs[:2], _frame(0, bytes(21))], max_message_size=100).code == 1009
@@ -235,9 +233,7 @@ def test_options(impl: ModuleType) -> None:
     unlimited = impl.MessageDecoder(max_message_size=None, max_frame_size=None)
     assert unlimited.feed(FrameSpec(2, declared=1 << 24, length_form="64", mask=KEY).encode()) == []
     with pytest.raises(ProtocolError) as info:
-        impl.MessageDecoder(max_message_size=None).feed(
-            FrameSpec(2, declared=(1 << 24) + 1, mask=KEY).encode()
-        )
+        impl.MessageDecoder(max_message_size=None).feed(FrameSpec(2, declared=(1 << 24) + 1, mask=KEY).encode())
     assert info.value.code == 1009
 
 

@@ -53,9 +53,7 @@ def _websockets_frames(data: bytes, masked: bool) -> list[Item]:
             frame = done.value
         else:
             raise AssertionError("websockets wanted more bytes than the stream holds")
-        out.append(
-            ("frame", frame.fin, int(frame.opcode), bytes(frame.data), frame.rsv1, frame.rsv2, frame.rsv3)
-        )
+        out.append(("frame", frame.fin, int(frame.opcode), bytes(frame.data), frame.rsv1, frame.rsv2, frame.rsv3))
     return out
 
 
@@ -114,9 +112,7 @@ def _encode(impl: ModuleType, spec: FrameSpec, fresh_key: bool) -> bytes:
 
 @frame_settings(40)
 @given(data=st.data())
-def test_wscodec_frames_decode_alike_with_websockets_and_wsproto(
-    impl: ModuleType, data: st.DataObject
-) -> None:
+def test_wscodec_frames_decode_alike_with_websockets_and_wsproto(impl: ModuleType, data: st.DataObject) -> None:
     masked = data.draw(st.booleans(), "masked")
     specs = data.draw(valid_streams(masked), "specs")
     fresh_key = data.draw(st.booleans(), "fresh_key")
@@ -158,9 +154,7 @@ def test_unmasked_frames_are_byte_identical_to_the_peers(impl: ModuleType) -> No
 def test_websockets_frames_decode_alike_with_wscodec(impl: ModuleType, data: st.DataObject) -> None:
     masked = data.draw(st.booleans(), "masked")
     specs = data.draw(valid_streams(masked), "specs")
-    stream = b"".join(
-        WsFrame(WsOpcode(spec.opcode), spec.payload, spec.fin).serialize(mask=masked) for spec in specs
-    )
+    stream = b"".join(WsFrame(WsOpcode(spec.opcode), spec.payload, spec.fin).serialize(mask=masked) for spec in specs)
     got = impl.FrameDecoder(client=not masked).feed(stream)
     assert [normalise(impl, frame) for frame in got] == [frame_item(spec) for spec in specs]
     assert _ours_as_messages(impl, stream, masked) == _ours_as_messages(impl, wire(specs), masked)

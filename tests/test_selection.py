@@ -64,9 +64,7 @@ def test_each_implementation_exports_every_name(name: str) -> None:
 
 
 def test_info_command_names_the_kernels() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "wscodec", "info"], capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-m", "wscodec", "info"], capture_output=True, text=True, check=True).stdout
     assert f"implementation  {wscodec.implementation}" in out
     assert "mask kernel" in out and "utf-8 kernel" in out
     if wscodec.implementation == "cython":

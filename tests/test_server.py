@@ -31,9 +31,7 @@ def test_valid_request_is_upgraded_with_the_rfc_accept_value() -> None:
 
 
 def test_repeated_token_list_headers_are_combined() -> None:
-    request = parse_request(
-        VALID.replace(b"Connection: Upgrade", b"Connection: keep-alive\r\nConnection: UPGRADE")
-    )
+    request = parse_request(VALID.replace(b"Connection: Upgrade", b"Connection: keep-alive\r\nConnection: UPGRADE"))
     assert request.tokens("connection") == {"keep-alive", "upgrade"}
     assert respond(request)[0] == 101
 
@@ -76,9 +74,7 @@ head_lines = st.lists(
     ),
     lines=head_lines,
 )
-def test_any_request_head_is_answered_or_refused_with_an_http_status(
-    first: bytes, lines: list[bytes]
-) -> None:
+def test_any_request_head_is_answered_or_refused_with_an_http_status(first: bytes, lines: list[bytes]) -> None:
     head = b"\r\n".join([first, *lines])
     try:
         request = parse_request(head)
@@ -153,9 +149,7 @@ def test_a_client_that_does_not_read_makes_the_server_stop_reading() -> None:
 def test_large_messages_are_echoed_with_and_without_vectored_writes(
     monkeypatch: pytest.MonkeyPatch, vectored: bool
 ) -> None:
-    monkeypatch.setattr(
-        server, "VECTORED_WRITES", vectored
-    )  # on Python < 3.12, writelines() joins: same bytes
+    monkeypatch.setattr(server, "VECTORED_WRITES", vectored)  # on Python < 3.12, writelines() joins: same bytes
 
     async def scenario() -> None:
         listener, reader, writer, _ = await _open_echo(small_buffers=False)

@@ -36,9 +36,7 @@ __all__ = [
 DEFAULT_MAX_FRAME_SIZE = 1 << 24
 
 # Opcode members by value; None marks the reserved opcodes 3–7 and 11–15.
-_OPCODES: tuple[Opcode | None, ...] = tuple(
-    Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16)
-)
+_OPCODES: tuple[Opcode | None, ...] = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 
 
 class FrameHeader:
@@ -120,8 +118,10 @@ class Frame:
 
     def __repr__(self) -> str:
         flags = "".join(f", {n}=True" for n in ("rsv1", "rsv2", "rsv3") if getattr(self, n))
-        return f"Frame(fin={self.fin!r}, opcode={self.opcode!r}, payload={self.payload[:32]!r}"\
+        return (
+            f"Frame(fin={self.fin!r}, opcode={self.opcode!r}, payload={self.payload[:32]!r}"
             f"{'...' if len(self.payload) > 32 else ''} ({len(self.payload)} bytes){flags})"
+        )
 
 
 def _check_start(b0: int, b1: int) -> Opcode:

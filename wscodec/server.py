@@ -224,9 +224,7 @@ class EchoProtocol(asyncio.Protocol):
                 f" out={self._messages_out} msgs/{self._bytes_out} B"
                 f" close={self._close_code}"
             )
-        log.info(
-            "%s:%s %s %s %.3f s", peer[0], peer[1], self._what, traffic, self._loop.time() - self._started
-        )
+        log.info("%s:%s %s %s %.3f s", peer[0], peer[1], self._what, traffic, self._loop.time() - self._started)
 
     # Flow control: the echo only writes what it reads, so while the client does not read its echoes
     # fast enough (the write buffer is above its high-water mark), stop reading from it.

@@ -107,9 +107,7 @@ def start_server(implementation: str, folder: Path) -> ServerProcess:
             pytest.fail(f"the server did not start:\n{text}")
         time.sleep(0.05)
     banner = text[: text.index("\n", text.index("ws://"))]
-    assert f"({implementation})" in banner, (
-        f"the server runs another implementation than {implementation}: {banner}"
-    )
+    assert f"({implementation})" in banner, f"the server runs another implementation than {implementation}: {banner}"
     host, _, port = banner.split("ws://", 1)[1].split("/", 1)[0].rpartition(":")
     return ServerProcess(implementation, process, log, host.strip("[]"), int(port), MAX_MESSAGE_SIZE)
 
@@ -155,9 +153,7 @@ def node() -> tuple[str, str]:
         pytest.skip("node is not installed (.ci/setup-e2e installs it)")
     node_path = os.environ.get("WSCODEC_E2E_NODE_PATH", "")
     if not (Path(node_path) / "ws" / "package.json").is_file():
-        pytest.fail(
-            "the npm ws package is missing: run `source .ci/setup-e2e` first (it sets WSCODEC_E2E_NODE_PATH)"
-        )
+        pytest.fail("the npm ws package is missing: run `source .ci/setup-e2e` first (it sets WSCODEC_E2E_NODE_PATH)")
     return binary, node_path
 
 
@@ -180,9 +176,7 @@ def chromium() -> str:
     """The Chromium binary; skipped when there is none (or no POSIX pipes to drive it)."""
     if not POSIX:
         pytest.skip("the DevTools pipe driver needs POSIX file descriptors")
-    binary = (
-        os.environ.get("WSCODEC_E2E_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
+    binary = os.environ.get("WSCODEC_E2E_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not binary:
         pytest.skip("chromium is not installed (.ci/setup-e2e installs it)")
     return binary
@@ -284,9 +278,7 @@ def open_echo_page(binary: str, url: str, stderr: Any) -> PageOutcome:
         browser = DevTools(binary, profile, stderr)
         try:
             page = next(t for t in browser.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-            session = browser.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
-                "sessionId"
-            ]
+            session = browser.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
             browser.call("Runtime.enable", session)
             browser.call("Page.navigate", session, url=url)
 

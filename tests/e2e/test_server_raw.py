@@ -286,9 +286,7 @@ def test_unsolicited_pong_is_ignored(ws: socket.socket) -> None:
         (b"", None, ""),
     ],
 )
-def test_close_is_echoed_then_tcp_closed(
-    ws: socket.socket, payload: bytes, code: int | None, reason: str
-) -> None:
+def test_close_is_echoed_then_tcp_closed(ws: socket.socket, payload: bytes, code: int | None, reason: str) -> None:
     ws.sendall(frame(CLOSE, payload))
     assert closing(ws) == (code, reason)
 
@@ -338,9 +336,7 @@ def test_too_big_counts_all_fragments(server: Any, ws: socket.socket) -> None:
 
 
 def test_what_came_before_a_bad_frame_is_still_echoed(ws: socket.socket) -> None:
-    ws.sendall(
-        frame(TEXT, b"first") + frame(PING, b"p") + frame(BINARY, b"second") + frame(TEXT, b"x", mask=False)
-    )
+    ws.sendall(frame(TEXT, b"first") + frame(PING, b"p") + frame(BINARY, b"second") + frame(TEXT, b"x", mask=False))
     assert read_frame(ws) == (TEXT, b"first")
     assert read_frame(ws) == (PONG, b"p")
     assert read_frame(ws) == (BINARY, b"second")

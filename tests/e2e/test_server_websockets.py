@@ -26,9 +26,7 @@ def multibyte_text(size: int) -> str:
 
 @pytest.fixture
 def client(server: Any) -> Iterator[ClientConnection]:
-    with connect(
-        server.url, compression=None, max_size=None, open_timeout=TIMEOUT, close_timeout=TIMEOUT
-    ) as ws:
+    with connect(server.url, compression=None, max_size=None, open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
         yield ws
 
 

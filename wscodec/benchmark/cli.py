@@ -43,9 +43,7 @@ EXTERNAL = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` options."""
-    parser.add_argument(
-        "--json", action="store_true", help="print the results as one JSON document instead of tables"
-    )
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON document instead of tables")
     parser.add_argument(
         "--quick", action="store_true", help="one short round per cell: checks everything, times roughly"
     )

@@ -150,9 +150,7 @@ def decoder_impls() -> list[Impl]:
 def encoder_impls() -> list[Impl]:
     """Masked frame encoders."""
     return [
-        Impl(
-            "websockets Frame.serialize", "websockets", "pure Python + C mask", frame_peers.websockets_encoder
-        ),
+        Impl("websockets Frame.serialize", "websockets", "pure Python + C mask", frame_peers.websockets_encoder),
         Impl("wsproto FrameProtocol.send_data", "wsproto", "pure Python", frame_peers.wsproto_encoder),
         Impl(
             "aiohttp _write_websocket_frame",

@@ -296,9 +296,7 @@ def measure(
                 if timed.cell.key in results:
                     continue  # failed in an earlier pass
                 cell = timed.cell
-                progress(
-                    f"{title}: pass {p + 1}/{settings.passes}, {i}/{len(order)} {cell.row} @ {cell.column}"
-                )
+                progress(f"{title}: pass {p + 1}/{settings.passes}, {i}/{len(order)} {cell.row} @ {cell.column}")
                 try:
                     for _ in range(settings.rounds_per_pass):
                         timed.samples.append(timed.round())
@@ -397,17 +395,13 @@ def table(
                 ratios.append(None)
                 if m.error and (row.label, column.key) not in reported:  # two columns may show one cell
                     reported.add((row.label, column.key))
-                    errors.append(
-                        [f"{ERROR}: {row.label} @ {column.key}", m.error] + [None] * (len(columns) + 1)
-                    )
+                    errors.append([f"{ERROR}: {row.label} @ {column.key}", m.error] + [None] * (len(columns) + 1))
         out.append(line)
         if row.ours and row.missing is None:
             out.append(ratios)
     notes = list(notes)
     if any(row.missing == "not built" for row in rows):
-        notes.append(
-            "'not built': wscodec's compiled modules are missing (python setup.py build_ext --inplace)"
-        )
+        notes.append("'not built': wscodec's compiled modules are missing (python setup.py build_ext --inplace)")
     if spreads:
         worst, where = max(spreads)
         notes.append(f"largest spread (max-min)/median over a cell's rounds: {worst:.0%} ({where})")

@@ -57,7 +57,5 @@ def parse_frames(wire: bytes) -> list[tuple[bool, int, bool, bytes]]:
         if len(payload) != n:
             raise ValueError("truncated frame payload")
         pos += n
-        frames.append(
-            (bool(b0 & 0x80), b0 & 0x0F, key is not None, xor_mask(payload, key) if key else payload)
-        )
+        frames.append((bool(b0 & 0x80), b0 & 0x0F, key is not None, xor_mask(payload, key) if key else payload))
     return frames

@@ -195,9 +195,7 @@ def run_mask(settings: Settings, progress: Progress) -> list[Section]:
         expected = oracle.xor_mask(data, MASK_KEY)
         for row, binder in copying + in_place:
             if binder is not None:
-                cells.append(
-                    Cell(row.label, size_label(size), functools.partial(binder, data, MASK_KEY), expected)
-                )
+                cells.append(Cell(row.label, size_label(size), functools.partial(binder, data, MASK_KEY), expected))
     with cpu_contention() as busy:
         results = measure("mask", cells, settings, progress)
     columns = [_size_column(size) for size in MASK_SIZES]

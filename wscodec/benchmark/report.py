@@ -20,10 +20,7 @@ __all__ = ["ProgressLine", "document", "has_errors", "render"]
 def has_errors(sections: Sequence[Section]) -> bool:
     """True if any section holds an error row."""
     return any(
-        isinstance(row[0], str) and row[0].startswith(ERROR)
-        for section in sections
-        for row in section["rows"]
-        if row
+        isinstance(row[0], str) and row[0].startswith(ERROR) for section in sections for row in section["rows"] if row
     )
 
 
@@ -32,9 +29,7 @@ def _machine() -> str:
     model = platform.processor()
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            model = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model
-            )
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
     return f"{model or platform.system()} ({platform.machine()}, {os.cpu_count()} CPUs)"
@@ -108,16 +103,13 @@ def render_section(section: Section) -> str:
     widths = [max(len(cells[i]) for cells in aligned if len(cells) > i) for i in range(len(header))]
 
     numeric = [
-        any(len(row) > i and isinstance(row[i], (int, float)) for row in section["rows"])
-        for i in range(len(header))
+        any(len(row) > i and isinstance(row[i], (int, float)) for row in section["rows"]) for i in range(len(header))
     ]
 
     def line(cells: list[str]) -> str:
         if len(cells) == 1 and len(header) > 1:
             return cells[0]
-        return "  ".join(
-            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)
-        ).rstrip()
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
 
     out = [section["title"], "=" * len(section["title"]), line(header), line(["-" * w for w in widths])]
     out += [line(cells) for cells in body]
@@ -132,9 +124,7 @@ def render(sections: Sequence[Section]) -> str:
     absent = [d for d, v in env["peers"].items() if not v]
     built = [m for m, ok in env["compiled"].items() if ok]
     missing = [m for m, ok in env["compiled"].items() if not ok]
-    compiled = (
-        ", ".join(built) + (f" (not built: {', '.join(missing)})" if missing else "") if built else "none"
-    )
+    compiled = ", ".join(built) + (f" (not built: {', '.join(missing)})" if missing else "") if built else "none"
     head = [
         f"wscodec {env['wscodec']} on {env['python']}, {env['machine']}; compiled modules: {compiled}",
         f"peers: {peers or 'none'}" + (f"; not installed: {', '.join(absent)}" if absent else ""),
