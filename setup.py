@@ -62,21 +62,22 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as exc:  # a missing compiler surfaces as several error types
-            self._soft_fail(exc)
+            if REQUIRE_EXT:
+                raise
+            self._warn(exc)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
         except Exception as exc:
-            self._soft_fail(exc)
+            if REQUIRE_EXT:
+                raise
+            self._warn(exc)
 
-    def _soft_fail(self, exc):
-        if REQUIRE_EXT:
-            raise
+    def _warn(self, exc):
         warnings.warn(
             f"wscodec: compiling the extension failed ({exc}); installing the pure-Python implementation",
             stacklevel=1,
         )
-
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
