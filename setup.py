@@ -80,4 +80,5 @@ class OptionalBuildExt(build_ext):
             stacklevel=1,
         )
 
+
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
