@@ -1,6 +1,6 @@
 """Fuzz every target (or those named) for a bounded time each; exit 1 if any found something.
 
-    python fuzz/run.py                        # CI: 35 s per target, the installed wscodec
+    python fuzz/run.py                        # 35 s per target (.ci/run: --seconds 25), the installed wscodec
     python fuzz/run.py --native               # the same against a clang ASan+UBSan+coverage build
     python fuzz/run.py --native --seconds 3600 frame_decoder -- -max_len=70000   # a long run, one target
 
