@@ -750,3 +750,39 @@ def test_unpickling_rejects_unknown_states(utf8_c: ModuleType) -> None:
     for state in (1, 5, 7, 54, 60, 2**31):
         with pytest.raises(ValueError, match="not a UTF-8 validator state"):
             utf8_c._restore_validator(state, 0)
+
+
+# ASCII checks: every length to past two 256-byte steps, each with a high byte at every position.
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_ascii_check_finds_a_high_byte_anywhere(kernel: str) -> None:
+    is_ascii = _utf8_c._Kernel(kernel).is_ascii
+    for n in (*range(0, 80), *range(120, 136), *range(250, 262), 511, 512, 513, 600):
+        clean = bytes(i & 0x7F for i in range(n))  # every ASCII value, no high bit
+        assert is_ascii(clean) is True, n
+        for pos in range(n):
+            for high in (0x80, 0xFF):
+                assert is_ascii(clean[:pos] + bytes([high]) + clean[pos + 1 :]) is False, (n, pos, high)
+
+
+@examples(200)
+@given(
+    data=st.one_of(
+        st.binary(max_size=700),
+        st.builds(lambda s: s.encode(), st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=700)),
+        st.builds(lambda s: s.encode(), st.text(max_size=300)),
+    )
+)
+def test_ascii_check_matches_isascii(utf8_c: ModuleType, data: bytes) -> None:
+    for kernel in KERNELS:
+        assert utf8_c._Kernel(kernel).is_ascii(data) is data.isascii(), kernel
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="mprotect is POSIX")
+@pytest.mark.parametrize("at_end", [True, False], ids=["guard-after", "guard-before"])
+def test_ascii_check_reads_nothing_outside_the_buffer(utf8_c: ModuleType, at_end: bool) -> None:
+    for sample in (b"", b"a", b"x" * 63, b"x" * 64, b"x" * 255, b"x" * 257 + b"\x80", b"\x80" + b"x" * 300):
+        m, view = _guarded(sample, at_end)
+        for kernel in KERNELS:
+            assert utf8_c._Kernel(kernel).is_ascii(view) is sample.isascii()
+        view.release()
+        m.close()

@@ -51,6 +51,7 @@ encode_frame = _impl.encode_frame
 FrameDecoder = _impl.FrameDecoder
 Message = _impl.Message
 MessageDecoder = _impl.MessageDecoder
+decode_text = _impl.decode_text
 DEFAULT_MAX_FRAME_SIZE = _impl.DEFAULT_MAX_FRAME_SIZE
 DEFAULT_MAX_MESSAGE_SIZE = _impl.DEFAULT_MAX_MESSAGE_SIZE
 
@@ -76,6 +77,7 @@ __all__ = [
     "FrameDecoder",
     "Message",
     "MessageDecoder",
+    "decode_text",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "parse_close",

@@ -94,6 +94,7 @@ def encode_frame(
     rsv3: bool = False,
     mask: object = None,
 ) -> bytes: ...
+def decode_text(payload: object, mask: object = None) -> str: ...
 
 @disjoint_base
 class _FrameReader:

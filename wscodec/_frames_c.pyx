@@ -35,6 +35,28 @@ from .errors import ProtocolError
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object text)
+    object PyUnicode_DecodeUTF8(const char *data, Py_ssize_t size, const char *errors)
+    object PyUnicode_AsUTF8String(object text)
+
+cdef extern from *:
+    """
+    /* The UTF-8 of an ASCII str is its own data: that, with *n its length, or NULL if not ASCII. */
+    static const unsigned char *ws_ascii_data(PyObject *text, Py_ssize_t *n) {
+    #if PY_VERSION_HEX < 0x030C0000
+        /* Only strings made by the deprecated wchar_t APIs are not ready; those take the encoding path. */
+        if (PyUnicode_READY(text) < 0) {
+            PyErr_Clear();
+            return NULL;
+        }
+    #endif
+        if (!PyUnicode_IS_ASCII(text)) return NULL;
+        *n = PyUnicode_GET_LENGTH(text);
+        return (const unsigned char *)PyUnicode_DATA(text);
+    }
+    """
+    const unsigned char *ws_ascii_data(object text, Py_ssize_t *n)
 
 cdef extern from "_c/mask.h":
     void ws_mask_init()
@@ -49,6 +71,7 @@ cdef extern from "_c/utf8.h":
     void ws_utf8_reset(ws_utf8_state *s) nogil
     Py_ssize_t ws_utf8_feed(ws_utf8_state *s, const unsigned char *p, size_t n) nogil
     int ws_utf8_complete(const ws_utf8_state *s) nogil
+    int ws_utf8_ascii(const unsigned char *p, size_t n) nogil
 
 ws_mask_init()
 ws_utf8_init_dispatch()
@@ -231,6 +254,77 @@ cdef inline void _release(Input *inp):
         inp.has_view = False
 
 
+cdef object _text_input(object text, Input *inp):
+    """Point ``inp`` at the UTF-8 of str ``text``; return the object holding those bytes.
+
+    An ASCII str is read in place (its data is its UTF-8); any other is encoded.
+    """
+    cdef Py_ssize_t n
+    cdef const unsigned char *data = ws_ascii_data(text, &n)
+    if data == NULL:
+        text = PyUnicode_AsUTF8String(text)  # UnicodeEncodeError for a lone surrogate
+        data = <const unsigned char *>PyBytes_AS_STRING(text)
+        n = PyBytes_GET_SIZE(text)
+    inp.data = data
+    inp.size = n
+    inp.has_view = False
+    return text
+
+
+cdef str _decode_text(const unsigned char *src, Py_ssize_t n, const unsigned char *key):
+    """A whole text payload as str, unmasked first if ``key`` is not NULL.
+
+    An ASCII payload is unmasked (or copied) straight into a new ASCII str and
+    checked there: one pass, no decoding. Anything else goes through CPython's
+    strict decoder, which accepts exactly what ws_utf8_valid does.
+    """
+    cdef object text
+    cdef unsigned char *dst
+    if n == 0:
+        return ""
+    if key == NULL and not ws_utf8_ascii(src, <size_t>n):
+        dst = <unsigned char *>src
+    else:
+        text = PyUnicode_New(n, 127)
+        dst = <unsigned char *>PyUnicode_DATA(text)
+        if key == NULL:
+            memcpy(dst, src, <size_t>n)
+            return text
+        if n >= _NOGIL_MIN:
+            with nogil:
+                ws_mask_copy(dst, src, <size_t>n, key, 0)
+        else:
+            ws_mask_copy(dst, src, <size_t>n, key, 0)
+        if ws_utf8_ascii(dst, <size_t>n):
+            return text
+        # Not ASCII: ``dst`` holds the unmasked bytes, in a str that is only scratch now and never escapes.
+    try:
+        return PyUnicode_DecodeUTF8(<const char *>dst, n, NULL)
+    except UnicodeDecodeError:
+        raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+
+
+def decode_text(payload, mask=None):
+    """Return a whole text payload (any bytes-like object) as ``str``.
+
+    ``mask``: the 4-byte key the payload is masked with (``ValueError`` if it
+    is not 4 bytes), or ``None`` if it is not masked. Decoding is strict, as
+    :func:`validate_utf8` judges: ``ProtocolError`` 1007 if the payload is not
+    valid UTF-8. An ASCII payload is unmasked straight into its ``str``.
+    """
+    cdef Input inp
+    cdef unsigned char key[4]
+    cdef bint masked = mask is not None
+    if masked:
+        _read_key(mask, key)
+    payload = _contiguous(payload)
+    _acquire(payload, &inp)
+    try:
+        return _decode_text(inp.data, inp.size, key if masked else NULL)
+    finally:
+        _release(&inp)
+
+
 cdef bytes _copy_out(const unsigned char *src, Py_ssize_t n, bint masked):
     """A new bytes object holding the payload at ``src``, unmasked while copied (key in the 4 bytes before)."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
@@ -379,12 +473,18 @@ cdef int _draw_key(unsigned char *key) except -1:
 
 cdef int _resolve_mask(object mask, unsigned char *key) except -1:
     """0: unmasked; 1: ``key`` filled (fresh from the pool for ``mask=True``, else the given 4 bytes)."""
-    cdef Input inp
     if mask is None or mask is False:
         return 0
     if mask is True:
         _draw_key(key)
         return 1
+    _read_key(mask, key)
+    return 1
+
+
+cdef int _read_key(object mask, unsigned char *key) except -1:
+    """Copy a 4-byte masking key into ``key``: TypeError for a non-buffer, ValueError for another length."""
+    cdef Input inp
     mask = _contiguous(mask)
     _acquire(mask, &inp)
     try:
@@ -393,7 +493,7 @@ cdef int _resolve_mask(object mask, unsigned char *key) except -1:
         memcpy(key, inp.data, 4)
     finally:
         _release(&inp)
-    return 1
+    return 0
 
 
 cdef int _first_byte(object opcode, uint64_t length, bint fin, bint rsv1, bint rsv2, bint rsv3) except -1:
@@ -462,12 +562,14 @@ def encode_header(opcode, length, *, bint fin=True, bint rsv1=False, bint rsv2=F
 
 
 def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=False, bint rsv3=False, mask=None):
-    """Return a whole frame: header, then ``payload`` (any bytes-like object) masked if asked.
+    """Return a whole frame: header, then ``payload`` masked if asked.
 
+    ``payload``: any bytes-like object, or a ``str``, which is sent as its
+    UTF-8 encoding (``UnicodeEncodeError`` for a lone surrogate); an ASCII
+    ``str`` is framed straight from its own data.
     ``mask``: ``None``/``False`` unmasked (server side); ``True`` a fresh key
-    from the OS CSPRNG (client side); 4 bytes: that key. ``TypeError`` for a
-    non-buffer payload (encode ``str`` first), ``ValueError`` as for
-    :func:`encode_header`.
+    from the OS CSPRNG (client side); 4 bytes: that key. ``TypeError`` for
+    any other payload, ``ValueError`` as for :func:`encode_header`.
     """
     cdef Input inp
     cdef unsigned char key[4]
@@ -477,8 +579,11 @@ def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=F
     cdef bint masked
     cdef bytes out
     cdef unsigned char *dst
-    payload = _contiguous(payload)
-    _acquire(payload, &inp)
+    if isinstance(payload, str):
+        payload = _text_input(payload, &inp)
+    else:
+        payload = _contiguous(payload)
+        _acquire(payload, &inp)
     try:
         n = inp.size
         b0 = _first_byte(opcode, <uint64_t>n, fin, rsv1, rsv2, rsv3)

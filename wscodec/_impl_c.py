@@ -29,6 +29,7 @@ _SOURCES = {
     "DEFAULT_MAX_FRAME_SIZE": "_frames_c",
     "Message": "_frames_c",
     "MessageDecoder": "_frames_c",
+    "decode_text": "_frames_c",
     "DEFAULT_MAX_MESSAGE_SIZE": "_frames_c",
 }
 

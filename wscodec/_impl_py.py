@@ -10,7 +10,7 @@ from .frames_py import (
     parse_header,
 )
 from .mask_py import Masker, apply_mask, apply_mask_inplace, mask_inplace_keyfirst, mask_keyfirst
-from .messages_py import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder
+from .messages_py import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder, decode_text
 from .utf8_py import Utf8Validator, validate_utf8
 
 NAME = "python"
@@ -32,6 +32,7 @@ __all__ = [
     "FrameDecoder",
     "Message",
     "MessageDecoder",
+    "decode_text",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_MESSAGE_SIZE",
 ]

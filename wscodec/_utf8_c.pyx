@@ -19,6 +19,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 cdef extern from "_c/utf8.h":
     ctypedef struct ws_utf8_kernel:
         const char *name
+        int (*ascii)(const unsigned char *p, size_t n) noexcept nogil
     const ws_utf8_kernel ws_utf8_kernels[]
     const size_t WS_UTF8_KERNEL_COUNT
     const ws_utf8_kernel *ws_utf8_active
@@ -250,6 +251,15 @@ cdef class _Kernel:
     def validate(self, data):
         """:func:`validate_utf8` through this kernel."""
         return valid_with(self._kernel, data)
+
+    def is_ascii(self, data):
+        """Whether ``data`` is all ASCII, by this kernel's ASCII check (the C API ``ws_utf8_ascii``)."""
+        cdef Py_buffer view
+        get_readable(data, &view)
+        try:
+            return bool(self._kernel.ascii(<const unsigned char *>view.buf, <size_t>view.len))
+        finally:
+            PyBuffer_Release(&view)
 
     def feed(self, chunks):
         """Feed ``chunks`` in turn to a fresh state through this kernel.

@@ -299,14 +299,15 @@ def encode_frame(
     rsv3: bool = False,
     mask: object = None,
 ) -> bytes:
-    """Return a whole frame: header, then ``payload`` (any bytes-like object) masked if asked.
+    """Return a whole frame: header, then ``payload`` masked if asked.
 
+    ``payload``: any bytes-like object, or a ``str``, which is sent as its
+    UTF-8 encoding (``UnicodeEncodeError`` for a lone surrogate).
     ``mask``: ``None``/``False`` unmasked (server side); ``True`` a fresh key
-    from the OS CSPRNG (client side); 4 bytes: that key. ``TypeError`` for a
-    non-buffer payload (encode ``str`` first), ``ValueError`` as for
-    :func:`encode_header`.
+    from the OS CSPRNG (client side); 4 bytes: that key. ``TypeError`` for
+    any other payload, ``ValueError`` as for :func:`encode_header`.
     """
-    data = readable(payload)
+    data = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
     length = len(data)
     b0 = _first_byte(opcode, length, fin, rsv1, rsv2, rsv3)
     key = _resolve_mask(mask)

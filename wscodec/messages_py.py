@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from ._buffers import mask_key, readable
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
 from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader
+from .mask_py import _xor
 from .utf8_py import Utf8Validator
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Message", "MessageDecoder"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Message", "MessageDecoder", "decode_text"]
 
 #: Default largest message (all fragments together) a MessageDecoder accepts (16 MiB).
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
+
+
+def decode_text(payload: object, mask: object = None) -> str:
+    """Return a whole text payload (any bytes-like object) as ``str``.
+
+    ``mask``: the 4-byte key the payload is masked with (``ValueError`` if it
+    is not 4 bytes), or ``None`` if it is not masked. Decoding is strict, as
+    :func:`validate_utf8` judges: ``ProtocolError`` 1007 if the payload is not
+    valid UTF-8. The compiled version unmasks an ASCII payload straight into
+    its ``str`` (one pass); this one unmasks, then decodes.
+    """
+    data = readable(payload)
+    if mask is not None:
+        data = _xor(data, mask_key(mask))
+    try:
+        return str(data, "utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(1007, "invalid UTF-8 in text message") from None
 
 
 class Message:

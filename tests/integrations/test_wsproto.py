@@ -292,6 +292,9 @@ def test_a_conversation_received_whole_bytewise_and_in_odd_chunks(
         b"\x01\x01x\x01\x01y",  # a new message inside a fragmented one
         b"\x81\x02\xc3\x28",  # invalid UTF-8
         b"\x01\x01\xed\x01\x01\xa0\x80\x01\xbf",  # invalid UTF-8 across fragments
+        b"\x81\x7e\x02\x58" + b"a" * 599 + b"\xff",  # invalid UTF-8 at the end of a 600-byte text
+        b"\x81\x03\xe2\x82\xac\x81\x04a\xed\xa0\x80",  # a valid text, then a surrogate
+        b"\x01\x01x\x81\x02\xc3\x28",  # invalid UTF-8 in a new message inside a fragmented one
         b"\x88\x01\x03",  # 1-byte CLOSE payload
         b"\x88\x02\x03\xed",  # CLOSE code 1005
         b"\x88\x02\x0b\xb7",  # CLOSE code 2999

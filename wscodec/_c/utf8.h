@@ -588,25 +588,114 @@ static ptrdiff_t ws_utf8_scan_neon(const unsigned char *p, size_t n, unsigned *s
 
 #endif /* WS_ARM64 */
 
+/* ------------------------------------------------------------------ ASCII check
+ *
+ * 1 if p[0..n) is all ASCII, else 0: a text payload that is ASCII is already
+ * the content of its str, so it needs no decoding. Same reading rule as the
+ * validators: nothing outside [p, p + n). Each kernel ORs a few vectors
+ * together per step and stops at the first step with a high bit set. */
+typedef int (*ws_utf8_ascii_fn)(const unsigned char *p, size_t n);
+
+static int ws_ascii_scalar(const unsigned char *p, size_t n) {
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    uint64_t acc = 0, w[4];
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        memcpy(w, p + i, 32);
+        if ((w[0] | w[1] | w[2] | w[3]) & high) return 0;
+    }
+    for (; i + 8 <= n; i += 8) {
+        memcpy(w, p + i, 8);
+        acc |= w[0];
+    }
+    for (; i < n; i++) acc |= p[i];
+    return (acc & high) == 0;
+}
+
+#if defined(WS_HAVE_X86_SIMD)
+
+WS_TARGET("ssse3")
+static int ws_ascii_ssse3(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i)),
+                                       _mm_loadu_si128((const __m128i *)(p + i + 16)));
+        const __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i + 32)),
+                                       _mm_loadu_si128((const __m128i *)(p + i + 48)));
+        if (_mm_movemask_epi8(_mm_or_si128(a, b))) return 0;
+    }
+    return ws_ascii_scalar(p + i, n - i);
+}
+
+WS_TARGET("avx2")
+static int ws_ascii_avx2(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        const __m256i a = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + i)),
+                                          _mm256_loadu_si256((const __m256i *)(p + i + 32)));
+        const __m256i b = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + i + 64)),
+                                          _mm256_loadu_si256((const __m256i *)(p + i + 96)));
+        if (_mm256_movemask_epi8(_mm256_or_si256(a, b))) return 0;
+    }
+    for (; i + 32 <= n; i += 32)
+        if (_mm256_movemask_epi8(_mm256_loadu_si256((const __m256i *)(p + i)))) return 0;
+    return ws_ascii_scalar(p + i, n - i);
+}
+
+WS_TARGET("avx512f,avx512bw")
+static int ws_ascii_avx512(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        const __m512i a = _mm512_or_si512(_mm512_loadu_si512((const void *)(p + i)),
+                                          _mm512_loadu_si512((const void *)(p + i + 64)));
+        const __m512i b = _mm512_or_si512(_mm512_loadu_si512((const void *)(p + i + 128)),
+                                          _mm512_loadu_si512((const void *)(p + i + 192)));
+        if (_mm512_movepi8_mask(_mm512_or_si512(a, b))) return 0;
+    }
+    for (; i + 64 <= n; i += 64)
+        if (_mm512_movepi8_mask(_mm512_loadu_si512((const void *)(p + i)))) return 0;
+    if (i == n) return 1;
+    /* Masked-off bytes are neither read nor faulted on. */
+    const __mmask64 m = (__mmask64)(~(uint64_t)0 >> (64 - (n - i)));
+    return _mm512_movepi8_mask(_mm512_maskz_loadu_epi8(m, p + i)) == 0;
+}
+
+#endif /* WS_HAVE_X86_SIMD */
+
+#if defined(WS_ARM64)
+
+static int ws_ascii_neon(const unsigned char *p, size_t n) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const uint8x16_t a = vorrq_u8(vld1q_u8(p + i), vld1q_u8(p + i + 16));
+        const uint8x16_t b = vorrq_u8(vld1q_u8(p + i + 32), vld1q_u8(p + i + 48));
+        if (vmaxvq_u8(vorrq_u8(a, b)) >= 0x80) return 0;
+    }
+    return ws_ascii_scalar(p + i, n - i);
+}
+
+#endif /* WS_ARM64 */
+
 /* ------------------------------------------------------------------ dispatch */
 
 typedef struct {
     const char *name;
     ws_utf8_scan_fn scan;
+    ws_utf8_ascii_fn ascii;
     int features; /* WS_CPU_* bits the kernel needs */
 } ws_utf8_kernel;
 
 /* Widest first: ws_utf8_init_dispatch() takes the first one the CPU supports. */
 static const ws_utf8_kernel ws_utf8_kernels[] = {
 #if defined(WS_HAVE_X86_SIMD)
-    {"avx512", ws_utf8_scan_avx512, WS_CPU_AVX512},
-    {"avx2", ws_utf8_scan_avx2, WS_CPU_AVX2},
-    {"ssse3", ws_utf8_scan_ssse3, WS_CPU_SSSE3},
+    {"avx512", ws_utf8_scan_avx512, ws_ascii_avx512, WS_CPU_AVX512},
+    {"avx2", ws_utf8_scan_avx2, ws_ascii_avx2, WS_CPU_AVX2},
+    {"ssse3", ws_utf8_scan_ssse3, ws_ascii_ssse3, WS_CPU_SSSE3},
 #endif
 #if defined(WS_ARM64)
-    {"neon", ws_utf8_scan_neon, WS_CPU_NEON},
+    {"neon", ws_utf8_scan_neon, ws_ascii_neon, WS_CPU_NEON},
 #endif
-    {"scalar", ws_utf8_scan_scalar, 0},
+    {"scalar", ws_utf8_scan_scalar, ws_ascii_scalar, 0},
 };
 
 #define WS_UTF8_KERNEL_COUNT (sizeof(ws_utf8_kernels) / sizeof(ws_utf8_kernels[0]))
@@ -641,6 +730,11 @@ static inline int ws_utf8_valid_with(const ws_utf8_kernel *kernel, const unsigne
 
 static inline int ws_utf8_valid(const unsigned char *p, size_t n) {
     return ws_utf8_valid_with(ws_utf8_active, p, n);
+}
+
+/* 1 if p[0..n) is all ASCII (so also valid UTF-8), else 0. */
+static inline int ws_utf8_ascii(const unsigned char *p, size_t n) {
+    return ws_utf8_active->ascii(p, n);
 }
 
 /* Incremental validation across chunks (the fragments of a text message). */

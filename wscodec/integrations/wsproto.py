@@ -79,6 +79,7 @@ def _build(impl: ModuleType) -> dict[str, type]:
     apply_mask_inplace = impl.apply_mask_inplace
     parse_header = impl.parse_header
     encode_frame = impl.encode_frame
+    decode_text = impl.decode_text
     Frame = fp.Frame
     Header = fp.Header
     ParseFailed = fp.ParseFailed
@@ -141,6 +142,9 @@ def _build(impl: ModuleType) -> dict[str, type]:
             super().__init__(client, extensions)
             self._held = b""
             self._held_at = 0
+            # The MessageDecoder its FrameProtocol feeds, if any: while that has no
+            # message under way, a whole-message text frame is decoded here, in one pass.
+            self._messages: Any = None
 
         def receive_bytes(self, data: bytes) -> None:
             """Take the next bytes from the peer."""
@@ -180,7 +184,12 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 pos += found.header_size
                 if end - pos >= length:  # the whole frame is here: no state to keep
                     stop = pos + length
-                    payload = apply_mask(_view(src, pos, stop), found.mask) if found.masked else _copy(src, pos, stop)
+                    key = found.mask
+                    messages = self._messages
+                    if opcode is TEXT and found.fin and messages is not None and messages.opcode is None:
+                        payload = self._text(src, pos, stop, key)
+                    else:
+                        payload = apply_mask(_view(src, pos, stop), key) if key else _copy(src, pos, stop)
                     self._consume(src, stop)
                     return tuple.__new__(Frame, (opcode, payload, True, found.fin))
                 header = self.header = tuple.__new__(Header, (found.fin, no_rsv, opcode, length, None))
@@ -213,6 +222,22 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 self.effective_opcode = CONTINUATION
             return frame
 
+        def _text(self, src: Any, pos: int, stop: int, key: bytes | None) -> str:
+            """The payload ``src[pos:stop]`` of a whole text message, as the ``str`` wsproto delivers.
+
+            Invalid UTF-8 raises wsproto's ParseFailed, with the message of the
+            decoder wsproto uses (CPython's), which has the last word.
+            """
+            try:
+                return decode_text(_view(src, pos, stop), key)  # type: ignore[no-any-return]
+            except ProtocolError:
+                raw = apply_mask(_view(src, pos, stop), key) if key else _copy(src, pos, stop)
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._consume(src, stop)
+                raise ParseFailed(str(exc), INVALID_PAYLOAD) from exc
+
         def _consume(self, src: Any, stop: int) -> None:
             """Forget the bytes of ``src`` (held bytes or the Buffer's bytearray) before ``stop``."""
             if type(src) is bytes:
@@ -241,12 +266,15 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 if opcode is BINARY:
                     return frame
                 payload = frame.payload
-                if opcode is TEXT and type(payload) is bytes:
-                    try:
-                        text = payload.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        raise ParseFailed(str(exc), INVALID_PAYLOAD) from None
-                    return tuple.__new__(Frame, (TEXT, text, True, True))
+                if opcode is TEXT:
+                    if type(payload) is str:  # decoded by the FrameDecoder above
+                        return frame
+                    if type(payload) is bytes:
+                        try:
+                            text = payload.decode("utf-8")
+                        except UnicodeDecodeError as exc:
+                            raise ParseFailed(str(exc), INVALID_PAYLOAD) from exc
+                        return tuple.__new__(Frame, (TEXT, text, True, True))
             return super().process_frame(frame)
 
     class FrameProtocol(fp.FrameProtocol):  # type: ignore[misc]
@@ -259,6 +287,8 @@ def _build(impl: ModuleType) -> dict[str, type]:
             # What wsproto's _parse_more generator keeps in its frame: it ends
             # after delivering a CLOSE frame or raising.
             self._parse_done = False
+            if type(self._frame_decoder) is FrameDecoder and type(self._message_decoder) is MessageDecoder:
+                self._frame_decoder._messages = self._message_decoder
 
         def received_frames(self) -> Any:
             """Yield every frame the bytes received so far complete (as wsproto does)."""
@@ -302,8 +332,7 @@ def _build(impl: ModuleType) -> dict[str, type]:
             if isinstance(payload, framable):
                 opcode = BINARY
             elif isinstance(payload, str):
-                opcode = TEXT
-                payload = payload.encode("utf-8")
+                opcode = TEXT  # encode_frame takes the str itself: an ASCII one is framed from its own data
             else:
                 raise TypeError("Must provide bytes or text")
             outbound = self._outbound_opcode
