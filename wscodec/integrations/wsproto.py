@@ -186,6 +186,7 @@ def _build(impl: ModuleType) -> dict[str, type]:
                     stop = pos + length
                     key = found.mask
                     messages = self._messages
+                    payload: str | bytes
                     if opcode is TEXT and found.fin and messages is not None and messages.opcode is None:
                         payload = self._text(src, pos, stop, key)
                     else:
