@@ -60,7 +60,13 @@ def _errors(document: dict[str, Any]) -> list[list[Any]]:
     ("section", "titles"),
     [
         ("mask", ["mask: apply_mask, new bytes", "mask: in place on a bytearray"]),
-        ("utf8", [f"utf8: validate {s} texts" for s in ("2 B", "125 B", "1 KiB", "16 KiB", "1 MiB")]),
+        (
+            "utf8",
+            [
+                *(f"utf8: validate {s} texts" for s in ("2 B", "125 B", "1 KiB", "16 KiB", "1 MiB")),
+                "utf8: masked text payload to str",
+            ],
+        ),
         (
             "frames",
             [

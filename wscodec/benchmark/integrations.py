@@ -10,12 +10,15 @@ noise on this shared machine hits one pass of one configuration, not all.
 
 A shim module may declare ``BENCH_KINDS`` (default ``("binary",)``); the kind
 ``"text"`` is measured as ``echo_roundtrip(size, count, text=True)``, for
-hosts whose shim replaces text validation.
+hosts whose shim replaces text validation, and ``"text validation"`` as the
+module's ``text_validation_rate(size, count)``: the host's validator alone,
+for a host whose echo costs far more than its validation.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import statistics
 from collections.abc import Callable
@@ -55,11 +58,20 @@ class _Result(NamedTuple):
     ratios: list[float]  # with/alone of each pass (the two runs of a pass are adjacent in time)
 
 
-def _measure(module: ModuleType, size: int, kwargs: dict[str, bool], passes: int, seconds: float) -> _Result:
-    """Echo rates with and without the shim; the count is calibrated to last about ``seconds``."""
-    echo: Callable[..., float] = module.echo_roundtrip
+def _rate(module: ModuleType, kind: str) -> Callable[[int, int], float]:
+    """The function measuring ``kind`` for one host: ``rate(size, count) -> messages per second``."""
+    if kind == "text validation":
+        return module.text_validation_rate  # type: ignore[no-any-return]
+    if kind == "text":
+        return functools.partial(module.echo_roundtrip, text=True)
+    return module.echo_roundtrip  # type: ignore[no-any-return]
+
+
+def _measure(module: ModuleType, kind: str, size: int, passes: int, seconds: float) -> _Result:
+    """Rates with and without the shim; the count is calibrated to last about ``seconds``."""
+    echo = _rate(module, kind)
     module.uninstall()
-    count = max(5, min(50_000, int(seconds * echo(size, 20, **kwargs))))
+    count = max(5, min(50_000, int(seconds * echo(size, 20))))
     alone: list[float] = []
     shimmed: list[float] = []
     for index in range(passes):
@@ -68,7 +80,7 @@ def _measure(module: ModuleType, size: int, kwargs: dict[str, bool], passes: int
                 module.install()
             else:
                 module.uninstall()
-            (shimmed if with_shim else alone).append(echo(size, count, **kwargs))
+            (shimmed if with_shim else alone).append(echo(size, count))
     module.uninstall()
     ratios = sorted(b / a for a, b in zip(alone, shimmed, strict=True))
     return _Result(statistics.median(alone), statistics.median(shimmed), ratios)
@@ -103,11 +115,10 @@ def _host_rows(host: str, passes: int, seconds: float, progress: Progress, notes
     notes.append(_summary(report))
     rows: list[list[Value]] = []
     for kind in getattr(module, "BENCH_KINDS", ("binary",)):
-        kwargs = {"text": True} if kind == "text" else {}
         for size in SIZES:
             progress(f"integrations: {host} {kind} {_label(size)}")
             try:
-                result = _measure(module, size, kwargs, passes, seconds)
+                result = _measure(module, kind, size, passes, seconds)
             except Exception as exc:  # noqa: BLE001 - one broken host must not hide the others
                 rows.append([f"{ERROR} {name} {kind} {_label(size)}: {type(exc).__name__}: {exc}"])
                 continue
@@ -130,7 +141,10 @@ def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
             rows.append([f"{ERROR} {host}: {type(exc).__name__}: {exc}"])
     notes.insert(
         0,
-        f"one message at a time over loopback TCP, the host's own server and client in one process, "
+        "one message at a time over loopback TCP, the host's own server and client in one process "
+        "(wsproto, sans-I/O: its two connections pass each other their bytes in memory); "
+        "'text validation': the host's validator alone on each text message (autobahn's reset() and "
+        "validate(), multi-byte UTF-8), "
         f"compression off; {passes} passes of ~{seconds:g} s per configuration, the two configurations "
         "back to back within each pass (in alternating order); rates are medians over the passes, "
         "'shim / alone' the median of the per-pass ratios and the range their lowest and highest",

@@ -26,11 +26,14 @@ __all__ = [
     "mask_inplace_impls",
     "run_mask",
     "run_utf8",
+    "text_impls",
     "utf8_impls",
 ]
 
 MASK_SIZES = (2, 125, KiB, 16 * KiB, 64 * KiB, MiB, 16 * MiB)
 UTF8_SIZES = (2, 125, KiB, 16 * KiB, MiB)
+TEXT_SIZES = (125, KiB, 64 * KiB)
+TEXT_KINDS = ("ascii", "mixed")
 _SMALL = KiB  # up to this size a column shows ns per call, above it GB/s
 
 MaskBinder = Callable[[bytes, bytes], Call]
@@ -173,6 +176,28 @@ def utf8_impls() -> list[Impl]:
     ]
 
 
+def _unmask_then_decode(apply_mask: Callable[[bytes, bytes], bytes]) -> MaskBinder:
+    """The usual route from a masked text payload to its str: unmask into new bytes, then decode them."""
+    return lambda data, key: Call(lambda: apply_mask(data, key).decode("utf-8"))
+
+
+def _decode_text(decode_text: Callable[[bytes, bytes], str]) -> MaskBinder:
+    return lambda data, key: Call(decode_text, (data, key))
+
+
+def text_impls() -> list[Impl]:
+    """A masked text payload to its ``str``."""
+    return [
+        Impl(
+            "websockets apply_mask + bytes.decode",
+            "websockets",
+            "C + C (CPython)",
+            lambda: _unmask_then_decode(_attr("websockets.speedups", "apply_mask")),
+        ),
+        *ours("decode_text", "wscodec decode_text", ("Cython + C", "pure Python"), _decode_text),
+    ]
+
+
 def invalid_copy(data: bytes) -> bytes:
     """``data`` with its last byte replaced by 0xFF, which never occurs in UTF-8."""
     return data[:-1] + b"\xff"
@@ -232,6 +257,21 @@ def run_utf8(settings: Settings, progress: Progress) -> list[Section]:
                             also=((functools.partial(binder, bad), False),),
                         )
                     )
+    texts = load(text_impls())
+    for size in TEXT_SIZES:
+        for kind in TEXT_KINDS:
+            data = utf8_text(kind, size)
+            masked = oracle.xor_mask(data, MASK_KEY)
+            for row, binder in texts:
+                if binder is not None:
+                    cells.append(
+                        Cell(
+                            row.label,
+                            f"text {kind} {size_label(size)}",
+                            functools.partial(binder, masked, MASK_KEY),
+                            data.decode("utf-8"),
+                        )
+                    )
     with cpu_contention() as busy:
         results = measure("utf8", cells, settings, progress)
     notes = [
@@ -244,7 +284,7 @@ def run_utf8(settings: Settings, progress: Progress) -> list[Section]:
         *filter(None, [busy.note()]),
     ]
     rows = [r for r, _ in impls]
-    return [
+    validation = [
         table(
             f"utf8: validate {size_label(size)} texts",
             rows,
@@ -254,3 +294,11 @@ def run_utf8(settings: Settings, progress: Progress) -> list[Section]:
         )
         for size in UTF8_SIZES
     ]
+    text_columns = [
+        _size_column(size, f"text {kind} {size_label(size)}", f"{kind} {size_label(size)}")
+        for size in TEXT_SIZES
+        for kind in TEXT_KINDS
+    ]
+    text_notes = ["a masked text payload (ascii and mixed texts as above) unmasked and decoded to its str"]
+    text_table = table("utf8: masked text payload to str", [r for r, _ in texts], text_columns, results, text_notes)
+    return [*validation, text_table]

@@ -47,8 +47,9 @@ __all__ = [
 HOST = "autobahn"
 #: host versions whose internals this shim was written against
 TESTED_VERSIONS = ("26.10.2",)
-#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too)
-BENCH_KINDS = ("binary", "text")
+#: what the integration benchmark measures: the echo of binary and of text messages (UTF-8
+#: handling is replaced too), and the validation of each text message alone (text_validation_rate)
+BENCH_KINDS = ("binary", "text", "text validation")
 
 _PROTOCOL = "autobahn.websocket.protocol"
 _VALIDATOR = "autobahn.websocket.utf8validator"

@@ -17,13 +17,14 @@ the ``Connection`` that ``wsproto.handshake`` instantiates):
 * ``FrameDecoder`` with a subclass whose ``process_buffer`` parses headers
   with wscodec's ``parse_header`` and unmasks with its ``apply_mask``,
   straight from the bytes received (no copy into the buffer unless a frame
-  straddles two reads);
-* ``MessageDecoder`` with a subclass that decodes a text message arriving as
-  one whole frame in a single ``bytes.decode`` call — CPython's C decoder is
-  the fastest way to the ``str`` wsproto hands out, so validating with
-  wscodec first would only add a pass;
+  straddles two reads); a text message arriving as one whole frame becomes
+  its ``str`` there, through ``decode_text`` (an ASCII payload is unmasked
+  straight into the ``str``: one pass instead of unmask, copy and decode);
+* ``MessageDecoder`` with a subclass that passes such a ``str`` on, and
+  decodes any other whole-frame text message in one ``bytes.decode`` call;
 * ``FrameProtocol`` with a subclass that frames with wscodec's
-  ``encode_frame`` (header, copy and mask in one pass);
+  ``encode_frame`` (header, copy and mask in one pass; a ``str`` is framed
+  from its own data when ASCII, so text is not encoded into a copy first);
 * ``Connection`` with a subclass whose ``send``, ``receive_data`` and
   ``events`` take the direct route for data messages on an open connection.
 
@@ -127,7 +128,7 @@ def _build(impl: ModuleType) -> dict[str, type]:
             return apply_mask(chunk, key[phase:] + key[:phase] if phase else key)  # type: ignore[no-any-return]
 
     class FrameDecoder(fp.FrameDecoder):  # type: ignore[misc]
-        """wsproto's FrameDecoder, parsing and unmasking with wscodec straight from the bytes received.
+        """wsproto's FrameDecoder, parsing, unmasking (and decoding text) with wscodec straight from the bytes received.
 
         Bytes received while nothing is buffered are held as they are
         (``_held``, from offset ``_held_at``) instead of being copied into
@@ -494,7 +495,12 @@ def _plan(impl: ModuleType) -> Plan:
     on = f"wscodec ({impl.NAME})"
     direct = "a subclass with a direct route for data messages"
     plan: Plan = [
-        Replace(fp, "FrameDecoder", classes["FrameDecoder"], f"a subclass parsing and unmasking with {on}"),
+        Replace(
+            fp,
+            "FrameDecoder",
+            classes["FrameDecoder"],
+            f"a subclass parsing, unmasking and decoding whole-frame text with {on}",
+        ),
         Replace(
             fp,
             "MessageDecoder",
