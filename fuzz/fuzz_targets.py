@@ -167,8 +167,11 @@ def _viable_prefixes(chunks: list[bytes]) -> list[bool]:
     return answers
 
 
+_BAD_TEXT = "invalid UTF-8 in text message"  # decode_text's reason
+
+
 def utf8(data: bytes) -> None:
-    """validate_utf8 and Utf8Validator (feed, complete, validate) against CPython's strict decoder."""
+    """validate_utf8, Utf8Validator (feed, complete, validate) and decode_text against CPython's strict decoder."""
     inp = FuzzInput(data)
     kind = inp.choice(BUFFER_KINDS)
     sizes = inp.sizes()
@@ -177,8 +180,13 @@ def utf8(data: bytes) -> None:
     chunks = cut(text, sizes)
     viable = _viable_prefixes(chunks)
     _check(all(viable) or not truth, "oracle: valid text judged dead")
+    key = text[:4].ljust(4, b"k")
     for impl in IMPLS:
         _check(impl.validate_utf8(as_buffer(text, kind)) is truth, f"{impl.NAME}: validate_utf8", text)
+    for args in ((text,), (_xor(text, key, 0), key)):
+        decoded = same_outcome(lambda impl, args=args: impl.decode_text(as_buffer(args[0], kind), *args[1:]))
+        want = ("value", text.decode("utf-8")) if truth else ("raised", ProtocolError, 1007, _BAD_TEXT)
+        _check(decoded == want, "decode_text", text, decoded)
 
     def incremental(impl: ModuleType) -> tuple[list[bool], bool, list[tuple[bool, bool, int, int]]]:
         validator = impl.Utf8Validator()
@@ -197,6 +205,7 @@ def utf8(data: bytes) -> None:
         for name in _UTF8_KERNELS:
             kernel = _UTF8_C._Kernel(name)
             _check(kernel.validate(text) is truth, f"kernel {name}: validate", text)
+            _check(kernel.is_ascii(text) is text.isascii(), f"kernel {name}: is_ascii", text)
             _check(kernel.feed(chunks) == (want, truth), f"kernel {name}: feed", chunks)
 
 
