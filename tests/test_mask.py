@@ -415,7 +415,7 @@ def test_implementations_agree_on_every_bad_call(impls: list[ModuleType]) -> Non
 
 # ---------------------------------------------------------------- key-first entries
 # mask_keyfirst / mask_inplace_keyfirst: apply_mask / apply_mask_inplace with the
-# key first (for hosts such as aiohttp and tornado); KeyFirstFallback puts a host's
+# key first (for hosts such as aiohttp and tornado); HostMaskFallback puts a host's
 # own function behind their fast path.
 
 MASK_MODULES = {"python": "wscodec.mask_py", "cython": "wscodec._mask_c"}
@@ -423,8 +423,8 @@ MASK_MODULES = {"python": "wscodec.mask_py", "cython": "wscodec._mask_c"}
 
 @pytest.fixture
 def fallback_type(impl: ModuleType) -> Any:
-    """The implementation's KeyFirstFallback (not in the namespace: it serves the integration shims)."""
-    return importlib.import_module(MASK_MODULES[impl.NAME]).KeyFirstFallback
+    """The implementation's HostMaskFallback (not in the namespace: it serves the integration shims)."""
+    return importlib.import_module(MASK_MODULES[impl.NAME]).HostMaskFallback
 
 
 def outcome_of(call: Callable[[], object]) -> tuple[object, str]:
@@ -545,6 +545,10 @@ def test_fallback_masks_the_fast_path_itself(fallback_type: Any, size: int) -> N
     buffer = bytearray(data)
     assert entries.mask_inplace_keyfirst(KEY, buffer) is None
     assert buffer == oracle(data, KEY)
+    for payload in (data, bytearray(data)):
+        result = entries.apply_mask(payload, KEY)
+        assert type(result) is bytes and result == oracle(data, KEY)
+    assert entries.apply_mask(data=data, mask=KEY) == oracle(data, KEY)  # websockets' takes keywords
     assert host.calls == []
 
 
@@ -574,6 +578,30 @@ OUTSIDE_INPLACE = [
     (b"abcde", bytearray(b"data")),
     (None, bytearray(b"data")),
 ]
+
+
+# (data, mask) calls of apply_mask outside the fast path
+OUTSIDE_APPLY = [
+    (memoryview(b"data"), KEY),
+    (array.array("B", b"data"), KEY),
+    ("text", KEY),
+    (BytesSubclass(b"data"), KEY),
+    (BytearraySubclass(b"data"), KEY),
+    (None, KEY),
+    (b"data", bytearray(KEY)),
+    (b"data", BytesSubclass(KEY)),
+    (bytearray(b"data"), "abcd"),
+    (b"data", b"abc"),
+    (b"data", b"abcde"),
+    (b"data", None),
+]
+
+
+@pytest.mark.parametrize("data, mask", OUTSIDE_APPLY, ids=repr)
+def test_fallback_hands_other_apply_mask_calls_to_the_host(fallback_type: Any, data: object, mask: object) -> None:
+    host = RecordingHost()
+    assert fallback_type(host).apply_mask(data, mask) is host.result
+    assert len(host.calls) == 1 and host.calls[0][0] is data and host.calls[0][1] is mask
 
 
 @pytest.mark.parametrize("mask, data", OUTSIDE_COPY, ids=repr)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing_extensions import disjoint_base
 
 __all__ = [
-    "KeyFirstFallback",
+    "HostMaskFallback",
     "Masker",
     "apply_mask",
     "apply_mask_inplace",
@@ -21,12 +21,13 @@ def mask_keyfirst(mask: object, data: object, /) -> bytes: ...
 def mask_inplace_keyfirst(mask: object, data: object, /) -> None: ...
 
 @disjoint_base
-class KeyFirstFallback:
+class HostMaskFallback:
     def __init__(self, host: Callable[[object, object], object]) -> None: ...
     @property
     def host(self) -> Callable[[object, object], object]: ...
     def mask_keyfirst(self, mask: object, data: object, /) -> object: ...
     def mask_inplace_keyfirst(self, mask: object, data: object, /) -> object: ...
+    def apply_mask(self, data: object, mask: object) -> object: ...
 
 @disjoint_base
 class Masker:

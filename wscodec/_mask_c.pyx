@@ -52,7 +52,7 @@ cdef extern from *:
     const bint WS_BYTEARRAY_DIRECT
 
 __all__ = [
-    "apply_mask", "apply_mask_inplace", "mask_keyfirst", "mask_inplace_keyfirst", "KeyFirstFallback", "Masker",
+    "apply_mask", "apply_mask_inplace", "mask_keyfirst", "mask_inplace_keyfirst", "HostMaskFallback", "Masker",
     "kernel", "available_kernels",
 ]
 
@@ -210,8 +210,9 @@ def apply_mask_inplace(buffer, mask, offset=0):
 # The key-first entries are for hosts whose own masking function takes the key
 # first (aiohttp's and tornado's ``websocket_mask(mask, data)``): the host calls
 # them directly, where a Python wrapper swapping the arguments would cost more
-# per call than the host's whole function. KeyFirstFallback binds them to the
-# host's function for the calls outside their fast path.
+# per call than the host's whole function. HostMaskFallback binds them (and
+# apply_mask, for websockets) to the host's function for the calls outside
+# their fast path, in C for the same reason.
 
 def mask_keyfirst(mask, data, /):
     """``apply_mask(data, mask)`` with the key first: ``data`` XOR ``mask`` as new ``bytes``.
@@ -236,16 +237,17 @@ cdef inline bint is_host_key(object mask) noexcept:
     return type(mask) is bytes and PyBytes_GET_SIZE(mask) == 4
 
 
-cdef class KeyFirstFallback:
-    """The key-first entries in front of a host's own masking function.
+cdef class HostMaskFallback:
+    """wscodec's masking entries in front of a host's own masking function.
 
-    ``KeyFirstFallback(host).mask_keyfirst`` (or ``.mask_inplace_keyfirst``)
-    is a builtin method, as cheap to call as a module function. It masks the
-    calls a host makes itself (an exact 4-byte ``bytes`` key with an exact
-    ``bytes``, resp. ``bytearray``, payload) and hands every other call to
-    ``host(mask, data)`` unchanged, so results and errors outside that fast
-    path stay the host's own. ``host`` must be the host's function of the
-    same kind (returning bytes, resp. masking in place).
+    ``HostMaskFallback(host).mask_keyfirst`` (or ``.mask_inplace_keyfirst``,
+    or ``.apply_mask``) is a builtin method, as cheap to call as a module
+    function. It masks the calls a host makes itself (an exact 4-byte
+    ``bytes`` key with an exact ``bytes``, resp. ``bytearray``, payload;
+    either for ``apply_mask``) and hands every other call to the host
+    unchanged, so results and errors outside that fast path stay the host's
+    own. ``host`` must be the host's function of the same kind (returning
+    bytes, resp. masking in place) and argument order.
     """
 
     cdef readonly object host
@@ -267,6 +269,12 @@ cdef class KeyFirstFallback:
             mask_in_place(data, mask, 0)
             return None
         return self.host(mask, data)
+
+    def apply_mask(self, data, mask):  # (keywords too: websockets' own function takes them)
+        """``host(data, mask)``, masked by wscodec when ``data`` is ``bytes`` or ``bytearray``, ``mask`` 4 ``bytes``."""
+        if is_host_key(mask) and (type(data) is bytes or type(data) is bytearray):
+            return mask_copy(data, mask)
+        return self.host(data, mask)
 
 
 cdef class Masker:

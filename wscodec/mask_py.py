@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ._buffers import mask_key, readable, writable
 
-__all__ = ["KeyFirstFallback", "Masker", "apply_mask", "apply_mask_inplace", "mask_inplace_keyfirst", "mask_keyfirst"]
+__all__ = ["HostMaskFallback", "Masker", "apply_mask", "apply_mask_inplace", "mask_inplace_keyfirst", "mask_keyfirst"]
 
 # Up to this size one int XOR beats four translate passes (their fixed cost
 # dominates); above it the int conversions, slower per byte, lose. Measured
@@ -97,8 +97,9 @@ def apply_mask_inplace(buffer: object, mask: object, offset: int = 0) -> None:
 
 # The key-first entries are for hosts whose own masking function takes the key
 # first (aiohttp's and tornado's ``websocket_mask(mask, data)``): the host calls
-# them directly, with no wrapper swapping the arguments. KeyFirstFallback binds
-# them to the host's function for the calls outside their fast path.
+# them directly, with no wrapper swapping the arguments. HostMaskFallback binds
+# them (and apply_mask, for websockets) to the host's function for the calls
+# outside their fast path.
 
 
 def mask_keyfirst(mask: object, data: object, /) -> bytes:
@@ -119,15 +120,16 @@ def mask_inplace_keyfirst(mask: object, data: object, /) -> None:
     apply_mask_inplace(data, mask)
 
 
-class KeyFirstFallback:
-    """The key-first entries in front of a host's own masking function.
+class HostMaskFallback:
+    """wscodec's masking entries in front of a host's own masking function.
 
-    ``KeyFirstFallback(host).mask_keyfirst`` (or ``.mask_inplace_keyfirst``)
-    masks the calls a host makes itself (an exact 4-byte ``bytes`` key with an
-    exact ``bytes``, resp. ``bytearray``, payload) and hands every other call
-    to ``host(mask, data)`` unchanged, so results and errors outside that fast
-    path stay the host's own. ``host`` must be the host's function of the
-    same kind (returning bytes, resp. masking in place).
+    ``HostMaskFallback(host).mask_keyfirst`` (or ``.mask_inplace_keyfirst``,
+    or ``.apply_mask``) masks the calls a host makes itself (an exact 4-byte
+    ``bytes`` key with an exact ``bytes``, resp. ``bytearray``, payload;
+    either for ``apply_mask``) and hands every other call to the host
+    unchanged, so results and errors outside that fast path stay the host's
+    own. ``host`` must be the host's function of the same kind (returning
+    bytes, resp. masking in place) and argument order.
     """
 
     __slots__ = ("_host",)
@@ -154,6 +156,12 @@ class KeyFirstFallback:
             apply_mask_inplace(data, mask)
             return None
         return self._host(mask, data)
+
+    def apply_mask(self, data: object, mask: object) -> object:  # (keywords too, as websockets' own)
+        """``host(data, mask)``, masked by wscodec when ``data`` is ``bytes`` or ``bytearray``, ``mask`` 4 ``bytes``."""
+        if type(mask) is bytes and len(mask) == 4 and (type(data) is bytes or type(data) is bytearray):
+            return _xor(data, mask)
+        return self._host(data, mask)
 
 
 class Masker:

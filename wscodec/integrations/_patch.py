@@ -28,6 +28,7 @@ __all__ = [
     "Shim",
     "UnsupportedHostError",
     "expect_function",
+    "host_mask_fallback",
     "is_native",
     "native_beats_pure",
     "require_version",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 _IMPL_MODULES = {"python": "wscodec._impl_py", "cython": "wscodec._impl_c"}
+# where each implementation's HostMaskFallback lives (the namespaces carry only the public names)
+_MASK_MODULES = {"python": "wscodec.mask_py", "cython": "wscodec._mask_c"}
 
 
 class UnsupportedHostError(RuntimeError):
@@ -123,6 +126,11 @@ def native_beats_pure(original: object, impl: ModuleType) -> bool:
     replaces a compiled host function with the pure implementation.
     """
     return impl.NAME == "python" and is_native(original)
+
+
+def host_mask_fallback(impl: ModuleType, host: Callable[[object, object], object]) -> Any:
+    """``impl``'s ``HostMaskFallback`` in front of the host's masking function ``host``."""
+    return importlib.import_module(_MASK_MODULES[impl.NAME]).HostMaskFallback(host)
 
 
 class Replace(NamedTuple):

@@ -10,7 +10,7 @@ compiled mask at C level: already native, and out of reach of any patch.
 
 With compiled wscodec all three Python-level names are replaced, whichever
 mask the host selected: the replacement is a compiled key-first entry
-(``KeyFirstFallback(host).mask_inplace_keyfirst``), called as cheaply as
+(``HostMaskFallback(host).mask_inplace_keyfirst``), called as cheaply as
 aiohttp's own Cython function and with no Python layer in between, so it is
 faster than the compiled host mask up to tens of KiB and no slower above, and
 tens of times faster than the pure one. Pure-Python wscodec replaces nothing:
@@ -32,7 +32,16 @@ import sys
 import time
 from types import ModuleType
 
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, expect_function
+from ._patch import (
+    InstallReport,
+    Leave,
+    Plan,
+    Replace,
+    Shim,
+    UnsupportedHostError,
+    expect_function,
+    host_mask_fallback,
+)
 
 __all__ = ["HOST", "TESTED_VERSIONS", "describe", "echo_roundtrip", "install", "is_installed", "uninstall"]
 
@@ -59,10 +68,8 @@ def _plan(impl: ModuleType) -> Plan:
         )
         where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
         return native + [Leave(name, why) for name in where]
-    from wscodec._mask_c import KeyFirstFallback
-
     what = f"wscodec mask_inplace_keyfirst ({impl.NAME}; aiohttp's own function outside the fast path)"
-    replacement = KeyFirstFallback(original).mask_inplace_keyfirst
+    replacement = host_mask_fallback(impl, original).mask_inplace_keyfirst
     plan: Plan = [Replace(helpers, "websocket_mask", replacement, what, followers=_FOLLOWERS)]
     for name in _FOLLOWERS:
         module = sys.modules.get(name)

@@ -5,7 +5,7 @@ tornado selects ``tornado.speedups.websocket_mask`` (C) or
 and copies it with ``from tornado.util import _websocket_mask`` into
 ``tornado.websocket`` (frames, both directions) and ``tornado.web`` (XSRF
 token masking). The shim replaces all three with a key-first entry
-(``KeyFirstFallback(host).mask_keyfirst``) that takes tornado's argument
+(``HostMaskFallback(host).mask_keyfirst``) that takes tornado's argument
 order itself, so no Python layer sits in between: compiled, it is cheaper to
 call than tornado's C function (which parses a tuple of arguments on every
 call) and masks with wide SIMD. With pure-Python wscodec the compiled host
@@ -35,6 +35,7 @@ from ._patch import (
     Shim,
     UnsupportedHostError,
     expect_function,
+    host_mask_fallback,
     native_beats_pure,
 )
 
@@ -47,9 +48,6 @@ TESTED_VERSIONS = ("6.6.1",)
 
 _FOLLOWERS = ("tornado.websocket", "tornado.web")
 
-# where each implementation's KeyFirstFallback lives (the namespaces carry only the public names)
-_MASK_MODULES = {"python": "wscodec.mask_py", "cython": "wscodec._mask_c"}
-
 
 def _plan(impl: ModuleType) -> Plan:
     util = importlib.import_module("tornado.util")
@@ -59,9 +57,8 @@ def _plan(impl: ModuleType) -> Plan:
     if native_beats_pure(original, impl):
         why = "tornado's compiled speedups.websocket_mask is faster than pure-Python wscodec"
         return [Leave(name, why) for name in where]
-    masks = importlib.import_module(_MASK_MODULES[impl.NAME])
     what = f"wscodec mask_keyfirst ({impl.NAME}; tornado's own function outside the fast path)"
-    replacement = masks.KeyFirstFallback(original).mask_keyfirst
+    replacement = host_mask_fallback(impl, original).mask_keyfirst
     plan: Plan = [Replace(util, "_websocket_mask", replacement, what, followers=_FOLLOWERS)]
     for name in _FOLLOWERS:
         module = sys.modules[name]

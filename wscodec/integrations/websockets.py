@@ -8,9 +8,12 @@ The shim replaces those copies and the selected source, so that a later
 import of the legacy API binds the replacement too; it does not import the
 legacy API itself (that import emits a DeprecationWarning).
 
-Arguments the host's C function would treat specially (anything but a
-``bytes``/``bytearray``/``memoryview`` payload with a 4-byte ``bytes`` key) go
-to the host's own function, so errors are the host's, word for word.
+The replacement is ``HostMaskFallback(original).apply_mask``, a method
+written in C (a Python-level wrapper would cost more per call than the
+host's whole C function): arguments the host's function might treat
+specially (anything but a ``bytes``/``bytearray`` payload with a 4-byte
+``bytes`` key) go to the host's own function, so errors are the host's,
+word for word.
 websockets parses frames in Python but decodes text with ``bytes.decode`` (C),
 so masking is the only kernel worth replacing.
 """
@@ -21,7 +24,6 @@ import asyncio
 import importlib
 import sys
 import time
-from collections.abc import Callable
 from types import ModuleType
 
 from ._patch import (
@@ -32,6 +34,7 @@ from ._patch import (
     Shim,
     UnsupportedHostError,
     expect_function,
+    host_mask_fallback,
     native_beats_pure,
 )
 
@@ -43,21 +46,8 @@ HOST = "websockets"
 TESTED_VERSIONS = ("17.4",)
 
 _LEGACY = "websockets.legacy.framing"
-_PAYLOAD_TYPES = (bytes, bytearray, memoryview)
 # where frames.apply_mask may come from: the C speedups, else the pure fallback
 _SOURCES = ("websockets.speedups", "websockets.utils")
-
-ApplyMask = Callable[[object, object], bytes]
-
-
-def _make_apply_mask(kernel: ApplyMask, original: ApplyMask) -> ApplyMask:
-    def apply_mask(data: object, mask: object) -> bytes:
-        """Apply masking to the data of a WebSocket message (wscodec kernel)."""
-        if type(mask) is bytes and len(mask) == 4 and isinstance(data, _PAYLOAD_TYPES):
-            return kernel(data, mask)
-        return original(data, mask)  # the host's own errors and edge cases
-
-    return apply_mask
 
 
 def _source_of(original: object) -> tuple[str, ModuleType]:
@@ -80,7 +70,7 @@ def _plan(impl: ModuleType) -> Plan:
         why = f"the host's compiled {source_name}.apply_mask is faster than pure-Python wscodec"
         return [Leave(name, why) for name in where]
     what = f"wscodec apply_mask ({impl.NAME})"
-    replacement = _make_apply_mask(impl.apply_mask, original)
+    replacement = host_mask_fallback(impl, original).apply_mask
     plan: Plan = [
         Replace(frames, "apply_mask", replacement, what),
         Replace(source, "apply_mask", replacement, what, followers=(_LEGACY,)),
