@@ -185,15 +185,19 @@ def _raising_calls(impl: ModuleType, obj: object) -> list[tuple[type[Exception],
         (ValueError, lambda: impl.Masker(obj)),
         (ValueError, lambda: impl.apply_mask_inplace(bytearray(8), KEY, -1)),
         (ProtocolError, lambda: parse_close(obj)),
+        (ProtocolError, lambda: impl.decode_text(obj)),  # 0x83 starts no UTF-8 sequence
+        (ValueError, lambda: impl.decode_text(obj, b"abc")),
+        (ValueError, lambda: impl.decode_text(KEY, obj)),
     ]
 
 
 def _with_str(impl: ModuleType) -> list[tuple[type[Exception], Callable[[], object]]]:
-    """Calls that must raise TypeError for a str argument."""
+    """Calls that must raise for a str argument (TypeError; a payload str only if it cannot be encoded)."""
     return [
         (TypeError, lambda: impl.FrameDecoder().feed("text")),
         (TypeError, lambda: impl.MessageDecoder().feed("text")),
-        (TypeError, lambda: impl.encode_frame(1, "text")),
+        (UnicodeEncodeError, lambda: impl.encode_frame(1, "lone \ud800 surrogate", mask=KEY)),
+        (TypeError, lambda: impl.decode_text("text")),
         (TypeError, lambda: impl.apply_mask("text", KEY)),
         (TypeError, lambda: impl.Masker(KEY).process("text")),
         (TypeError, lambda: impl.validate_utf8("text")),
