@@ -674,6 +674,21 @@ cdef class _FrameReader:
         or, for a streamed frame, already unmasked in ``ready``."""
         raise NotImplementedError
 
+    cdef int _arrived(self, const unsigned char *p, Py_ssize_t n) except -1:
+        """Hook: ``n`` more payload bytes (unmasked) of the streamed frame arrived at ``p``.
+
+        MessageDecoder judges them at once (fail fast); a frame decoder has nothing to judge.
+        """
+        return 0
+
+    cdef int _stream_begins(self) except -1:
+        """Hook: a frame starts streaming; none of its payload has been judged."""
+        return 0
+
+    cdef int _pending(self) except -1:
+        """Hook: called after a feed that left an incomplete small frame in the buffer."""
+        return 0
+
     cdef Py_ssize_t _read_header(self, const unsigned char *p, Py_ssize_t n, Header *h) except -2:
         """The header size if the header at ``p`` is complete, -1 if more bytes are needed.
 
@@ -735,6 +750,7 @@ cdef class _FrameReader:
         self._stream_h = h[0]
         if h.masked:
             memcpy(self._stream_key, payload - 4, 4)
+        self._stream_begins()
         self._stream_bytes(payload, k)
         return 0
 
@@ -776,6 +792,7 @@ cdef class _FrameReader:
         else:
             self._copy_stream(dst, src, k)
         self._stream_len = need
+        self._arrived(dst, k)
         return 0
 
     cdef inline void _copy_stream(self, unsigned char *dst, const unsigned char *src, Py_ssize_t k) noexcept nogil:
@@ -875,6 +892,8 @@ cdef class _FrameReader:
                     self._append(inp.data + pos, inp.size - pos)
             if self._closed:
                 self._drop_all()
+            elif self._buf_len:
+                self._pending()
         except ProtocolError as exc:
             exc.frames = out
             self._error_code = exc.code
@@ -942,8 +961,13 @@ cdef class MessageDecoder(_FrameReader):
     cdef Py_ssize_t _msg_len
     cdef Py_ssize_t _msg_cap
     cdef ws_utf8_state _utf8
+    # Fail fast inside a frame: the text of an incomplete frame is judged as it arrives, on a copy of
+    # _utf8 (the frame is validated again when complete, unless it was streamed and judged whole).
+    cdef ws_utf8_state _peek
+    cdef Py_ssize_t _peeked      # payload bytes of the incomplete frame judged so far
 
     def __cinit__(self):
+        self._peeked = 0
         self._msg = NULL
         self._msg_len = 0
         self._msg_cap = 0
@@ -983,9 +1007,52 @@ cdef class MessageDecoder(_FrameReader):
                 1009, f"message of {self._msg_len + length} bytes or more exceeds the limit of {self._max_message}")
         return 0
 
+    cdef inline bint _is_text(self, int opcode) noexcept:
+        """True if a data frame with this opcode carries text (a TEXT frame or a text message's continuation)."""
+        return opcode == 1 or (opcode == 0 and self._opcode == 1)
+
+    cdef int _judge(self, const unsigned char *p, Py_ssize_t n) except -1:
+        """Validate ``n`` more unmasked bytes of the incomplete text frame."""
+        if self._peeked == 0:
+            self._peek = self._utf8
+        self._peeked += n
+        if ws_utf8_feed(&self._peek, p, <size_t>n) >= 0:
+            raise ProtocolError(1007, "invalid UTF-8 in text message")
+        return 0
+
+    cdef int _stream_begins(self) except -1:
+        self._peeked = 0
+        return 0
+
+    cdef int _arrived(self, const unsigned char *p, Py_ssize_t n) except -1:
+        if self._is_text(self._stream_h.opcode):
+            self._judge(p, n)
+        return 0
+
+    cdef int _pending(self) except -1:
+        """Judge the payload bytes of the incomplete frame in the buffer that are not judged yet."""
+        cdef unsigned char scratch[256]
+        cdef const unsigned char *buf = self._buf
+        cdef Py_ssize_t size, pos, k
+        if self._buf_len < 2 or not self._is_text(buf[0] & 0x0F):
+            return 0
+        size = _header_size(buf[1])  # its rules were checked when the header was read
+        pos = size + self._peeked
+        while pos < self._buf_len:
+            k = min(self._buf_len - pos, <Py_ssize_t>sizeof(scratch))
+            if buf[1] & 0x80:
+                ws_mask_copy(scratch, buf + pos, <size_t>k, buf + size - 4, <size_t>((pos - size) & 3))
+                self._judge(scratch, k)
+            else:
+                self._judge(buf + pos, k)
+            pos += k
+        return 0
+
     cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
         cdef Py_ssize_t n = <Py_ssize_t>h.length
         cdef bint masked = h.masked
+        # A streamed text frame was judged whole as it arrived: its state is in _peek.
+        cdef bint judged = ready is not None and self._peeked == n and self._is_text(h.opcode)
         cdef bytes data
         cdef Frame frame
         cdef Message message
@@ -1002,6 +1069,7 @@ cdef class MessageDecoder(_FrameReader):
             frame.payload = data
             out.append(frame)
             return 0
+        self._peeked = 0
         if h.opcode:
             self._opcode = h.opcode
         if ready is not None:  # streamed: already unmasked
@@ -1010,15 +1078,23 @@ cdef class MessageDecoder(_FrameReader):
         if fin and not self._msg_len:
             # A whole message in one frame: straight into its bytes object.
             data = ready if ready is not None else _copy_out(payload, n, masked)
-            if self._opcode == 1 and not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+            if self._opcode == 1:
+                if judged:
+                    if not ws_utf8_complete(&self._peek):
+                        raise ProtocolError(1007, "invalid UTF-8 in text message")
+                elif not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
+                    raise ProtocolError(1007, "invalid UTF-8 in text message")
         else:
             self._grow_message(n)
             dst = self._msg + self._msg_len
             _unmask_into(dst, payload, n, masked)
             self._msg_len += n
             if self._opcode == 1:
-                if ws_utf8_feed(&self._utf8, dst, n) >= 0 or (fin and not ws_utf8_complete(&self._utf8)):
+                if judged:
+                    self._utf8 = self._peek
+                elif ws_utf8_feed(&self._utf8, dst, n) >= 0:
+                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+                if fin and not ws_utf8_complete(&self._utf8):
                     raise ProtocolError(1007, "invalid UTF-8 in text message")
             if not fin:
                 return 0

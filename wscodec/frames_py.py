@@ -363,6 +363,12 @@ class _FrameReader:
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         raise NotImplementedError
 
+    def _arrived(self, opcode: Opcode, key: bytes | None, piece: Any, offset: int) -> None:
+        """Hook: payload bytes of an incomplete frame arrived (still masked), ``offset`` bytes into it.
+
+        MessageDecoder judges them at once (fail fast); a frame decoder has nothing to judge.
+        """
+
     def _fail(self, exc: ProtocolError, out: list[Any]) -> ProtocolError:
         exc.frames = out
         self._error = (exc.code, exc.reason)
@@ -395,12 +401,18 @@ class _FrameReader:
         if not buf:
             pos = self._parse(chunk, out, None)
             if pos < len(chunk) and self._stream is None:
-                self._buf = bytearray(chunk[pos:])
+                self._buf = buf = bytearray(chunk[pos:])
+                self._pending(buf)
             return
         buf += chunk
         with memoryview(buf) as view:
             pos = self._parse(view, out, buf)
         del buf[:pos]
+        if buf and self._stream is None:
+            self._pending(buf)
+
+    def _pending(self, buf: bytearray) -> None:
+        """Hook: a feed left ``buf`` holding an incomplete frame (MessageDecoder judges its payload)."""
 
     def _start_stream(self, view: Any, pos: int, size: int, opcode: Opcode, length: int) -> None:
         """Begin streaming the large frame whose header is at ``pos``, with the rest of ``view``."""
@@ -410,6 +422,7 @@ class _FrameReader:
         self._pieces = []
         self._keep(view[start:])
         self._missing = length - (len(view) - start)
+        self._arrived(opcode, key, view[start:], 0)
 
     def _keep(self, piece: Any) -> None:
         """Add a piece of the streamed payload: large ones as they are, small ones merged.
@@ -427,10 +440,14 @@ class _FrameReader:
     def _continue_stream(self, chunk: Any, out: list[Any]) -> int:
         """Take the streamed frame's next bytes from ``chunk``; deliver it when complete."""
         take = min(self._missing, len(chunk))
-        self._keep(chunk if take == len(chunk) else chunk[:take])
+        piece = chunk if take == len(chunk) else chunk[:take]
+        self._keep(piece)
         self._missing -= take
         head = self._stream
-        if not self._missing and head is not None:
+        if self._missing and head is not None:
+            received = sum(map(len, self._pieces))
+            self._arrived(head[1], head[2], piece, received - take)
+        elif head is not None:
             b0, opcode, key, _ = head
             pieces, self._stream, self._pieces = self._pieces, None, []
             if key is None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 from ._buffers import mask_key, readable
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
-from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader
+from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader, _header_size
 from .mask_py import _xor
 from .utf8_py import Utf8Validator
 
@@ -91,6 +92,39 @@ class MessageDecoder(_FrameReader):
         self._parts = bytearray()
         self._size = 0
         self._utf8 = Utf8Validator()
+        # Fail fast inside a frame: the text of an incomplete frame is judged as it arrives, on a copy
+        # of _utf8 (the frame is validated again once complete).
+        self._peek = self._utf8
+        self._peeked = 0  # payload bytes of the incomplete frame judged so far
+
+    def _is_text(self, opcode: int) -> bool:
+        """True if a data frame with this opcode carries text (a TEXT frame or a text message's continuation)."""
+        return opcode == Opcode.TEXT or (opcode == 0 and self._opcode == Opcode.TEXT)
+
+    def _judge(self, data: Any, key: bytes | None) -> None:
+        """Validate more payload bytes of the incomplete text frame (masked with ``key``, if given)."""
+        if key is not None:
+            phase = self._peeked & 3
+            data = _xor(data, key[phase:] + key[:phase])
+        if not self._peeked:
+            self._peek = copy.copy(self._utf8)
+        self._peeked += len(data)
+        if not self._peek.feed(data):
+            raise ProtocolError(1007, "invalid UTF-8 in text message")
+
+    def _arrived(self, opcode: Opcode, key: bytes | None, piece: Any, offset: int) -> None:
+        if offset == 0:
+            self._peeked = 0
+        if self._is_text(opcode):
+            self._judge(piece, key)
+
+    def _pending(self, buf: bytearray) -> None:
+        if len(buf) < 2 or not self._is_text(buf[0] & 0x0F):
+            return
+        size = _header_size(buf[1])  # its rules were checked when the header was read
+        start = size + self._peeked
+        if len(buf) > start:
+            self._judge(buf[start:], bytes(buf[size - 4 : size]) if buf[1] & 0x80 else None)
 
     def _accept(self, opcode: Opcode, fin: bool, length: int) -> None:
         if opcode < 8:
@@ -118,6 +152,7 @@ class MessageDecoder(_FrameReader):
                 self._closed = True
             out.append(Frame(True, opcode, payload))
             return
+        self._peeked = 0
         if opcode:  # TEXT or BINARY starts a message
             self._opcode = opcode
         started = cast(Opcode, self._opcode)  # _accept refused a continuation without a start
