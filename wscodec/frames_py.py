@@ -356,14 +356,14 @@ class _FrameReader:
             return self._stream[3] + sum(map(len, self._pieces))
         return len(self._buf)
 
-    def _accept(self, opcode: Opcode, fin: bool, length: int) -> None:
+    def _accept(self, opcode: Opcode, b0: int, length: int) -> None:
         if length > self._max_frame:
             raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         raise NotImplementedError
 
-    def _arrived(self, opcode: Opcode, key: bytes | None, piece: Any, offset: int) -> None:
+    def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
         """Hook: payload bytes of an incomplete frame arrived (still masked), ``offset`` bytes into it.
 
         MessageDecoder judges them at once (fail fast); a frame decoder has nothing to judge.
@@ -422,7 +422,7 @@ class _FrameReader:
         self._pieces = []
         self._keep(view[start:])
         self._missing = length - (len(view) - start)
-        self._arrived(opcode, key, view[start:], 0)
+        self._arrived(view[pos], key, view[start:], 0)
 
     def _keep(self, piece: Any) -> None:
         """Add a piece of the streamed payload: large ones as they are, small ones merged.
@@ -446,7 +446,7 @@ class _FrameReader:
         head = self._stream
         if self._missing and head is not None:
             received = sum(map(len, self._pieces))
-            self._arrived(head[1], head[2], piece, received - take)
+            self._arrived(head[0], head[2], piece, received - take)
         elif head is not None:
             b0, opcode, key, _ = head
             pieces, self._stream, self._pieces = self._pieces, None, []
@@ -482,7 +482,7 @@ class _FrameReader:
             if end - pos < size:
                 break
             length = _extended_length(view, pos, b1)
-            self._accept(opcode, bool(b0 & 0x80), length)
+            self._accept(opcode, b0, length)
             start = pos + size
             if end - start < length:
                 if length >= _STREAM_MIN:

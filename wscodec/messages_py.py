@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import copy
+import operator
 from typing import Any, cast
 
 from ._buffers import mask_key, readable
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
-from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader, _header_size
+from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader, _header_size, _resolve_mask, encode_frame
 from .mask_py import _xor
 from .utf8_py import Utf8Validator
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Message", "MessageDecoder", "decode_text"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Message", "MessageDecoder", "decode_text", "encode_message"]
 
 #: Default largest message (all fragments together) a MessageDecoder accepts (16 MiB).
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
@@ -71,8 +72,13 @@ class MessageDecoder(_FrameReader):
     """Streaming message decoder: whole messages out, control frames where they arrive.
 
     ``max_message_size`` bounds a whole message, all fragments counted, and
-    is checked from each header before its payload is buffered (1009).
-    After a CLOSE frame nothing more is delivered.
+    is checked from each header before its payload is buffered (1009); a
+    compressed message is bounded as it is inflated. ``deflate``: the
+    connection's :class:`PerMessageDeflate` when permessage-deflate was
+    negotiated — RSV1 is then accepted on the first frame of a data message
+    (1002 anywhere else), and corrupt compressed data is 1007. Text is
+    validated as it arrives, inside a frame too. After a CLOSE frame nothing
+    more is delivered.
     """
 
     def __init__(
@@ -81,52 +87,32 @@ class MessageDecoder(_FrameReader):
         client: bool = False,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         max_frame_size: int | None = None,
+        deflate: Any = None,
     ) -> None:
         if max_message_size is not None and max_message_size < 0:
             raise ValueError("max_message_size must be >= 0 or None")
         if max_frame_size is None:
             max_frame_size = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
-        super().__init__(client, max_frame_size, 0)
+        check_deflate(deflate, client)
+        super().__init__(client, max_frame_size, 4 if deflate is not None else 0)
         self._max_message = (1 << 63) - 1 if max_message_size is None else max_message_size
+        self._deflate = deflate
         self._opcode: Opcode | None = None  # of the message being reassembled
+        self._compressed = False  # whether that message is
         self._parts = bytearray()
         self._size = 0
         self._utf8 = Utf8Validator()
-        # Fail fast inside a frame: the text of an incomplete frame is judged as it arrives, on a copy
-        # of _utf8 (the frame is validated again once complete).
+        # Fail fast inside a frame: the payload of an incomplete frame is judged as it arrives — text
+        # on a copy of _utf8 (the frame is validated again once complete), compressed data inflated.
         self._peek = self._utf8
-        self._peeked = 0  # payload bytes of the incomplete frame judged so far
+        self._peeked = 0  # payload bytes of the incomplete frame judged or inflated so far
 
-    def _is_text(self, opcode: int) -> bool:
-        """True if a data frame with this opcode carries text (a TEXT frame or a text message's continuation)."""
-        return opcode == Opcode.TEXT or (opcode == 0 and self._opcode == Opcode.TEXT)
-
-    def _judge(self, data: Any, key: bytes | None) -> None:
-        """Validate more payload bytes of the incomplete text frame (masked with ``key``, if given)."""
-        if key is not None:
-            phase = self._peeked & 3
-            data = _xor(data, key[phase:] + key[:phase])
-        if not self._peeked:
-            self._peek = copy.copy(self._utf8)
-        self._peeked += len(data)
-        if not self._peek.feed(data):
-            raise ProtocolError(1007, "invalid UTF-8 in text message")
-
-    def _arrived(self, opcode: Opcode, key: bytes | None, piece: Any, offset: int) -> None:
-        if offset == 0:
-            self._peeked = 0
-        if self._is_text(opcode):
-            self._judge(piece, key)
-
-    def _pending(self, buf: bytearray) -> None:
-        if len(buf) < 2 or not self._is_text(buf[0] & 0x0F):
-            return
-        size = _header_size(buf[1])  # its rules were checked when the header was read
-        start = size + self._peeked
-        if len(buf) > start:
-            self._judge(buf[start:], bytes(buf[size - 4 : size]) if buf[1] & 0x80 else None)
-
-    def _accept(self, opcode: Opcode, fin: bool, length: int) -> None:
+    def _accept(self, opcode: Opcode, b0: int, length: int) -> None:
+        if b0 & 0x40:  # only when permessage-deflate was negotiated: the reader refuses it otherwise
+            if opcode >= 8:
+                raise ProtocolError(1002, "RSV1 set on a control frame")
+            if opcode == 0:
+                raise ProtocolError(1002, "RSV1 set on a continuation frame")
         if opcode < 8:
             if opcode == 0:
                 if self._opcode is None:
@@ -135,7 +121,8 @@ class MessageDecoder(_FrameReader):
                 raise ProtocolError(1002, "new data frame inside a fragmented message")
             if length > self._max_frame:
                 raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
-            if self._size + length > self._max_message:
+            # A compressed message is bounded by what it inflates to, as it inflates.
+            if not (b0 & 0x40 if opcode else self._compressed) and self._size + length > self._max_message:
                 raise ProtocolError(
                     1009, f"message of {self._size + length} bytes or more exceeds the limit of {self._max_message}"
                 )
@@ -143,6 +130,44 @@ class MessageDecoder(_FrameReader):
     def _fail(self, exc: ProtocolError, out: list[Any]) -> ProtocolError:
         self._parts = bytearray()  # a failed decoder holds nothing
         return super()._fail(exc, out)
+
+    def _inflated(self, data: bytes, text: bool) -> None:
+        """Add inflated bytes to the message, validating text as it is produced."""
+        if text and not self._utf8.feed(data):
+            raise ProtocolError(1007, "invalid UTF-8 in text message")
+        self._parts += data
+        self._size += len(data)
+
+    def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
+        opcode = b0 & 0x0F
+        skip = self._peeked - offset  # bytes of ``piece`` already judged
+        if opcode >= 8 or skip >= len(piece):
+            return
+        compressed = b0 & 0x40 if opcode else self._compressed
+        text = (opcode or self._opcode) == Opcode.TEXT
+        if not compressed and not text:
+            return
+        if skip > 0:
+            piece = piece[skip:]
+        if key is not None:
+            phase = self._peeked & 3
+            piece = _xor(piece, key[phase:] + key[:phase])
+        if compressed:
+            self._inflated(self._deflate._inflate(piece, self._max_message - self._size), text)
+        else:
+            if not self._peeked:
+                self._peek = copy.copy(self._utf8)
+            if not self._peek.feed(piece):
+                raise ProtocolError(1007, "invalid UTF-8 in text message")
+        self._peeked += len(piece)
+
+    def _pending(self, buf: bytearray) -> None:
+        if len(buf) < 2:
+            return
+        size = _header_size(buf[1])  # its rules were checked when the header was read
+        start = size + self._peeked
+        if len(buf) > start:
+            self._arrived(buf[0], bytes(buf[size - 4 : size]) if buf[1] & 0x80 else None, buf[start:], self._peeked)
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         fin = b0 & 0x80
@@ -152,26 +177,40 @@ class MessageDecoder(_FrameReader):
                 self._closed = True
             out.append(Frame(True, opcode, payload))
             return
-        self._peeked = 0
+        done, self._peeked = self._peeked, 0
         if opcode:  # TEXT or BINARY starts a message
             self._opcode = opcode
+            self._compressed = bool(b0 & 0x40)
         started = cast(Opcode, self._opcode)  # _accept refused a continuation without a start
-        if started == Opcode.TEXT:
-            utf8 = self._utf8
-            if not utf8.feed(payload) or (fin and not utf8.complete):
+        utf8 = self._utf8
+        if self._compressed:
+            deflate = self._deflate
+            self._inflated(
+                deflate._inflate(payload[done:] if done else payload, self._max_message - self._size),
+                started == Opcode.TEXT,
+            )
+            if not fin:
+                return
+            self._inflated(deflate._inflate_end(self._max_message - self._size), started == Opcode.TEXT)
+            if started == Opcode.TEXT and not utf8.complete:
                 raise ProtocolError(1007, "invalid UTF-8 in text message")
-        if fin:
+            payload = bytes(self._parts)
+            self._parts = bytearray()
+        else:
+            if started == Opcode.TEXT and (not utf8.feed(payload) or (fin and not utf8.complete)):
+                raise ProtocolError(1007, "invalid UTF-8 in text message")
+            if not fin:
+                self._parts += payload
+                self._size += len(payload)
+                return
             if self._parts:
                 self._parts += payload
                 payload = bytes(self._parts)
                 self._parts = bytearray()
-            out.append(Message(started, payload))
-            self._opcode = None
-            self._size = 0
-            self._utf8.reset()
-        else:
-            self._parts += payload
-            self._size += len(payload)
+        out.append(Message(started, payload))
+        self._opcode = None
+        self._size = 0
+        utf8.reset()
 
     def feed(self, data: object) -> list[Message | Frame]:
         """Return the messages and control frames completed by ``data``, in order.
@@ -180,3 +219,63 @@ class MessageDecoder(_FrameReader):
         everything completed before it in this call on ``.frames``.
         """
         return self._feed(data)
+
+
+def encode_message(
+    opcode: int,
+    payload: object,
+    *,
+    mask: object = None,
+    deflate: Any = None,
+    fragment_size: int | None = None,
+) -> bytes:
+    """Return the wire bytes of one whole data message.
+
+    ``opcode``: TEXT or BINARY (``ValueError`` otherwise: control frames are
+    single frames, see :func:`encode_frame`). ``payload``: any bytes-like
+    object, or a ``str`` (sent as UTF-8). ``deflate``: the connection's
+    :class:`PerMessageDeflate` — the message is compressed and its first
+    frame has RSV1 set. ``fragment_size``: split the (compressed) payload into
+    frames of at most that many bytes (``None``: one frame). ``mask`` as for
+    :func:`encode_frame`; ``True`` draws a fresh key for every frame. Every
+    argument is checked before anything is compressed, so a call that raises
+    leaves the compressor's window untouched.
+    """
+    op = operator.index(opcode)
+    if op != Opcode.TEXT and op != Opcode.BINARY:
+        raise ValueError(f"encode_message sends TEXT or BINARY messages, not opcode {opcode!r}")
+    data: Any = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
+    if fragment_size is not None:
+        fragment_size = operator.index(fragment_size)
+        if fragment_size < 1:
+            raise ValueError("fragment_size must be >= 1 or None")
+    if mask is not None and mask is not False and mask is not True:
+        mask = _resolve_mask(mask)  # a bad key raises here, before the compressor sees the message
+    if deflate is not None:
+        check_deflate(deflate, deflate.client)
+        data = deflate.compress(data)
+    if fragment_size is None or len(data) <= fragment_size:
+        return encode_frame(op, data, rsv1=deflate is not None, mask=mask)
+    view = memoryview(data)
+    last = len(data) - fragment_size
+    frames = [
+        encode_frame(
+            0 if pos else op,
+            view[pos : pos + fragment_size],
+            fin=pos >= last,
+            rsv1=not pos and deflate is not None,
+            mask=mask,
+        )
+        for pos in range(0, len(data), fragment_size)
+    ]
+    return b"".join(frames)
+
+
+def check_deflate(deflate: object, client: bool) -> None:
+    """``TypeError`` unless ``deflate`` is None or a PerMessageDeflate for the same side."""
+    if deflate is None:
+        return
+    if not (hasattr(deflate, "_inflate") and hasattr(deflate, "compress")):
+        raise TypeError(f"deflate must be a PerMessageDeflate, not {type(deflate).__name__}")
+    if bool(getattr(deflate, "client", client)) != bool(client):
+        raise ValueError("deflate belongs to the other side: pass client= the same to both")

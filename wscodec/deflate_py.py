@@ -1,0 +1,228 @@
+"""permessage-deflate (RFC 7692 §7): one connection's compressor and decompressor, pure Python.
+
+The deflate itself is done by a real library (CPython's zlib, or zlib-ng or
+isal when installed); this module keeps the RFC's rules around it:
+
+* a message is compressed whole and sent without the ``00 00 FF FF`` tail
+  its sync flush ends with; the receiver appends the tail again;
+* with context takeover the window runs on from message to message, in
+  each direction independently; without it every message starts afresh;
+* inflation is bounded: it never produces more than the caller's budget
+  plus one byte, so a bomb costs at most the limit in memory;
+* a DEFLATE block with BFINAL set ends that message's stream but not the
+  shared window (§7.2.3.4): the next message may still refer back into it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from types import ModuleType
+from typing import Any
+
+from ._buffers import readable
+from .errors import ProtocolError
+
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "PerMessageDeflate"]
+
+#: The deflate implementations, by name: the module providing zlib's API for each.
+BACKENDS = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zlib"}
+
+#: The backend used when none is asked for. CPython's zlib: it is always there, it costs the least
+#: memory per connection (zlib-ng's and isal's compressors allocate 4-7 times more at small windows),
+#: and it is as fast as the others on the small messages most connections carry. isal is the choice
+#: for throughput on large messages (several times faster to compress, output slightly larger).
+DEFAULT_BACKEND = "zlib"
+
+_TAIL = b"\x00\x00\xff\xff"
+_Z_SYNC_FLUSH = 2
+_Z_FULL_FLUSH = 3
+
+# Default compression settings: websockets' (zlib's level 6, memory level 5), which keep a compressor
+# at about 38 KiB with a 12-bit window; isal only knows levels 0-3 and its own default is 2.
+_DEFAULT_LEVEL = {"zlib": 6, "zlib-ng": 6, "isal": 2}
+_MAX_LEVEL = {"zlib": 9, "zlib-ng": 9, "isal": 3}
+DEFAULT_MEM_LEVEL = 5
+
+
+def load_backend(name: str | None) -> tuple[str, ModuleType]:
+    """The backend's name and module; ``ValueError`` for an unknown name, ``ImportError`` if not installed."""
+    if name is None:
+        name = DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise ValueError(f"unknown deflate backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    try:
+        return name, importlib.import_module(BACKENDS[name])
+    except ImportError:
+        extra = {"zlib-ng": "zlib-ng", "isal": "isal"}[name]
+        raise ImportError(f"the {name!r} backend is not installed: pip install 'wscodec[{extra}]'") from None
+
+
+def check_settings(params: Any, client: bool, backend: str, level: int | None, mem_level: int | None) -> tuple:
+    """Validate the arguments of PerMessageDeflate; return (send bits, send reset, receive bits, receive reset,
+    level, mem_level). ``ValueError`` for what cannot be honoured.
+    """
+    if client:
+        send_bits, send_reset = params.client_max_window_bits, params.client_no_context_takeover
+        recv_bits, recv_reset = params.server_max_window_bits, params.server_no_context_takeover
+    else:
+        send_bits, send_reset = params.server_max_window_bits, params.server_no_context_takeover
+        recv_bits, recv_reset = params.client_max_window_bits, params.client_no_context_takeover
+    if send_bits == 8:
+        # zlib (and every backend) silently compresses with 9 bits instead, which the peer cannot follow.
+        raise ValueError("cannot compress with an 8-bit window: negotiate 9 or more for this side's messages")
+    if level is None:
+        level = _DEFAULT_LEVEL[backend]
+    elif not 0 <= level <= _MAX_LEVEL[backend]:
+        raise ValueError(f"level must be 0-{_MAX_LEVEL[backend]} for the {backend} backend")
+    if mem_level is None:
+        mem_level = DEFAULT_MEM_LEVEL
+    elif not 1 <= mem_level <= 9:
+        raise ValueError("mem_level must be 1-9")
+    return send_bits, send_reset, recv_bits, recv_reset, level, mem_level
+
+
+class PerMessageDeflate:
+    """One connection's permessage-deflate state, both directions, as agreed in ``params``.
+
+    ``params``: the :class:`DeflateParams` both sides agreed. ``client``: this
+    end is the client (it compresses with the client's window and inflates
+    with the server's). ``level`` and ``mem_level``: the compressor's settings
+    (``None``: level 6 and memory level 5, isal's level 2). ``backend``:
+    ``"zlib"`` (the default), ``"zlib-ng"`` or ``"isal"``. Nothing is
+    allocated for a direction until it is first used.
+
+    Give it to :class:`MessageDecoder` (``deflate=``) and to
+    :func:`encode_message`; :meth:`compress` is for callers that frame
+    messages themselves, and what it returns must be sent: the peer's window
+    follows every message that went through it. One object serves one
+    connection; using it from two threads at once raises ``RuntimeError``.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        *,
+        client: bool = False,
+        level: int | None = None,
+        mem_level: int | None = None,
+        backend: str | None = None,
+    ) -> None:
+        self._backend, self._zlib = load_backend(backend)
+        (self._send_bits, self._send_reset, self._recv_bits, self._recv_reset, self._level, self._mem_level) = (
+            check_settings(params, client, self._backend, level, mem_level)
+        )
+        self.params = params
+        self.client = bool(client)
+        self._compressor: Any = None
+        self._inflater: Any = None
+        self._busy = threading.Lock()
+        # Inflated output kept for the window (context takeover only): newest last, trimmed to the window.
+        self._recent: list[bytes] = []
+        self._recent_len = 0
+
+    @property
+    def backend(self) -> str:
+        """The deflate implementation in use: ``"zlib"``, ``"zlib-ng"`` or ``"isal"``."""
+        return self._backend
+
+    def __repr__(self) -> str:
+        side = "client" if self.client else "server"
+        return f"PerMessageDeflate({self.params!r}, {side}, backend={self._backend!r})"
+
+    def _enter(self) -> None:
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("this PerMessageDeflate is already in use in another thread")
+
+    # ---------------------------------------------------------------- sending
+
+    def compress(self, payload: object) -> bytes:
+        """Compress one whole message; return its payload to send (RSV1 set), the tail removed.
+
+        ``payload``: any bytes-like object, or a ``str`` (sent as UTF-8).
+        """
+        data = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
+        self._enter()
+        try:
+            compressor = self._compressor
+            if compressor is None:
+                compressor = self._compressor = self._zlib.compressobj(
+                    self._level, self._zlib.DEFLATED, -self._send_bits, self._mem_level
+                )
+            # Without context takeover a full flush also empties the window: the next message
+            # refers to nothing before it, whatever the receiver keeps.
+            out = compressor.compress(data) + compressor.flush(_Z_FULL_FLUSH if self._send_reset else _Z_SYNC_FLUSH)
+        finally:
+            self._busy.release()
+        if not out.endswith(_TAIL):  # pragma: no cover - every backend's flush ends with it
+            raise RuntimeError("the deflate backend did not end its flush with 00 00 FF FF")
+        return out[:-4]
+
+    # ---------------------------------------------------------------- receiving (MessageDecoder's side)
+
+    def _new_inflater(self) -> Any:
+        bits = -self._recv_bits
+        if self._recent and not self._recv_reset:
+            zdict = b"".join(self._recent)[-(1 << self._recv_bits) :]
+            return self._zlib.decompressobj(bits, zdict=zdict)
+        return self._zlib.decompressobj(bits)
+
+    def _keep(self, piece: bytes) -> None:
+        """Remember inflated output for the window (context takeover only)."""
+        if self._recv_reset or not piece:
+            return
+        recent = self._recent
+        recent.append(piece)
+        self._recent_len += len(piece)
+        window = 1 << self._recv_bits
+        while self._recent_len - len(recent[0]) >= window:
+            self._recent_len -= len(recent.pop(0))
+
+    def _run(self, data: object, budget: int) -> bytes:
+        """Inflate ``data`` into at most ``budget`` bytes (1009 past that, 1007 for corrupt data)."""
+        inflater = self._inflater
+        if inflater is None:
+            inflater = self._inflater = self._new_inflater()
+        if inflater.eof:
+            return b""  # a BFINAL block ended this message's stream: what follows it is not deflate data
+        try:
+            out = inflater.decompress(data, budget + 1)
+            # Some backends stop short with input left over; go on until it is consumed or the budget spent.
+            while inflater.unconsumed_tail and len(out) <= budget and not inflater.eof:
+                out += inflater.decompress(inflater.unconsumed_tail, budget + 1 - len(out))
+        except self._zlib.error as exc:
+            raise ProtocolError(1007, f"invalid compressed data: {exc}") from None
+        if len(out) > budget:
+            raise ProtocolError(1009, "message exceeds the size limit once inflated")
+        self._keep(out)
+        return out
+
+    def _inflate(self, data: object, budget: int) -> bytes:
+        """Inflate the next compressed bytes of the message being received (``budget``: bytes it may still grow)."""
+        self._enter()
+        try:
+            return self._run(data, budget)
+        finally:
+            self._busy.release()
+
+    def _inflate_end(self, budget: int) -> bytes:
+        """The message's compressed payload is complete: inflate its tail, return the last output."""
+        self._enter()
+        try:
+            out = self._run(_TAIL, budget)
+            # Output a backend still holds back once the input is consumed: probe a byte at a time.
+            inflater = self._inflater
+            while not inflater.eof:
+                more = self._run(b"", budget - len(out))
+                if not more:
+                    break
+                out += more
+            if inflater.eof or self._recv_reset:
+                # A new stream for the next message: afresh, or (after BFINAL) primed with the window.
+                self._inflater = None
+                if self._recv_reset:
+                    self._recent = []
+                    self._recent_len = 0
+            return out
+        finally:
+            self._busy.release()
