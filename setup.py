@@ -16,7 +16,13 @@ from setuptools.command.build_ext import build_ext
 
 NO_EXT = bool(os.environ.get("WSCODEC_NO_EXTENSIONS"))
 REQUIRE_EXT = bool(os.environ.get("WSCODEC_REQUIRE_EXTENSIONS"))
-MODULES = ["_mask_c", "_utf8_c", "_frames_c"]
+MODULES = ["_mask_c", "_utf8_c", "_deflate_c", "_frames_c"]
+# Modules that call zlib's C API: linked with the system zlib (see README, "Compression").
+ZLIB_MODULES = {"_deflate_c"}
+
+
+# zlib's import library is "zlib" on Windows (vcpkg and the official builds), "z" elsewhere.
+ZLIB_LIBRARY = "zlib" if sys.platform == "win32" else "z"
 
 
 def extensions():
@@ -39,6 +45,7 @@ def extensions():
             depends=[f"wscodec/_c/{h}" for h in os.listdir("wscodec/_c") if h.endswith(".h")],
             extra_compile_args=args,
             extra_link_args=args if os.environ.get("WSCODEC_SANITIZE") else [],
+            libraries=[ZLIB_LIBRARY] if name in ZLIB_MODULES else [],
         )
         for name in MODULES
     ]

@@ -52,6 +52,8 @@ FrameDecoder = _impl.FrameDecoder
 Message = _impl.Message
 MessageDecoder = _impl.MessageDecoder
 decode_text = _impl.decode_text
+encode_message = _impl.encode_message
+PerMessageDeflate = _impl.PerMessageDeflate
 DEFAULT_MAX_FRAME_SIZE = _impl.DEFAULT_MAX_FRAME_SIZE
 DEFAULT_MAX_MESSAGE_SIZE = _impl.DEFAULT_MAX_MESSAGE_SIZE
 
@@ -78,6 +80,8 @@ __all__ = [
     "Message",
     "MessageDecoder",
     "decode_text",
+    "encode_message",
+    "PerMessageDeflate",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "parse_close",

@@ -28,9 +28,11 @@ from libc.string cimport memcpy
 
 import os
 
+from ._deflate_c cimport PerMessageDeflate
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
+from .messages_py import check_deflate
 
 
 cdef extern from "Python.h":
@@ -609,6 +611,80 @@ def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=F
         _release(&inp)
 
 
+def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=None):
+    """Return the wire bytes of one whole data message.
+
+    ``opcode``: TEXT or BINARY (``ValueError`` otherwise: control frames are
+    single frames, see :func:`encode_frame`). ``payload``: any bytes-like
+    object, or a ``str`` (sent as UTF-8). ``deflate``: the connection's
+    :class:`PerMessageDeflate` — the message is compressed and its first
+    frame has RSV1 set. ``fragment_size``: split the (compressed) payload into
+    frames of at most that many bytes (``None``: one frame). ``mask`` as for
+    :func:`encode_frame`; ``True`` draws a fresh key for every frame. Every
+    argument is checked before anything is compressed, so a call that raises
+    leaves the compressor's window untouched.
+    """
+    cdef Input inp
+    cdef unsigned char key[4]
+    cdef bint fresh_keys = mask is True
+    cdef bint masked
+    cdef Py_ssize_t n, piece, pos, total, size, frames, i
+    cdef int op, b0
+    cdef bytes out
+    cdef unsigned char *dst
+    op = _first_byte(opcode, 0, True, False, False, False) & 0x0F
+    if op != 1 and op != 2:
+        raise ValueError(f"encode_message sends TEXT or BINARY messages, not opcode {opcode!r}")
+    if fragment_size is not None:
+        fragment_size = PyNumber_Index(fragment_size)
+        if fragment_size < 1:
+            raise ValueError("fragment_size must be >= 1 or None")
+    masked = _resolve_mask(mask, key) if not fresh_keys else True  # a bad key raises before compressing
+    if deflate is not None:
+        check_deflate(deflate, deflate.client, PerMessageDeflate)
+    if isinstance(payload, str):
+        payload = _text_input(payload, &inp)
+    else:
+        payload = _contiguous(payload)
+        _acquire(payload, &inp)
+    try:
+        if deflate is not None:
+            compressed = (<PerMessageDeflate>deflate)._compress(inp.data, inp.size)
+            _release(&inp)
+            payload = compressed
+            _acquire(payload, &inp)
+        n = inp.size
+        piece = n if fragment_size is None or fragment_size >= n else <Py_ssize_t>fragment_size
+        frames = 1 if piece == 0 else (n + piece - 1) // piece
+        total = n
+        pos = 0
+        for i in range(frames):
+            total += _header_length(min(piece, n - pos), masked)
+            pos += piece
+        out = PyBytes_FromStringAndSize(NULL, total)
+        dst = <unsigned char *>PyBytes_AS_STRING(out)
+        pos = 0
+        for i in range(frames):
+            size = min(piece, n - pos)
+            b0 = (0x80 if i == frames - 1 else 0) | (0x40 if i == 0 and deflate is not None else 0) | (op if i == 0 else 0)
+            if fresh_keys:
+                _draw_key(key)
+            dst += _write_header(dst, b0, <uint64_t>size, key if masked else NULL)
+            if masked:
+                ws_mask_copy(dst, inp.data + pos, <size_t>size, key, 0)
+            elif size:
+                memcpy(dst, inp.data + pos, <size_t>size)
+            dst += size
+            pos += size
+        return out
+    finally:
+        _release(&inp)
+
+
+cdef inline Py_ssize_t _header_length(Py_ssize_t n, bint masked) noexcept:
+    return (2 if n < 126 else (4 if n < 0x10000 else 10)) + (4 if masked else 0)
+
+
 # ---------------------------------------------------------------- decoding
 
 cdef class _FrameReader:
@@ -664,7 +740,7 @@ cdef class _FrameReader:
         self._rsv_refused = (~rsv_allowed & 7) << 4
         return 0
 
-    cdef int _accept(self, int opcode, bint fin, uint64_t length) except -1:
+    cdef int _accept(self, int opcode, int b0, uint64_t length) except -1:
         if length > self._max_frame:
             raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
         return 0
@@ -675,14 +751,10 @@ cdef class _FrameReader:
         raise NotImplementedError
 
     cdef int _arrived(self, const unsigned char *p, Py_ssize_t n) except -1:
-        """Hook: ``n`` more payload bytes (unmasked) of the streamed frame arrived at ``p``.
+        """Hook: the last ``n`` payload bytes of the streamed frame so far arrived (unmasked) at ``p``.
 
         MessageDecoder judges them at once (fail fast); a frame decoder has nothing to judge.
         """
-        return 0
-
-    cdef int _stream_begins(self) except -1:
-        """Hook: a frame starts streaming; none of its payload has been judged."""
         return 0
 
     cdef int _pending(self) except -1:
@@ -711,7 +783,7 @@ cdef class _FrameReader:
         if n < size:
             return -1
         _extended_length(p, &h.length)
-        self._accept(b0 & 0x0F, b0 & 0x80, h.length)
+        self._accept(b0 & 0x0F, b0, h.length)
         h.b0 = b0
         h.opcode = b0 & 0x0F
         h.masked = b1 & 0x80
@@ -750,7 +822,6 @@ cdef class _FrameReader:
         self._stream_h = h[0]
         if h.masked:
             memcpy(self._stream_key, payload - 4, 4)
-        self._stream_begins()
         self._stream_bytes(payload, k)
         return 0
 
@@ -956,6 +1027,8 @@ cdef class MessageDecoder(_FrameReader):
     """
 
     cdef uint64_t _max_message
+    cdef PerMessageDeflate _deflate
+    cdef bint _compressed        # the message being reassembled is compressed (RSV1 on its first frame)
     cdef int _opcode             # of the message being reassembled; -1 between messages
     cdef unsigned char *_msg     # the fragments received so far, unmasked
     cdef Py_ssize_t _msg_len
@@ -964,7 +1037,7 @@ cdef class MessageDecoder(_FrameReader):
     # Fail fast inside a frame: the text of an incomplete frame is judged as it arrives, on a copy of
     # _utf8 (the frame is validated again when complete, unless it was streamed and judged whole).
     cdef ws_utf8_state _peek
-    cdef Py_ssize_t _peeked      # payload bytes of the incomplete frame judged so far
+    cdef Py_ssize_t _peeked      # payload bytes of the incomplete frame judged (or inflated) so far
 
     def __cinit__(self):
         self._peeked = 0
@@ -984,15 +1057,23 @@ cdef class MessageDecoder(_FrameReader):
         self._msg_len = 0
         self._msg_cap = 0
 
-    def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None):
+    def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None,
+                 deflate=None):
         if max_message_size is not None and max_message_size < 0:
             raise ValueError("max_message_size must be >= 0 or None")
         if max_frame_size is None:
             max_frame_size = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
-        self._setup(client, max_frame_size, 0)
+        check_deflate(deflate, client, PerMessageDeflate)
+        self._deflate = deflate
+        self._setup(client, max_frame_size, 4 if deflate is not None else 0)
         self._max_message = _NO_LIMIT if max_message_size is None else min(max_message_size, _NO_LIMIT)
 
-    cdef int _accept(self, int opcode, bint fin, uint64_t length) except -1:
+    cdef int _accept(self, int opcode, int b0, uint64_t length) except -1:
+        if b0 & 0x40:  # only when permessage-deflate was negotiated: the reader refuses it otherwise
+            if opcode >= 8:
+                raise ProtocolError(1002, "RSV1 set on a control frame")
+            if opcode == 0:
+                raise ProtocolError(1002, "RSV1 set on a continuation frame")
         if opcode >= 8:
             return 0
         if opcode == 0:
@@ -1002,7 +1083,9 @@ cdef class MessageDecoder(_FrameReader):
             raise ProtocolError(1002, "new data frame inside a fragmented message")
         if length > self._max_frame:
             raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
-        if <uint64_t>self._msg_len + length > self._max_message:
+        # A compressed message is bounded by what it inflates to, as it inflates.
+        if (not ((b0 & 0x40) if opcode else self._compressed)
+                and <uint64_t>self._msg_len + length > self._max_message):
             raise ProtocolError(
                 1009, f"message of {self._msg_len + length} bytes or more exceeds the limit of {self._max_message}")
         return 0
@@ -1011,41 +1094,65 @@ cdef class MessageDecoder(_FrameReader):
         """True if a data frame with this opcode carries text (a TEXT frame or a text message's continuation)."""
         return opcode == 1 or (opcode == 0 and self._opcode == 1)
 
-    cdef int _judge(self, const unsigned char *p, Py_ssize_t n) except -1:
-        """Validate ``n`` more unmasked bytes of the incomplete text frame."""
-        if self._peeked == 0:
-            self._peek = self._utf8
-        self._peeked += n
-        if ws_utf8_feed(&self._peek, p, <size_t>n) >= 0:
-            raise ProtocolError(1007, "invalid UTF-8 in text message")
+    cdef int _take(self, int b0, const unsigned char *p, Py_ssize_t n, const unsigned char *key) except -1:
+        """Judge text, or inflate, ``n`` more payload bytes of the current data frame at once (fail fast).
+
+        ``key``: the mask key while ``p`` is still masked (the phase is the count taken before), else NULL.
+        """
+        cdef int opcode = b0 & 0x0F
+        cdef bint compressed = (b0 & 0x40) if opcode else self._compressed
+        cdef bint text = self._is_text(opcode)
+        cdef unsigned char scratch[4096]
+        cdef const unsigned char *src = p
+        cdef Py_ssize_t k
+        if not compressed and not text:
+            return 0
+        while n > 0:
+            k = min(n, <Py_ssize_t>sizeof(scratch)) if key != NULL else n
+            if key != NULL:
+                ws_mask_copy(scratch, p, <size_t>k, key, <size_t>(self._peeked & 3))
+                src = scratch
+            else:
+                src = p
+            if compressed:
+                self._inflate(src, k, False, text)
+            else:
+                if self._peeked == 0:
+                    self._peek = self._utf8
+                if ws_utf8_feed(&self._peek, src, <size_t>k) >= 0:
+                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+            self._peeked += k
+            p += k
+            n -= k
         return 0
 
-    cdef int _stream_begins(self) except -1:
-        self._peeked = 0
+    cdef int _inflate(self, const unsigned char *src, Py_ssize_t n, bint end, bint text) except -1:
+        """Inflate into the message buffer within the message budget; validate text as it comes."""
+        cdef Py_ssize_t before = self._msg_len
+        cdef uint64_t budget = self._max_message - <uint64_t>before
+        self._deflate._inflate_to(src, n, end, &self._msg, &self._msg_len, &self._msg_cap,
+                                  <Py_ssize_t>min(budget, <uint64_t>(PY_SSIZE_T_MAX - 1 - before)))
+        if text and self._msg_len > before:
+            if ws_utf8_feed(&self._utf8, self._msg + before, <size_t>(self._msg_len - before)) >= 0:
+                raise ProtocolError(1007, "invalid UTF-8 in text message")
         return 0
 
     cdef int _arrived(self, const unsigned char *p, Py_ssize_t n) except -1:
-        if self._is_text(self._stream_h.opcode):
-            self._judge(p, n)
+        cdef Py_ssize_t skip = self._peeked - (self._stream_len - n)  # bytes of these already taken
+        if skip < n:
+            self._take(self._stream_h.b0, p + skip, n - skip, NULL)
         return 0
 
     cdef int _pending(self) except -1:
-        """Judge the payload bytes of the incomplete frame in the buffer that are not judged yet."""
-        cdef unsigned char scratch[256]
+        """Take the payload bytes of the incomplete frame in the buffer that are not taken yet."""
         cdef const unsigned char *buf = self._buf
-        cdef Py_ssize_t size, pos, k
-        if self._buf_len < 2 or not self._is_text(buf[0] & 0x0F):
+        cdef Py_ssize_t size, pos
+        if self._buf_len < 2 or (buf[0] & 0x0F) >= 8:
             return 0
         size = _header_size(buf[1])  # its rules were checked when the header was read
         pos = size + self._peeked
-        while pos < self._buf_len:
-            k = min(self._buf_len - pos, <Py_ssize_t>sizeof(scratch))
-            if buf[1] & 0x80:
-                ws_mask_copy(scratch, buf + pos, <size_t>k, buf + size - 4, <size_t>((pos - size) & 3))
-                self._judge(scratch, k)
-            else:
-                self._judge(buf + pos, k)
-            pos += k
+        if pos < self._buf_len:
+            self._take(buf[0], buf + pos, self._buf_len - pos, buf + size - 4 if buf[1] & 0x80 else NULL)
         return 0
 
     cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
@@ -1053,6 +1160,7 @@ cdef class MessageDecoder(_FrameReader):
         cdef bint masked = h.masked
         # A streamed text frame was judged whole as it arrived: its state is in _peek.
         cdef bint judged = ready is not None and self._peeked == n and self._is_text(h.opcode)
+        cdef Py_ssize_t done = self._peeked
         cdef bytes data
         cdef Frame frame
         cdef Message message
@@ -1069,48 +1177,64 @@ cdef class MessageDecoder(_FrameReader):
             frame.payload = data
             out.append(frame)
             return 0
-        self._peeked = 0
         if h.opcode:
             self._opcode = h.opcode
+            self._compressed = h.b0 & 0x40
         if ready is not None:  # streamed: already unmasked
             payload = <const unsigned char *>PyBytes_AS_STRING(ready)
             masked = False
-        if fin and not self._msg_len:
-            # A whole message in one frame: straight into its bytes object.
-            data = ready if ready is not None else _copy_out(payload, n, masked)
-            if self._opcode == 1:
-                if judged:
-                    if not ws_utf8_complete(&self._peek):
-                        raise ProtocolError(1007, "invalid UTF-8 in text message")
-                elif not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
-        else:
-            self._grow_message(n)
-            dst = self._msg + self._msg_len
-            _unmask_into(dst, payload, n, masked)
-            self._msg_len += n
-            if self._opcode == 1:
-                if judged:
-                    self._utf8 = self._peek
-                elif ws_utf8_feed(&self._utf8, dst, n) >= 0:
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
-                if fin and not ws_utf8_complete(&self._utf8):
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+        if self._compressed:
+            self._take(h.b0, payload + done, n - done, payload - 4 if masked else NULL)
+            self._peeked = 0
             if not fin:
                 return 0
-            data = PyBytes_FromStringAndSize(<char *>self._msg, self._msg_len)
-            self._msg_len = 0
-            if self._msg_cap > _KEEP_MAX:
-                PyMem_Free(self._msg)
-                self._msg = NULL
-                self._msg_cap = 0
-            ws_utf8_reset(&self._utf8)
+            self._inflate(NULL, 0, True, self._opcode == 1)
+            if self._opcode == 1 and not ws_utf8_complete(&self._utf8):
+                raise ProtocolError(1007, "invalid UTF-8 in text message")
+            data = self._take_message()
+        else:
+            self._peeked = 0
+            if fin and not self._msg_len:
+                # A whole message in one frame: straight into its bytes object.
+                data = ready if ready is not None else _copy_out(payload, n, masked)
+                if self._opcode == 1:
+                    if judged:
+                        if not ws_utf8_complete(&self._peek):
+                            raise ProtocolError(1007, "invalid UTF-8 in text message")
+                    elif not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
+                        raise ProtocolError(1007, "invalid UTF-8 in text message")
+            else:
+                self._grow_message(n)
+                dst = self._msg + self._msg_len
+                _unmask_into(dst, payload, n, masked)
+                self._msg_len += n
+                if self._opcode == 1:
+                    if judged:
+                        self._utf8 = self._peek
+                    elif ws_utf8_feed(&self._utf8, dst, n) >= 0:
+                        raise ProtocolError(1007, "invalid UTF-8 in text message")
+                    if fin and not ws_utf8_complete(&self._utf8):
+                        raise ProtocolError(1007, "invalid UTF-8 in text message")
+                if not fin:
+                    return 0
+                data = self._take_message()
         message = Message.__new__(Message)
         message.opcode = _OPCODES[self._opcode]
         message.payload = data
         out.append(message)
         self._opcode = -1
         return 0
+
+    cdef bytes _take_message(self):
+        """The reassembled message as bytes; the buffer is emptied for the next one."""
+        cdef bytes data = PyBytes_FromStringAndSize(<char *>self._msg, self._msg_len)
+        self._msg_len = 0
+        if self._msg_cap > _KEEP_MAX:
+            PyMem_Free(self._msg)
+            self._msg = NULL
+            self._msg_cap = 0
+        ws_utf8_reset(&self._utf8)
+        return data
 
     cdef int _grow_message(self, Py_ssize_t n) except -1:
         """Make room for ``n`` more message bytes; the buffer grows only with what has arrived."""

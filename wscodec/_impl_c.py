@@ -31,6 +31,8 @@ _SOURCES = {
     "MessageDecoder": "_frames_c",
     "decode_text": "_frames_c",
     "DEFAULT_MAX_MESSAGE_SIZE": "_frames_c",
+    "encode_message": "_frames_c",
+    "PerMessageDeflate": "_deflate_c",
 }
 
 if TYPE_CHECKING:

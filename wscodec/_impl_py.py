@@ -10,7 +10,8 @@ from .frames_py import (
     parse_header,
 )
 from .mask_py import Masker, apply_mask, apply_mask_inplace, mask_inplace_keyfirst, mask_keyfirst
-from .messages_py import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder, decode_text
+from .deflate_py import PerMessageDeflate
+from .messages_py import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder, decode_text, encode_message
 from .utf8_py import Utf8Validator, validate_utf8
 
 NAME = "python"
@@ -33,6 +34,8 @@ __all__ = [
     "Message",
     "MessageDecoder",
     "decode_text",
+    "encode_message",
+    "PerMessageDeflate",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_MESSAGE_SIZE",
 ]

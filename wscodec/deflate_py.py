@@ -154,6 +154,10 @@ class PerMessageDeflate:
             out = compressor.compress(data) + compressor.flush(_Z_FULL_FLUSH if self._send_reset else _Z_SYNC_FLUSH)
         finally:
             self._busy.release()
+        if not out:
+            # An empty message right after another flush: zlib adds no second empty block. Send the
+            # one-byte form of one (the receiver's 00 00 FF FF completes it; RFC 7692 §7.2.3.6).
+            return b"\x00"
         if not out.endswith(_TAIL):  # pragma: no cover - every backend's flush ends with it
             raise RuntimeError("the deflate backend did not end its flush with 00 00 FF FF")
         return out[:-4]
@@ -191,7 +195,8 @@ class PerMessageDeflate:
             while inflater.unconsumed_tail and len(out) <= budget and not inflater.eof:
                 out += inflater.decompress(inflater.unconsumed_tail, budget + 1 - len(out))
         except self._zlib.error as exc:
-            raise ProtocolError(1007, f"invalid compressed data: {exc}") from None
+            # zlib's own words, without the module's "Error -3 while decompressing data: " prefix.
+            raise ProtocolError(1007, f"invalid compressed data: {str(exc).rpartition(': ')[2]}") from None
         if len(out) > budget:
             raise ProtocolError(1009, "message exceeds the size limit once inflated")
         self._keep(out)

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from ._buffers import mask_key, readable
 from .close import parse_close
+from .deflate_py import PerMessageDeflate
 from .enums import Opcode
 from .errors import ProtocolError
 from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader, _header_size, _resolve_mask, encode_frame
@@ -93,7 +94,7 @@ class MessageDecoder(_FrameReader):
             raise ValueError("max_message_size must be >= 0 or None")
         if max_frame_size is None:
             max_frame_size = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
-        check_deflate(deflate, client)
+        check_deflate(deflate, client, PerMessageDeflate)
         super().__init__(client, max_frame_size, 4 if deflate is not None else 0)
         self._max_message = (1 << 63) - 1 if max_message_size is None else max_message_size
         self._deflate = deflate
@@ -252,7 +253,7 @@ def encode_message(
     if mask is not None and mask is not False and mask is not True:
         mask = _resolve_mask(mask)  # a bad key raises here, before the compressor sees the message
     if deflate is not None:
-        check_deflate(deflate, deflate.client)
+        check_deflate(deflate, deflate.client, PerMessageDeflate)
         data = deflate.compress(data)
     if fragment_size is None or len(data) <= fragment_size:
         return encode_frame(op, data, rsv1=deflate is not None, mask=mask)
@@ -271,11 +272,12 @@ def encode_message(
     return b"".join(frames)
 
 
-def check_deflate(deflate: object, client: bool) -> None:
-    """``TypeError`` unless ``deflate`` is None or a PerMessageDeflate for the same side."""
+def check_deflate(deflate: object, client: bool, cls: type) -> None:
+    """``TypeError`` unless ``deflate`` is None or a ``cls`` (this implementation's PerMessageDeflate);
+    ``ValueError`` if it was made for the other side of the connection."""
     if deflate is None:
         return
-    if not (hasattr(deflate, "_inflate") and hasattr(deflate, "compress")):
-        raise TypeError(f"deflate must be a PerMessageDeflate, not {type(deflate).__name__}")
-    if bool(getattr(deflate, "client", client)) != bool(client):
-        raise ValueError("deflate belongs to the other side: pass client= the same to both")
+    if not isinstance(deflate, cls):
+        raise TypeError(f"deflate must be a {cls.__module__}.PerMessageDeflate, not {type(deflate).__name__}")
+    if bool(deflate.client) != bool(client):  # type: ignore[attr-defined]
+        raise ValueError("deflate was made for the other side: give both the same client=")
