@@ -14,6 +14,7 @@ from types import ModuleType as _ModuleType
 
 from ._version import __version__
 from .close import encode_close, parse_close
+from .deflate_params import DeflateParams, accept_deflate_response, deflate_offer, negotiate_deflate
 from .enums import RSV1, RSV2, RSV3, CloseCode, Opcode
 from .errors import ProtocolError
 from .handshake import accept_key, generate_key, validate_key
@@ -89,4 +90,8 @@ __all__ = [
     "generate_key",
     "accept_key",
     "validate_key",
+    "DeflateParams",
+    "negotiate_deflate",
+    "deflate_offer",
+    "accept_deflate_response",
 ]
