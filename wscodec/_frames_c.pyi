@@ -4,6 +4,7 @@ from typing import Final
 
 from typing_extensions import disjoint_base
 
+from ._deflate_c import PerMessageDeflate
 from .enums import Opcode
 
 DEFAULT_MAX_FRAME_SIZE: Final[int]
@@ -95,6 +96,14 @@ def encode_frame(
     mask: object = None,
 ) -> bytes: ...
 def decode_text(payload: object, mask: object = None) -> str: ...
+def encode_message(
+    opcode: int,
+    payload: object,
+    *,
+    mask: object = None,
+    deflate: PerMessageDeflate | None = None,
+    fragment_size: int | None = None,
+) -> bytes: ...
 
 @disjoint_base
 class _FrameReader:
@@ -108,6 +117,11 @@ class FrameDecoder(_FrameReader):
 @disjoint_base
 class MessageDecoder(_FrameReader):
     def __init__(
-        self, *, client: bool = False, max_message_size: int | None = ..., max_frame_size: int | None = None
+        self,
+        *,
+        client: bool = False,
+        max_message_size: int | None = ...,
+        max_frame_size: int | None = None,
+        deflate: PerMessageDeflate | None = None,
     ) -> None: ...
     def feed(self, data: object) -> list[Message | Frame]: ...

@@ -658,7 +658,7 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
         frames = 1 if piece == 0 else (n + piece - 1) // piece
         total = n
         pos = 0
-        for i in range(frames):
+        for _ in range(frames):
             total += _header_length(min(piece, n - pos), masked)
             pos += piece
         out = PyBytes_FromStringAndSize(NULL, total)
@@ -666,7 +666,7 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
         pos = 0
         for i in range(frames):
             size = min(piece, n - pos)
-            b0 = (0x80 if i == frames - 1 else 0) | (0x40 if i == 0 and deflate is not None else 0) | (op if i == 0 else 0)
+            b0 = (0x80 if i == frames - 1 else 0) | ((op | (0x40 if deflate is not None else 0)) if i == 0 else 0)
             if fresh_keys:
                 _draw_key(key)
             dst += _write_header(dst, b0, <uint64_t>size, key if masked else NULL)

@@ -1,5 +1,6 @@
 """The pure-Python implementation, gathered under the public names."""
 
+from .deflate_py import PerMessageDeflate
 from .frames_py import (
     DEFAULT_MAX_FRAME_SIZE,
     Frame,
@@ -10,7 +11,6 @@ from .frames_py import (
     parse_header,
 )
 from .mask_py import Masker, apply_mask, apply_mask_inplace, mask_inplace_keyfirst, mask_keyfirst
-from .deflate_py import PerMessageDeflate
 from .messages_py import DEFAULT_MAX_MESSAGE_SIZE, Message, MessageDecoder, decode_text, encode_message
 from .utf8_py import Utf8Validator, validate_utf8
 

@@ -58,7 +58,9 @@ def load_backend(name: str | None) -> tuple[str, ModuleType]:
         raise ImportError(f"the {name!r} backend is not installed: pip install 'wscodec[{extra}]'") from None
 
 
-def check_settings(params: Any, client: bool, backend: str, level: int | None, mem_level: int | None) -> tuple:
+def check_settings(
+    params: Any, client: bool, backend: str, level: int | None, mem_level: int | None
+) -> tuple[int, bool, int, bool, int, int]:
     """Validate the arguments of PerMessageDeflate; return (send bits, send reset, receive bits, receive reset,
     level, mem_level). ``ValueError`` for what cannot be honoured.
     """
@@ -151,7 +153,9 @@ class PerMessageDeflate:
                 )
             # Without context takeover a full flush also empties the window: the next message
             # refers to nothing before it, whatever the receiver keeps.
-            out = compressor.compress(data) + compressor.flush(_Z_FULL_FLUSH if self._send_reset else _Z_SYNC_FLUSH)
+            out: bytes = compressor.compress(data) + compressor.flush(
+                _Z_FULL_FLUSH if self._send_reset else _Z_SYNC_FLUSH
+            )
         finally:
             self._busy.release()
         if not out:
@@ -190,7 +194,7 @@ class PerMessageDeflate:
         if inflater.eof:
             return b""  # a BFINAL block ended this message's stream: what follows it is not deflate data
         try:
-            out = inflater.decompress(data, budget + 1)
+            out: bytes = inflater.decompress(data, budget + 1)
             # Some backends stop short with input left over; go on until it is consumed or the budget spent.
             while inflater.unconsumed_tail and len(out) <= budget and not inflater.eof:
                 out += inflater.decompress(inflater.unconsumed_tail, budget + 1 - len(out))
