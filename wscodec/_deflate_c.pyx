@@ -181,8 +181,7 @@ cdef class PerMessageDeflate:
         cdef bytes out
         cdef Py_ssize_t k
         if self._py is not None:
-            out = self._py._inflate_end(budget) if end else self._py._inflate(
-                PyBytes_FromStringAndSize(<const char *>src, n), budget)
+            out = self._py._inflate(PyBytes_FromStringAndSize(<const char *>src, n) if n else b"", budget, end)
             k = len(out)
             if k:
                 _reserve(buf, length[0], cap, k)

@@ -35,6 +35,8 @@ BACKENDS = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zli
 DEFAULT_BACKEND = "zlib"
 
 _TAIL = b"\x00\x00\xff\xff"
+# A message's last compressed bytes up to this size are joined with the tail: one inflate call, not two.
+_JOIN_MAX = 1 << 14
 _Z_SYNC_FLUSH = 2
 _Z_FULL_FLUSH = 3
 
@@ -206,27 +208,20 @@ class PerMessageDeflate:
         self._keep(out)
         return out
 
-    def _inflate(self, data: object, budget: int) -> bytes:
-        """Inflate the next compressed bytes of the message being received (``budget``: bytes it may still grow)."""
+    def _inflate(self, data: object, budget: int, end: bool = False) -> bytes:
+        """Inflate the next compressed bytes of the message being received; with ``end`` they are its
+        last, and its tail follows. ``budget``: how many bytes the message may still grow by.
+        """
         self._enter()
         try:
-            return self._run(data, budget)
-        finally:
-            self._busy.release()
-
-    def _inflate_end(self, budget: int) -> bytes:
-        """The message's compressed payload is complete: inflate its tail, return the last output."""
-        self._enter()
-        try:
-            out = self._run(_TAIL, budget)
-            # Output a backend still holds back once the input is consumed: probe a byte at a time.
-            inflater = self._inflater
-            while not inflater.eof:
-                more = self._run(b"", budget - len(out))
-                if not more:
-                    break
-                out += more
-            if inflater.eof or self._recv_reset:
+            if not end:
+                return self._run(data, budget)
+            if len(data) <= _JOIN_MAX:  # type: ignore[arg-type]
+                out = self._run(bytes(data) + _TAIL, budget)  # type: ignore[call-overload]
+            else:
+                out = self._run(data, budget)
+                out += self._run(_TAIL, budget - len(out))
+            if self._inflater.eof or self._recv_reset:
                 # A new stream for the next message: afresh, or (after BFINAL) primed with the window.
                 self._inflater = None
                 if self._recv_reset:

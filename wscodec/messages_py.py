@@ -13,7 +13,7 @@ from .enums import Opcode
 from .errors import ProtocolError
 from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader, _header_size, _resolve_mask, encode_frame
 from .mask_py import _xor
-from .utf8_py import Utf8Validator
+from .utf8_py import Utf8Validator, validate_utf8
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Message", "MessageDecoder", "decode_text", "encode_message"]
 
@@ -185,18 +185,21 @@ class MessageDecoder(_FrameReader):
         started = cast(Opcode, self._opcode)  # _accept refused a continuation without a start
         utf8 = self._utf8
         if self._compressed:
-            deflate = self._deflate
-            self._inflated(
-                deflate._inflate(payload[done:] if done else payload, self._max_message - self._size),
-                started == Opcode.TEXT,
-            )
-            if not fin:
-                return
-            self._inflated(deflate._inflate_end(self._max_message - self._size), started == Opcode.TEXT)
-            if started == Opcode.TEXT and not utf8.complete:
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
-            payload = bytes(self._parts)
-            self._parts = bytearray()
+            text = started == Opcode.TEXT
+            data = self._deflate._inflate(payload[done:] if done else payload, self._max_message - self._size, fin)
+            if fin and not self._size:
+                # The whole message inflated in this one call: validated whole, no reassembly.
+                if text and not validate_utf8(data):
+                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+                payload = data
+            else:
+                self._inflated(data, text)
+                if not fin:
+                    return
+                if text and not utf8.complete:
+                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+                payload = bytes(self._parts)
+                self._parts = bytearray()
         else:
             if started == Opcode.TEXT and (not utf8.feed(payload) or (fin and not utf8.complete)):
                 raise ProtocolError(1007, "invalid UTF-8 in text message")
