@@ -4,6 +4,8 @@ from typing import Any
 
 from typing_extensions import disjoint_base
 
+def zlib_version() -> str: ...
+
 @disjoint_base
 class PerMessageDeflate:
     def __init__(

@@ -33,6 +33,12 @@ cdef extern from "zlib.h":
     int inflateReset(z_stream *strm)
     int inflateGetDictionary(z_stream *strm, unsigned char *dictionary, unsigned int *dictLength)
     int inflateSetDictionary(z_stream *strm, const unsigned char *dictionary, unsigned int dictLength)
+    const char *zlibVersion()
+
+def zlib_version():
+    """The version of the zlib this module runs with (``python -m wscodec info`` shows it)."""
+    return zlibVersion().decode("ascii")
+
 
 cdef const unsigned char *_TAIL = b"\x00\x00\xff\xff"
 # Messages at least this large are compressed and inflated with the GIL released.

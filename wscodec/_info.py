@@ -1,10 +1,11 @@
-"""``python -m wscodec info``: version, active implementation and the CPU kernels selected."""
+"""``python -m wscodec info``: version, active implementation the CPU kernels selected and the deflate backends."""
 
 from __future__ import annotations
 
 import argparse
 import platform
 import sys
+import zlib
 
 HELP = "show the version, the active implementation and the CPU kernels in use"
 
@@ -16,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def describe() -> dict[str, str]:
     """What ``info`` prints, as a dict."""
     import wscodec
+    from wscodec.deflate_py import DEFAULT_BACKEND, available_backends
 
     info = {
         "wscodec": wscodec.__version__,
@@ -25,13 +27,16 @@ def describe() -> dict[str, str]:
         "machine": platform.machine(),
     }
     if wscodec.implementation == "cython":
-        from wscodec import _mask_c, _utf8_c
+        from wscodec import _deflate_c, _mask_c, _utf8_c
 
         info["mask kernel"] = _mask_c.kernel()
         info["utf-8 kernel"] = _utf8_c.kernel()
+        info["zlib"] = f"{_deflate_c.zlib_version()} (C API)"
     else:
         info["mask kernel"] = "pure Python (int XOR / bytes.translate)"
         info["utf-8 kernel"] = "pure Python (CPython's strict UTF-8 decoder)"
+        info["zlib"] = f"{zlib.ZLIB_RUNTIME_VERSION} (Python module)"
+    info["deflate"] = ", ".join(available_backends()) + f" (default: {DEFAULT_BACKEND})"
     return info
 
 

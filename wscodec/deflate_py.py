@@ -23,7 +23,7 @@ from typing import Any
 from ._buffers import readable
 from .errors import ProtocolError
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "PerMessageDeflate"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "PerMessageDeflate", "available_backends"]
 
 #: The deflate implementations, by name: the module providing zlib's API for each.
 BACKENDS = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zlib"}
@@ -58,6 +58,18 @@ def load_backend(name: str | None) -> tuple[str, ModuleType]:
     except ImportError:
         extra = {"zlib-ng": "zlib-ng", "isal": "isal"}[name]
         raise ImportError(f"the {name!r} backend is not installed: pip install 'wscodec[{extra}]'") from None
+
+
+def available_backends() -> list[str]:
+    """The names of the backends installed here, in :data:`BACKENDS` order."""
+    names = []
+    for name, module in BACKENDS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        names.append(name)
+    return names
 
 
 def check_settings(
