@@ -175,6 +175,26 @@ cdef class PerMessageDeflate:
 
     # ---------------------------------------------------------------- receiving (MessageDecoder's side)
 
+    def _inflate(self, data, Py_ssize_t budget, bint end=False):
+        """Inflate the next compressed bytes of the message being received; with ``end`` they are its
+        last, and its tail follows. ``budget``: how many bytes the message may still grow by (1009
+        past it, 1007 for corrupt data). For callers that frame messages themselves (the shims).
+        """
+        cdef const unsigned char[::1] view = readable(data)
+        cdef Py_ssize_t n = view.shape[0]
+        cdef unsigned char *buf = NULL
+        cdef Py_ssize_t length = 0, cap = 0
+        if budget < 0:
+            raise ValueError("budget must be >= 0")
+        try:
+            if n:
+                self._inflate_to(&view[0], n, False, &buf, &length, &cap, budget)
+            if end:
+                self._inflate_to(NULL, 0, True, &buf, &length, &cap, budget - length)
+            return PyBytes_FromStringAndSize(<const char *>buf, length) if length else b""
+        finally:
+            PyMem_Free(buf)
+
     cdef Py_ssize_t _inflate_to(self, const unsigned char *src, Py_ssize_t n, bint end,
                                 unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
                                 Py_ssize_t budget) except -1:
