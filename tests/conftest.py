@@ -3,6 +3,10 @@
 With ``WSCODEC_NO_EXTENSIONS`` set only the pure one exists and is tested;
 otherwise the compiled one must import (a missing build fails the run, it is
 never skipped).
+
+Tests marked ``slow`` run only when asked for (``WSCODEC_TEST_SLOW=1`` or
+``--run-slow``); otherwise they are skipped through needs.missing, which fails
+them instead under ``WSCODEC_TEST_REQUIRE_ALL=1``.
 """
 
 from __future__ import annotations
@@ -11,8 +15,30 @@ import os
 from collections.abc import Iterator
 from types import ModuleType
 
+import needs
 import pytest
 from impls import IMPL_NAMES, load_impl
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--run-slow``: the same as ``WSCODEC_TEST_SLOW=1``."""
+    parser.addoption("--run-slow", action="store_true", help="run the tests marked slow too")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker here too: a copy of tests/ run against a wheel has no pyproject.toml."""
+    config.addinivalue_line("markers", f"slow: long-running tests, skipped unless {needs.SLOW}=1 or --run-slow")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a slow test unless asked for, before its fixtures (which may build an sdist) set up."""
+    if item.get_closest_marker("slow") is not None and not needs.slow_enabled(item.config):
+        try:
+            needs.missing(needs.SLOW_REASON)
+        except pytest.skip.Exception as skip:
+            skip._use_item_location = True  # reported at the test, as a skip mark would be (pytest's own flag)
+            raise
 
 
 @pytest.fixture(scope="session", autouse=True)

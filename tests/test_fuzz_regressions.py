@@ -12,12 +12,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import needs
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = needs.checkout(
+    "fuzz/fuzz_targets.py",
+    "fuzz/corpus",
+    what="the fuzz corpus",
+    how="run the tests from a clone or an unpacked sdist, or copy fuzz/ beside tests/",
+)
 sys.path.insert(0, str(ROOT / "fuzz"))
 
-from fuzz_targets import TARGETS  # noqa: E402
+from fuzz_targets import TARGETS
 
 REGRESSIONS = ROOT / "tests" / "regressions"
 

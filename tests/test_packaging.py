@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -16,9 +17,13 @@ import zipfile
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
+import needs
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+# git tells which files are the project's; an sdist or a copy of tests/ has no git metadata.
+ROOT = needs.checkout(".git", "pyproject.toml", what="the git checkout of the repository")
+if shutil.which("git") is None:
+    needs.missing("git is not installed: install git (the checks read the files it tracks)")
 # What the build, the tests and the benchmarks need, besides the directories below.
 TOP_LEVEL_FILES = {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE"}
 SHIPPED_DIRECTORIES = ("wscodec/", "tests/", "bench/", "fuzz/", "tools/")
@@ -46,7 +51,8 @@ def build_env(**switches: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sdist of the working tree (without the build package installed, this fails)."""
+    """The sdist of the working tree."""
+    needs.module("build", needs.DEV_EXTRA)
     outdir = tmp_path_factory.mktemp("sdist")
     subprocess.run(
         [sys.executable, "-m", "build", "--sdist", "--outdir", str(outdir), str(ROOT)],

@@ -18,10 +18,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import needs
 import pytest
-from ruamel.yaml import YAML
 
-ROOT = Path(__file__).resolve().parents[1]
+# The repository's own files, read with the tools of the dev extra.
+ROOT = needs.checkout(".github/workflows", "pyproject.toml")
+YAML = needs.module("ruamel.yaml", needs.DEV_EXTRA).YAML
 CI = ROOT / ".github" / "workflows" / "ci.yml"
 WHEELS = ROOT / ".github" / "workflows" / "wheels.yml"
 PYPROJECT = ROOT / "pyproject.toml"
@@ -58,11 +60,8 @@ def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 def pyproject() -> dict[str, Any]:
     """pyproject.toml as data."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
-    raise RuntimeError("the repository's checks need Python 3.11 or newer (tomllib)")
+    data: dict[str, Any] = needs.module("tomllib", python=(3, 11)).loads(PYPROJECT.read_text(encoding="utf-8"))
+    return data
 
 
 @cache
@@ -72,6 +71,7 @@ def build_identifiers(platform: str, arch: str, build: str | None = None, skip: 
     With ``build`` None the selection is pyproject.toml's; ``build="*"`` gives every
     (non-prerelease) CPython that cibuildwheel supports from requires-python on.
     """
+    needs.module("cibuildwheel", needs.DEV_EXTRA)
     env = {key: value for key, value in os.environ.items() if not key.startswith("CIBW_")}
     env["CIBW_SKIP"] = skip
     if build is not None:
@@ -108,6 +108,7 @@ def supported_pythons() -> set[str]:
 
 
 def test_workflows_match_the_github_workflow_schema() -> None:
+    needs.module("check_jsonschema", needs.DEV_EXTRA)
     result = subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", CI, WHEELS],
         check=False,
@@ -138,6 +139,7 @@ def test_cibuildwheel_is_pinned_to_the_release_installed_here() -> None:
     assert len(steps) == 1
     ref = steps[0]["uses"].split("@")[1]
     assert re.fullmatch(r"v\d+\.\d+\.\d+", ref), f"cibuildwheel must be pinned to a release, not {ref}"
+    needs.module("cibuildwheel", needs.DEV_EXTRA)
     assert ref == "v" + importlib.metadata.version("cibuildwheel")
 
 

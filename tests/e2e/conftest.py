@@ -4,7 +4,8 @@ One server process per implementation ("python", "cython": the ``impl``
 fixture's), started on an ephemeral port on first use and stopped with
 SIGTERM at the end of the session, where it must exit 0 without a traceback.
 The Node.js and Chromium tests find their tools through the variables that
-``.ci/setup-e2e`` prints (WSCODEC_E2E_NODE_PATH, WSCODEC_E2E_CHROMIUM).
+``.ci/setup-e2e`` prints (WSCODEC_E2E_NODE_PATH, WSCODEC_E2E_CHROMIUM), or on
+PATH and in this folder's node_modules; without them they skip (needs.missing).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import needs
 import pytest
 
 import wscodec
@@ -145,16 +147,24 @@ def own_server(impl: ModuleType, tmp_path: Path) -> Iterator[ServerProcess]:
 # ---------------------------------------------------------------- Node.js
 
 
+#: The npm ws release echo_client.js was written against (.ci/setup-e2e installs the same).
+WS_VERSION = "8.23.0"
+#: Where ``npm install`` run in this folder puts ws; node finds it from echo_client.js without NODE_PATH.
+LOCAL_NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
+
+
 @pytest.fixture(scope="session")
 def node() -> tuple[str, str]:
-    """``(node binary, NODE_PATH)``; skipped only when node itself is absent."""
+    """``(node binary, NODE_PATH)``: WSCODEC_E2E_NODE_PATH's ws package, or one installed beside the tests."""
+    install_ws = f"`npm install --no-save ws@{WS_VERSION}` in {LOCAL_NODE_MODULES.parent} (or `source .ci/setup-e2e`)"
     binary = shutil.which("node")
     if binary is None:
-        pytest.skip("node is not installed (.ci/setup-e2e installs it)")
+        needs.missing(f"node is not installed: install Node.js and npm, then run {install_ws}")
     node_path = os.environ.get("WSCODEC_E2E_NODE_PATH", "")
-    if not (Path(node_path) / "ws" / "package.json").is_file():
-        pytest.fail("the npm ws package is missing: run `source .ci/setup-e2e` first (it sets WSCODEC_E2E_NODE_PATH)")
-    return binary, node_path
+    for folder in filter(None, [node_path, str(LOCAL_NODE_MODULES)]):
+        if (Path(folder) / "ws" / "package.json").is_file():
+            return binary, folder
+    needs.missing(f"the npm ws package is missing: run {install_ws}")
 
 
 # ---------------------------------------------------------------- Chromium through the DevTools protocol
@@ -178,7 +188,10 @@ def chromium() -> str:
         pytest.skip("the DevTools pipe driver needs POSIX file descriptors")
     binary = os.environ.get("WSCODEC_E2E_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not binary:
-        pytest.skip("chromium is not installed (.ci/setup-e2e installs it)")
+        needs.missing(
+            "chromium is not installed: install it (e.g. `apt-get install chromium`) or set WSCODEC_E2E_CHROMIUM"
+            " to a Chromium or Chrome binary (`source .ci/setup-e2e` does both)"
+        )
     return binary
 
 

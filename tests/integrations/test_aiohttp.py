@@ -16,9 +16,13 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
+import needs
+import pytest
+
+needs.module("aiohttp")
+
 import aiohttp
 import aiohttp._websocket.writer as writer_module
-import pytest
 from aiohttp import WSMsgType, web
 from aiohttp._websocket import helpers, reader_c, reader_py
 from aiohttp.base_protocol import BaseProtocol

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
+import needs
 import pytest
 
-# tornado needs Python >= 3.11; without it these tests cannot run
-pytest.importorskip("tornado")
+# tornado needs Python >= 3.11 (the test extra leaves it out before)
+needs.module("tornado", python=(3, 11))
 
 import tornado.util
 import tornado.web

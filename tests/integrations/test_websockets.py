@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
 
+import needs
 import pytest
 
-# websockets needs Python >= 3.11; without it these tests cannot run
-pytest.importorskip("websockets")
+# websockets needs Python >= 3.11 (the test extra leaves it out before)
+needs.module("websockets", python=(3, 11))
 
 from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3, subprocess_env
 from websockets import frames

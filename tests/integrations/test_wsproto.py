@@ -16,7 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
+import needs
 import pytest
+
+needs.module("wsproto")
+
 import wsproto
 import wsproto.frame_protocol as fp
 from hypothesis import given
