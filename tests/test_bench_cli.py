@@ -351,6 +351,7 @@ def test_memory_mode(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
     assert resident["columns"] == ["connection", "version", "12/5", "off"]
     rows = {row[0]: row for row in resident["rows"]}
     assert rows["websockets, documented (docs/topics/memory.rst)"][2:] == [64, 14]
+    assert any(note.startswith("at 12/5, the default: wscodec ") for note in resident["notes"])
     for kind in ("compiled", "pure"):
         deflating = rows[f"wscodec PerMessageDeflate + MessageDecoder zlib ({kind})"]
         assert isinstance(deflating[2], float) and deflating[3] is None

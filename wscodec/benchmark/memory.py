@@ -353,6 +353,28 @@ def _wants(row: _Row, setting: tuple[int, int] | None) -> bool:
     return setting is not None
 
 
+def _default_comparison(results: dict[tuple[str, int, str, str], dict[str, float]], size: int) -> list[str]:
+    """A sentence comparing wscodec's default (compiled, zlib) with websockets' at the default setting, if measured."""
+    setting = _setting(DEFAULT)
+
+    def rss(label: str) -> float | None:
+        figures = results.get((label, size, setting, "both"))
+        return None if figures is None else _kib(figures["rss"])
+
+    ours = rss("wscodec PerMessageDeflate + MessageDecoder zlib (compiled)") or rss(
+        "wscodec PerMessageDeflate + MessageDecoder zlib (pure)"
+    )
+    extension = rss("websockets PerMessageDeflate (extension alone)")
+    protocol = rss("websockets ServerProtocol + PerMessageDeflate")
+    if ours is None or extension is None or protocol is None:
+        return []
+    return [
+        f"at {setting}, the default: wscodec {ours} KiB per connection; websockets' extension {extension} KiB, "
+        f"its ServerProtocol with it {protocol} KiB"
+        + (f", documented {DOCUMENTED[DEFAULT]} KiB" if size == KiB else "")
+    ]
+
+
 def _kib(value: float) -> float:
     return round(value / KiB, 1)
 
@@ -439,6 +461,7 @@ def run(args: Any, progress: Progress) -> list[Section]:
         notes = [method[0].format(size=label), *method[1:]] if size == sizes[0] else []
         if size > KiB:
             notes.append(f"{label} messages touch every page of the windows and tables: a busy connection's figure")
+        notes += _default_comparison(results, size)
         sections.append(
             {
                 "title": f"memory: resident KiB per connection after one {label} message each way",
