@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from impls import IMPL_NAMES
 
 import wscodec
 from wscodec.__main__ import main
@@ -218,3 +219,187 @@ def test_external_sections_are_rendered_alike(
     text = capsys.readouterr().out
     assert "integrations: fake" in text and "  * n" in text
     assert ("echo mismatch" in text) if failing else ("1,234" in text)
+
+
+# ---------------------------------------------------------------- deflate section
+
+_DEFLATE_TITLES = [
+    "deflate: round trip of one message, client encode + server receive",
+    "deflate: compress one message",
+    "deflate: receive one compressed server message (client side)",
+    "deflate: receive compressed masked client frames (server side)",
+]
+
+
+def _deflate_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], backends: tuple[str, ...]
+) -> tuple[int, dict[str, Any]]:
+    """``bench --quick --json --only deflate`` in this process, at 64 B only and with ``backends``."""
+    from wscodec.benchmark import deflate
+
+    monkeypatch.setattr(deflate, "DEFLATE_SIZES", (64,))
+    monkeypatch.setattr(deflate, "BACKENDS", backends)
+    return _run_in_process(capsys, "--only", "deflate")
+
+
+def test_deflate_section(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from wscodec.benchmark import deflate
+
+    status, document = _deflate_run(monkeypatch, capsys, deflate.BACKENDS)
+    assert status == 0, _errors(document)
+    assert [s["title"] for s in document["sections"]] == _DEFLATE_TITLES
+    for s in document["sections"]:
+        _check_section(s)
+        assert s["columns"][3:] == ["64 B us/msg"]
+    rows = _rows(document)
+    ours = [row for row in rows if str(row[0]).startswith("wscodec")]
+    assert len(ours) == 4 * 2 * len(deflate.BACKENDS)  # every table: both implementations, every backend
+    measured = [row for row in ours if row[1] not in ("not built", "zlib-ng not installed", "isal not installed")]
+    assert any("zlib (pure)" in row[0] for row in measured)
+    for row in measured:
+        assert all(isinstance(v, (int, float)) and v > 0 for v in row[3:]), row
+    ratio_rows = {row[0] for row in rows if str(row[0]).startswith("  vs ")}
+    assert {
+        "  vs websockets encode+decode",
+        "  vs aiohttp writer+reader_c",
+        "  vs websockets encode",
+        "  vs aiohttp compressor",
+        "  vs websockets decode",
+        "  vs aiohttp reader_c",
+        "  vs websockets parse",
+    } <= ratio_rows
+    assert RATIO not in ratio_rows  # these tables compare with named peers
+    assert any("12-bit windows" in note for note in document["sections"][0]["notes"])
+
+
+def test_deflate_tables_are_printed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from wscodec.benchmark import deflate
+
+    monkeypatch.setattr(deflate, "DEFLATE_SIZES", (64,))
+    monkeypatch.setattr(deflate, "BACKENDS", ("zlib",))
+    assert main(["bench", "--quick", "--only", "deflate"]) == 0
+    out = capsys.readouterr().out
+    assert "deflate: compress one message" in out
+    assert "wscodec PerMessageDeflate.compress zlib (pure)" in out
+    assert "  vs websockets encode  " in out and "x" in out.split("  vs websockets encode  ")[1].splitlines()[0]
+
+
+def test_deflate_receive_checks_fire(
+    impl: types.ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = impl.MessageDecoder
+
+    class LosesLastMessage:
+        def __init__(self, **options: Any) -> None:
+            self._decoder = real(**options)
+
+        def feed(self, data: bytes) -> list[Any]:
+            out = self._decoder.feed(data)
+            return out[:-1] if out else out
+
+    monkeypatch.setattr(impl, "MessageDecoder", LosesLastMessage)
+    status, document = _deflate_run(monkeypatch, capsys, ("zlib",))
+    assert status == 1
+    which = _ROW_LABEL[impl.NAME]
+    assert {row[0] for row in _errors(document)} == {  # the round trip, inflate and receive rows of this implementation
+        f"{ERROR}: wscodec encode_message+MessageDecoder zlib {which} @ round trip 64 B",
+        f"{ERROR}: wscodec MessageDecoder (client) zlib {which} @ inflate 64 B",
+        f"{ERROR}: wscodec MessageDecoder (server) zlib {which} @ receive 64 B",
+    }
+
+
+def test_deflate_compress_check_fires(
+    impl: types.ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = impl.PerMessageDeflate
+
+    class CompressesSomethingElse:
+        """Compresses every message with one byte more: valid deflate data, the wrong message."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._real = real(*args, **kwargs)
+
+        def compress(self, payload: bytes) -> bytes:
+            return self._real.compress(bytes(payload) + b" ")
+
+    monkeypatch.setattr(impl, "PerMessageDeflate", CompressesSomethingElse)
+    status, document = _deflate_run(monkeypatch, capsys, ("zlib",))
+    assert status == 1
+    errors = {row[0]: row[1] for row in _errors(document)}
+    label = f"{ERROR}: wscodec PerMessageDeflate.compress zlib {_ROW_LABEL[impl.NAME]} @ compress 64 B"
+    assert label in errors and "differs from the oracle" in errors[label]
+
+
+# ---------------------------------------------------------------- memory mode
+
+
+def test_memory_mode(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from wscodec.benchmark import memory
+
+    monkeypatch.setattr(memory, "BACKENDS", ("zlib",))
+    status, document = _run_in_process(capsys, "--memory")
+    assert status == 0, _errors(document)
+    titles = [s["title"] for s in document["sections"]]
+    assert titles == [
+        "memory: resident KiB per connection after one 1 KiB message each way",
+        "memory: KiB per connection that tracemalloc sees (one 1 KiB message each way)",
+        "memory: KiB per connection by what it has done (12/5, 1 KiB messages)",
+    ]
+    for s in document["sections"]:
+        _check_section(s)
+    resident = document["sections"][0]
+    assert resident["columns"] == ["connection", "version", "12/5", "off"]
+    rows = {row[0]: row for row in resident["rows"]}
+    assert rows["websockets, documented (docs/topics/memory.rst)"][2:] == [64, 14]
+    assert any(note.startswith("at 12/5, the default: wscodec ") for note in resident["notes"])
+    for kind in ("compiled", "pure"):
+        deflating = rows[f"wscodec PerMessageDeflate + MessageDecoder zlib ({kind})"]
+        assert isinstance(deflating[2], float) and deflating[3] is None
+        off = rows[f"wscodec MessageDecoder, compression off ({kind})"]
+        assert off[2] is None and isinstance(off[3], float)
+    phases = {row[0]: row for row in document["sections"][2]["rows"]}
+    assert set(phases) == {
+        "websockets PerMessageDeflate (extension alone)",
+        "wscodec PerMessageDeflate + MessageDecoder zlib (compiled)",
+        "wscodec PerMessageDeflate + MessageDecoder zlib (pure)",
+    }
+    for row in phases.values():
+        assert all(isinstance(v, float) for v in row[2:]), row
+
+
+@pytest.mark.parametrize("kind", [{"python": "pure", "cython": "compiled"}[name] for name in IMPL_NAMES])
+def test_nothing_is_allocated_for_a_direction_until_it_is_used(kind: str) -> None:
+    """A connection that never compressed or inflated costs a small object; each direction costs once used.
+
+    Measured in fresh processes: resident memory for both implementations,
+    tracemalloc (exact) for the pure one, whose zlib objects it sees.
+    """
+    from wscodec.benchmark.memory import Spec, _measure
+
+    figures = {phase: _measure(Spec(kind, phase=phase, count=300, traced=50)) for phase in ("constructed", "both")}
+    for phase, outcome in figures.items():
+        assert not isinstance(outcome, str), f"{phase}: {outcome}"
+    constructed, both = figures["constructed"], figures["both"]
+    assert isinstance(constructed, dict) and isinstance(both, dict)
+    assert constructed["rss"] < 8 * 1024 < 24 * 1024 < both["rss"], figures
+    if kind == "pure":
+        # zlib's compressor (12/5) is ~38 KiB and its inflater ~11 KiB, both allocated through Python.
+        assert constructed["traced"] < 4 * 1024 and both["traced"] > 40 * 1024, figures
+
+
+def test_memory_check_fires(impl: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wscodec.benchmark import memory
+
+    real = impl.MessageDecoder
+
+    class Garbles:
+        def __init__(self, **options: Any) -> None:
+            self._decoder = real(**options)
+
+        def feed(self, data: bytes) -> list[Any]:
+            return [types.SimpleNamespace(opcode=m.opcode, payload=m.payload[::-1]) for m in self._decoder.feed(data)]
+
+    monkeypatch.setattr(impl, "MessageDecoder", Garbles)
+    kind = {"python": "pure", "cython": "compiled"}[impl.NAME]
+    with pytest.raises(AssertionError, match="received something else"):
+        memory.measure_connections(memory.Spec(kind, count=2, traced=0))

@@ -9,7 +9,10 @@ under ``bench/`` share everything here:
   only if installed;
 * :mod:`.inputs`, :mod:`.oracle` -- seeded inputs and the reference answers;
 * :mod:`.primitives` (``mask``, ``utf8``), :mod:`.frames` and
-  :mod:`.frame_peers` (``frames``) -- the sections and how each library is
-  driven;
+  :mod:`.frame_peers` (``frames``), :mod:`.deflate` and
+  :mod:`.deflate_peers` (``deflate``) -- the sections and how each library
+  is driven;
+* :mod:`.memory` (``--memory``) -- memory per connection with
+  permessage-deflate, measured in fresh processes;
 * :mod:`.report` -- tables, JSON and the progress line.
 """

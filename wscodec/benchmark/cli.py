@@ -1,9 +1,11 @@
 """``python -m wscodec bench``: wscodec against the installed WebSocket libraries, side by side.
 
-Sections: ``mask`` (masking, copying and in place), ``utf8`` (validation)
-and ``frames`` (stream decoding and frame encoding); ``--server`` and
-``--integrations`` run the echo-server and drop-in-shim benchmarks of
-:mod:`wscodec.benchmark.server_echo` and :mod:`wscodec.benchmark.integrations`,
+Sections: ``mask`` (masking, copying and in place), ``utf8`` (validation),
+``frames`` (stream decoding and frame encoding) and ``deflate``
+(permessage-deflate: round trip, compress, inflate, receive); ``--server``,
+``--integrations`` and ``--memory`` run the echo-server, drop-in-shim and
+memory-per-connection benchmarks of :mod:`wscodec.benchmark.server_echo`,
+:mod:`wscodec.benchmark.integrations` and :mod:`wscodec.benchmark.memory`,
 modules that expose ``run(args, progress) -> list[section]``. Every section
 is a dict of the shape documented in :mod:`wscodec.benchmark.harness`; the
 command prints them as tables, or with ``--json`` as one JSON document
@@ -25,19 +27,21 @@ if TYPE_CHECKING:
 
     SectionRunner = Callable[..., list[Section]]
 
-HELP = "measure wscodec against the installed WebSocket libraries (masking, UTF-8, frames)"
+HELP = "measure wscodec against the installed WebSocket libraries (masking, UTF-8, frames, permessage-deflate)"
 
 #: Own sections, in the order they run: name -> "module:function".
 SECTIONS = {
     "mask": "wscodec.benchmark.primitives:run_mask",
     "utf8": "wscodec.benchmark.primitives:run_utf8",
     "frames": "wscodec.benchmark.frames:run",
+    "deflate": "wscodec.benchmark.deflate:run",
 }
 
 #: Sections other modules provide, each ``run(args, progress) -> list[section]``: flag -> module.
 EXTERNAL = {
     "server": "wscodec.benchmark.server_echo",
     "integrations": "wscodec.benchmark.integrations",
+    "memory": "wscodec.benchmark.memory",
 }
 
 
@@ -63,6 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--integrations",
         action="store_true",
         help="run the drop-in integration benchmark (alone, or after the --only sections)",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help=(
+            "measure memory per connection with permessage-deflate, per backend and setting, next to websockets "
+            "(alone, or after the --only sections)"
+        ),
     )
 
 

@@ -22,7 +22,9 @@ Conventions the renderer and the exit status rely on:
 * A row whose first cell is :data:`RATIO` (``"  vs best peer"``) holds
   ratios for the wscodec row just above it, one per value column (best
   peer's time / this row's time: above 1 is faster than every peer); they
-  are printed as ``1.23x``.
+  are printed as ``1.23x``. A table may instead compare with named peers:
+  one row per peer, ``"  vs <peer>"`` (:func:`ratio_label`); every row
+  whose first cell starts with :data:`RATIO_PREFIX` is a ratio row.
 
 A module providing sections to the command (``server_echo``,
 ``integrations``) exposes ``run(args, progress) -> list[Section]``, where
@@ -62,6 +64,7 @@ from typing import Any, TypedDict
 __all__ = [
     "ERROR",
     "RATIO",
+    "RATIO_PREFIX",
     "Call",
     "Cell",
     "Column",
@@ -73,11 +76,19 @@ __all__ = [
     "Settings",
     "cpu_contention",
     "measure",
+    "ratio_label",
     "table",
 ]
 
 ERROR = "ERROR"
-RATIO = "  vs best peer"
+RATIO_PREFIX = "  vs "
+RATIO = RATIO_PREFIX + "best peer"
+
+
+def ratio_label(peer: str) -> str:
+    """The first cell of a row of ratios against ``peer``."""
+    return RATIO_PREFIX + peer
+
 
 # The thread CPU clock reads in ~0.5 us (a system call): nothing next to a round of milliseconds.
 if time.get_clock_info("thread_time").resolution <= 1e-6:
@@ -332,8 +343,9 @@ class Row:
 class Column:
     """A value column: the cell column ``key`` it reads, shown in ``unit`` under ``title``.
 
-    ``unit`` is ``"ns"`` (per call), ``"GB/s"`` (``nbytes`` per call) or
-    ``"frames/s"`` (``frames`` per call).
+    ``unit`` is ``"ns"`` (per call), ``"GB/s"`` (``nbytes`` per call),
+    ``"frames/s"`` (``frames`` per call) or ``"us/msg"`` (microseconds per
+    message, a call handling ``frames`` messages).
     """
 
     key: str
@@ -355,6 +367,8 @@ class Column:
             return round(self.nbytes / ns, 3)
         if self.unit == "frames/s":
             return round(self.frames * 1e9 / ns)
+        if self.unit == "us/msg":
+            return round(ns / self.frames / 1000, 3)
         raise ValueError(f"unknown unit {self.unit!r}")
 
 
@@ -364,41 +378,49 @@ def table(
     columns: Sequence[Column],
     results: Mapping[tuple[str, str], Measurement],
     notes: Sequence[str] = (),
+    versus: Sequence[tuple[str, str]] = (),
 ) -> Section:
-    """Lay measurements out as a :class:`Section`: one row per implementation, a ratio row under each of ours."""
+    """Lay measurements out as a :class:`Section`: one row per implementation, ratio rows under each of ours.
+
+    Without ``versus`` each of our rows gets one ratio row, against the best
+    peer of each column; ``versus`` lists ``(peer row label, name)`` pairs,
+    and each of our rows then gets a ratio row per named peer instead.
+    """
     out: list[list[Value]] = []
     errors: list[list[Value]] = []
-    best = {
-        c.key: min(
-            (m.ns for r in rows if not r.ours and (m := results.get((r.label, c.key))) and m.ns),
-            default=None,
-        )
-        for c in columns
-    }
+
+    def fastest(labels: Sequence[str], column: Column) -> float | None:
+        return min((m.ns for label in labels if (m := results.get((label, column.key))) and m.ns), default=None)
+
+    peers = [r.label for r in rows if not r.ours]
+    baselines = [(RATIO, peers)] if not versus else [(ratio_label(name), [label]) for label, name in versus]
+    best = {(first, c.key): fastest(labels, c) for first, labels in baselines for c in columns}
     spreads: list[tuple[float, str]] = []
     reported: set[tuple[str, str]] = set()
     for row in rows:
         line: list[Value] = [row.label, row.version if row.missing is None else row.missing, row.kind]
-        ratios: list[Value] = [RATIO, "", ""]
+        ratios: list[list[Value]] = [[first, "", ""] for first, _ in baselines]
         for column in columns:
             m = results.get((row.label, column.key))
+            if m is None or not m.ns:
+                for ratio in ratios:
+                    ratio.append(None)
             if m is None:
                 line.append(None)
-                ratios.append(None)
             elif m.ns:
                 line.append(column.value(m.ns))
-                peer = best[column.key]
-                ratios.append(round(peer / m.ns, 2) if peer else None)
+                for ratio in ratios:
+                    peer = best[(str(ratio[0]), column.key)]
+                    ratio.append(round(peer / m.ns, 2) if peer else None)
                 spreads.append((m.spread, f"{row.label} @ {column.key}"))
             else:
                 line.append("error" if m.error else m.skipped)
-                ratios.append(None)
                 if m.error and (row.label, column.key) not in reported:  # two columns may show one cell
                     reported.add((row.label, column.key))
                     errors.append([f"{ERROR}: {row.label} @ {column.key}", m.error] + [None] * (len(columns) + 1))
         out.append(line)
         if row.ours and row.missing is None:
-            out.append(ratios)
+            out += ratios
     notes = list(notes)
     if any(row.missing == "not built" for row in rows):
         notes.append("'not built': wscodec's compiled modules are missing (python setup.py build_ext --inplace)")

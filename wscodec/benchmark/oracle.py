@@ -1,14 +1,19 @@
 """Reference answers the benchmarks check every implementation against.
 
 Deliberately simple and independent of every implementation measured: the
-mask is one big-integer XOR, frames are packed and parsed with ``struct``.
+mask is one big-integer XOR, frames are packed and parsed with ``struct``,
+permessage-deflate payloads are made and read with CPython's ``zlib``.
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
+from collections.abc import Iterable
 
-__all__ = ["encode_frame", "parse_frames", "xor_mask"]
+__all__ = ["deflate_messages", "encode_frame", "inflate_messages", "parse_frames", "xor_mask"]
+
+_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: what every sync flush ends with, removed on the wire
 
 
 def xor_mask(data: bytes, key: bytes) -> bytes:
@@ -18,16 +23,20 @@ def xor_mask(data: bytes, key: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(pattern, "big")).to_bytes(n, "big")
 
 
-def encode_frame(opcode: int, payload: bytes, key: bytes | None) -> bytes:
-    """One final frame, masked with ``key`` unless it is None, with the minimal length encoding."""
+def encode_frame(opcode: int, payload: bytes, key: bytes | None, rsv1: bool = False) -> bytes:
+    """One final frame, masked with ``key`` unless it is None, with the minimal length encoding.
+
+    ``rsv1``: set RSV1 (a permessage-deflate compressed message).
+    """
     mask_bit = 0x80 if key is not None else 0
+    first = 0x80 | (0x40 if rsv1 else 0) | opcode
     n = len(payload)
     if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, mask_bit | n)
+        head = struct.pack("!BB", first, mask_bit | n)
     elif n < 1 << 16:
-        head = struct.pack("!BBH", 0x80 | opcode, mask_bit | 126, n)
+        head = struct.pack("!BBH", first, mask_bit | 126, n)
     else:
-        head = struct.pack("!BBQ", 0x80 | opcode, mask_bit | 127, n)
+        head = struct.pack("!BBQ", first, mask_bit | 127, n)
     if key is None:
         return head + payload
     return head + key + xor_mask(payload, key)
@@ -59,3 +68,39 @@ def parse_frames(wire: bytes) -> list[tuple[bool, int, bool, bytes]]:
         pos += n
         frames.append((bool(b0 & 0x80), b0 & 0x0F, key is not None, xor_mask(payload, key) if key else payload))
     return frames
+
+
+def deflate_messages(messages: Iterable[bytes], window_bits: int, level: int, mem_level: int) -> list[bytes]:
+    """Compress messages in order as permessage-deflate does with context takeover (RFC 7692 §7.2.1).
+
+    One raw deflate stream with a sync flush after each message; each
+    compressed payload is returned without the ``00 00 FF FF`` its flush ends with.
+    """
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -window_bits, mem_level)
+    out = []
+    for message in messages:
+        data = compressor.compress(message) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if not data.endswith(_TAIL):
+            raise ValueError("zlib's sync flush did not end with 00 00 FF FF")
+        out.append(data[:-4])
+    return out
+
+
+def inflate_messages(payloads: Iterable[bytes], window_bits: int, window: bytes = b"") -> list[bytes]:
+    """Inflate compressed payloads in order, as a receiver with context takeover does (RFC 7692 §7.2.2).
+
+    ``window``: what the sender's window held before the first payload (the
+    end of what it compressed earlier), given to the inflater as its
+    dictionary; a stream that refers to nothing before its start inflates
+    the same with or without it. ``zlib.error`` for data that does not
+    inflate, ``ValueError`` for data left over after a message.
+    """
+    size = 1 << window_bits
+    inflater = zlib.decompressobj(-window_bits, zdict=window[-size:]) if window else zlib.decompressobj(-window_bits)
+    out = []
+    for payload in payloads:
+        data = inflater.decompress(bytes(payload) + _TAIL)
+        if inflater.unconsumed_tail or inflater.unused_data or inflater.eof:
+            raise ValueError("a compressed message does not end where permessage-deflate says it does")
+        out.append(data)
+    return out

@@ -16,7 +16,7 @@ from typing import Any
 
 from .harness import Row
 
-__all__ = ["PEER_DISTRIBUTIONS", "Impl", "load", "ours", "version"]
+__all__ = ["PEER_DISTRIBUTIONS", "Impl", "Unavailable", "load", "ours", "version"]
 
 #: Every peer distribution a section may measure, for the report header.
 PEER_DISTRIBUTIONS = ("websockets", "wsproto", "aiohttp", "tornado", "autobahn", "wsaccel", "picows")
@@ -39,6 +39,10 @@ class Impl:
     kind: str | Callable[[], str]  # a callable when only the loaded library knows (autobahn: NVX or not)
     load: Callable[[], Any]
     ours: bool = False
+
+
+class Unavailable(ImportError):
+    """Raised by a loader when what the row needs is missing; the message is shown in the row ("isal not installed")."""
 
 
 def version(dist: str | None) -> str | None:
@@ -77,6 +81,9 @@ def load(impls: Sequence[Impl]) -> list[tuple[Row, Any]]:
         shown = version(impl.dist) or "?"
         try:
             binder = impl.load()
+        except Unavailable as exc:
+            kind = impl.kind if isinstance(impl.kind, str) else ""
+            loaded.append((Row(impl.label, shown, kind, impl.ours, str(exc)), None))
         except ImportError:
             missing = "not built" if impl.ours else "not installed"
             kind = impl.kind if isinstance(impl.kind, str) else ""

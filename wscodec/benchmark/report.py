@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .harness import ERROR, RATIO, Section, Settings, Value
+from .harness import ERROR, RATIO_PREFIX, Section, Settings, Value
 from .registry import PEER_DISTRIBUTIONS, version
 
 __all__ = ["ProgressLine", "document", "has_errors", "render"]
@@ -40,7 +40,7 @@ def environment() -> dict[str, Any]:
     from .._version import __version__
 
     compiled = {}
-    for module in ("_mask_c", "_utf8_c", "_frames_c"):
+    for module in ("_mask_c", "_utf8_c", "_frames_c", "_deflate_c"):
         try:
             importlib.import_module(f"wscodec.{module}")
             compiled[module] = True
@@ -93,7 +93,7 @@ def render_section(section: Section) -> str:
     body = []
     for row in section["rows"]:
         first = row[0] if row else ""
-        ratio = isinstance(first, str) and first.startswith(RATIO)
+        ratio = isinstance(first, str) and first.startswith(RATIO_PREFIX)
         cells = [_cell(v, ratio and i > 0) for i, v in enumerate(row)]
         if isinstance(first, str) and first.startswith(ERROR):
             body.append(["  ".join(c for c in cells if c != "-")])  # an error spans the line
