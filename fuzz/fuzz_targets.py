@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import importlib
 import itertools
+import zlib
 from collections.abc import Callable
 from functools import partial
 from types import ModuleType
@@ -24,9 +25,10 @@ from fuzz_differential import IMPLS, normalise, run_decoder, same_outcome
 from fuzz_input import BUFFER_KINDS, FuzzInput, as_buffer, cut
 
 from wscodec.close import encode_close, parse_close
+from wscodec.deflate_params import DeflateParams
 from wscodec.errors import ProtocolError
 
-__all__ = ["TARGETS", "close", "frame_decoder", "mask", "message_decoder", "utf8"]
+__all__ = ["TARGETS", "close", "deflate", "frame_decoder", "mask", "message_decoder", "utf8"]
 
 _FRAME_LIMITS = (None, 1 << 24, 0, 1, 125, 126, 65535, 65536)
 _MESSAGE_LIMITS = (None, 1 << 24, 0, 1, 125, 126, 200, 65536)
@@ -318,6 +320,338 @@ def _raises(kind: type[Exception], call: Callable[[], object], what: str) -> Non
     raise AssertionError(f"{what}: {kind.__name__} not raised")
 
 
+# ---------------------------------------------------------------- permessage-deflate
+
+_TAIL = b"\x00\x00\xff\xff"
+_DEFLATE_LIMITS = (1 << 30, 1 << 20, 0, 1, 5, 100, 1000, 65536)
+_DEFLATE_BACKENDS = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zlib"}
+
+
+def _installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+#: The backends a round trip may compress with (zlib always; the others when installed).
+_SEND_BACKENDS = tuple(name for name, module in _DEFLATE_BACKENDS.items() if _installed(module))
+
+
+class _Record:
+    """One message of a deflate input: opcode, compressed or not, fragments, pings between them, payload."""
+
+    __slots__ = ("compressed", "fragment_size", "opcode", "payload", "pieces", "pings")
+
+    def __init__(self, inp: FuzzInput) -> None:
+        flags = inp.byte()
+        self.opcode = 1 + (flags & 1)
+        self.compressed = bool(flags & 2)
+        self.pings = flags >> 2 & 3
+        self.pieces = 1 + (flags >> 4 & 3)
+        self.fragment_size = (inp.byte() or None) if flags & 0x40 else None
+        repeat = 1 + (inp.byte() & 31) if flags & 0x80 else 1
+        self.payload = inp.take(inp.byte() | inp.byte() << 8) * repeat
+
+
+def _records(inp: FuzzInput, most: int = 16) -> list[_Record]:
+    """The records left in ``inp``, each after a byte that says one more follows."""
+    records = []
+    while len(records) < most and inp.take(1):
+        records.append(_Record(inp))
+    return records
+
+
+def _frame(opcode: int, payload: bytes, key: bytes | None, fin: bool = True, rsv1: bool = False) -> bytes:
+    """A frame laid out by hand (RFC 6455 §5.2), independently of wscodec."""
+    n = len(payload)
+    head = bytes(((0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode,))
+    mbit = 0x80 if key is not None else 0
+    if n < 126:
+        head += bytes((mbit | n,))
+    elif n < 0x10000:
+        head += bytes((mbit | 126,)) + n.to_bytes(2, "big")
+    else:
+        head += bytes((mbit | 127,)) + n.to_bytes(8, "big")
+    if key is None:
+        return head + payload
+    return head + key + _xor(payload, key, 0)
+
+
+class _ZlibReceiver:
+    """CPython's zlib receiving one direction with exactly the agreed window (RFC 7692 §7.2.2): output is taken
+    at most 256 bytes per call, so zlib checks every distance that reaches past that against its window."""
+
+    def __init__(self, bits: int, takeover: bool) -> None:
+        self.bits, self.takeover = bits, takeover
+        self._inflater: Any = None
+        self._history = b""
+
+    def message(self, payload: bytes) -> bytes:
+        window = 1 << self.bits
+        if self._inflater is None or not self.takeover:
+            history = self._history[-window:] if self.takeover else b""
+            self._inflater = (
+                zlib.decompressobj(-self.bits, zdict=history) if history else zlib.decompressobj(-self.bits)
+            )
+        inflater = self._inflater
+        data = payload + _TAIL
+        out = []
+        while True:
+            piece = inflater.decompress(data, 256)
+            out.append(piece)
+            data = inflater.unconsumed_tail
+            if inflater.eof or (not data and len(piece) < 256):
+                break
+        message = b"".join(out)
+        if inflater.eof:
+            self._inflater = None
+        self._history = (self._history + message)[-window:] if self.takeover else b""
+        return message
+
+
+def _at_block_boundary(inflater: Any) -> bool:
+    """Whether a message's inflated stream (its tail included) ends between two deflate blocks: only then does
+    a final empty block (03 00) end it cleanly. A payload cut inside a block does not."""
+    probe = inflater.copy()
+    try:
+        probe.decompress(b"\x03\x00")
+    except zlib.error:
+        return False
+    return bool(probe.eof)
+
+
+class _Step:
+    """What the model expects of one message: ``item`` delivered (None: never), or failing with one of ``codes``."""
+
+    __slots__ = ("codes", "item")
+
+    def __init__(self, item: tuple[Any, ...] | None, codes: set[int]) -> None:
+        self.item, self.codes = item, codes
+
+
+def _too_large(opcode: int, data: bytes, limit: int) -> set[int]:
+    """The codes for a message past the limit: 1009, or 1007 for invalid text judged before the excess (as it
+    was inflated, or in the fragments before the one whose header went past the limit)."""
+    return {1009, 1007} if opcode == 1 and not _viable_prefixes([data[:limit]])[0] else {1009}
+
+
+def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int) -> list[_Step]:
+    """What RFC 7692 and zlib make of ``records`` sent as they are, message by message, up to the first one that
+    must fail. A compressed payload that stops inside a deflate block may be delivered as zlib inflates it or
+    refused (1007): RFC 7692 does not make zlib's leniency there a rule, and either is safe."""
+    inflater: Any = None
+    history = b""
+    window = 1 << bits
+    steps: list[_Step] = []
+    for record in records:
+        data = record.payload
+        codes: set[int] = set()
+        if record.compressed:
+            if inflater is None or not takeover:
+                primed = history[-window:] if takeover else b""
+                inflater = zlib.decompressobj(-bits, zdict=primed) if primed else zlib.decompressobj(-bits)
+            try:
+                data = inflater.decompress(record.payload + _TAIL, limit + 1)
+            except zlib.error:
+                return [*steps, _Step(None, {1007})]
+            if len(data) > limit:
+                return [*steps, _Step(None, _too_large(record.opcode, data, limit))]
+            if not inflater.eof and not _at_block_boundary(inflater):
+                codes.add(1007)
+            if inflater.eof:
+                inflater = None
+            history = (history + data)[-window:] if takeover else b""
+        elif len(data) > limit:
+            return [*steps, _Step(None, _too_large(record.opcode, data, limit))]
+        if record.opcode == 1 and not _strict_utf8(data):
+            return [*steps, _Step(None, {1007})]
+        steps.append(_Step(("message", record.opcode, data), codes))
+    return steps
+
+
+def deflate(data: bytes) -> None:
+    """MessageDecoder(deflate=) on any bytes and on arbitrary compressed payloads, against each other and zlib;
+    encode_message(deflate=) round trips, inflated by zlib with exactly the agreed window.
+
+    Options: the decoder's side, the mode, the message limit, each direction's context takeover and window
+    (the receiving one 8-15, the other 9-15), the sender's level, memory level and backend; then the buffer
+    kind and the read sizes. Mode 0 feeds the rest as wire bytes; mode 1 reads records (one message each:
+    opcode, RSV1 or not, fragments with pings between them, the payload as sent); modes 2 and 3 read records
+    as messages to compress and send.
+    """
+    inp = FuzzInput(data)
+    flags = inp.byte()
+    client = bool(flags & 1)  # the decoder's side; the messages come from the other one
+    mode = flags >> 1 & 3
+    limit = _DEFLATE_LIMITS[flags >> 3 & 7]
+    windows = inp.byte()
+    recv_bits, other_bits = 8 + (windows & 7), 9 + (windows >> 4) % 7
+    recv_takeover, other_takeover = not flags & 0x40, not flags & 0x80
+    settings = inp.byte()
+    level, mem_level = settings % 10, 1 + (settings >> 4) % 9
+    backend = _SEND_BACKENDS[inp.byte() % len(_SEND_BACKENDS)]
+    if backend == "isal":
+        level %= 4  # isal's levels are 0-3
+    kind = inp.choice(BUFFER_KINDS)
+    sizes = inp.sizes()
+    if mode >= 2:
+        recv_bits = max(recv_bits, 9)  # the sender must be able to honour it
+    # Named from the sender's side: the server sends to a client decoder.
+    incoming = {"bits": recv_bits, "no_takeover": not recv_takeover}
+    outgoing = {"bits": other_bits, "no_takeover": not other_takeover}
+    server_side, client_side = (incoming, outgoing) if client else (outgoing, incoming)
+    params = DeflateParams(
+        server_no_context_takeover=server_side["no_takeover"],
+        client_no_context_takeover=client_side["no_takeover"],
+        server_max_window_bits=server_side["bits"],
+        client_max_window_bits=client_side["bits"],
+    )
+    key = None if client else b"\x5a\xc3\x0f\x96"
+
+    def decode(impl: ModuleType, chunks: list[bytes]) -> Any:
+        deflater = impl.PerMessageDeflate(params, client=client)
+        decoder = impl.MessageDecoder(client=client, max_message_size=limit, max_frame_size=1 << 24, deflate=deflater)
+        return run_decoder(impl, decoder, [as_buffer(chunk, kind) for chunk in chunks])
+
+    if mode == 0:
+        stream = inp.rest()
+        trace = same_outcome(lambda impl: decode(impl, cut(stream, sizes)))[1]
+        _check_text(trace)
+        return
+    records = _records(inp)
+    if mode == 1:
+        stream = b""
+        for record in records:
+            stream += _pieces(record, record.payload, key)
+        trace = same_outcome(lambda impl: decode(impl, cut(stream, sizes)))[1]
+        _check_text(trace)
+        steps = _deflate_model(records, recv_bits, recv_takeover, limit)
+        delivered = [item for answer in trace for item in _items(answer) if item[0] == "message"]
+        failed = [answer[1] for answer in trace if answer and answer[0] == "error"]
+        done = len(delivered)
+        wanted = [step.item for step in steps[:done]]
+        _check(delivered == wanted, "deflate: messages differ from zlib's", delivered, wanted)
+        if failed:
+            _check(done < len(steps) and failed[0] in steps[done].codes, "deflate: close code", failed, done)
+        else:
+            _check(done == len(steps), "deflate: messages missing", done, len(steps))
+            _check(all(step.item is not None for step in steps), "deflate: accepted what zlib refuses", done)
+        return
+    _round_trip(records, params, client, key, level, mem_level, backend, recv_bits, recv_takeover, kind, sizes)
+
+
+def _pieces(record: _Record, payload: bytes, key: bytes | None) -> bytes:
+    """``payload`` as the frames of one message: RSV1 on the first if compressed, pings between them."""
+    out = b""
+    cuts = [len(payload) * i // record.pieces for i in range(record.pieces + 1)]
+    for i in range(record.pieces):
+        last = i == record.pieces - 1
+        out += _frame(0 if i else record.opcode, payload[cuts[i] : cuts[i + 1]], key, last, record.compressed and not i)
+        if not last:
+            out += b"".join(_frame(9, b"%d" % n, key) for n in range(record.pings))
+    return out
+
+
+def _check_text(trace: list[tuple[Any, ...]]) -> None:
+    for answer in trace:
+        for item in _items(answer):
+            if item[0] == "message" and item[1] == 1:
+                _check(_strict_utf8(item[2]), "invalid UTF-8 delivered as text", item)
+
+
+def _round_trip(
+    records: list[_Record],
+    params: DeflateParams,
+    client: bool,
+    key: bytes | None,
+    level: int,
+    mem_level: int,
+    backend: str,
+    bits: int,
+    takeover: bool,
+    kind: str,
+    sizes: list[int],
+) -> None:
+    """encode_message(deflate=) by each implementation: the same bytes, decoded alike, inflated by zlib."""
+    bodies: list[bytes | str] = [
+        record.payload.decode("utf-8", "replace") if record.opcode == 1 else record.payload for record in records
+    ]
+
+    def send(impl: ModuleType) -> bytes:
+        deflater = impl.PerMessageDeflate(params, client=not client, level=level, mem_level=mem_level, backend=backend)
+        return b"".join(
+            impl.encode_message(
+                record.opcode,
+                body,
+                mask=key,
+                deflate=deflater if record.compressed else None,
+                fragment_size=record.fragment_size,
+            )
+            for record, body in zip(records, bodies, strict=True)
+        )
+
+    sent = same_outcome(send)
+    _check(sent[0] == "value", "deflate: encode_message raised", sent)
+    wire = sent[1]
+    wanted = [
+        ("message", record.opcode, body.encode() if isinstance(body, str) else body)
+        for record, body in zip(records, bodies, strict=True)
+    ]
+
+    def receive(impl: ModuleType) -> Any:
+        deflater = impl.PerMessageDeflate(params, client=client)
+        decoder = impl.MessageDecoder(client=client, max_message_size=1 << 30, deflate=deflater)
+        return run_decoder(impl, decoder, [as_buffer(chunk, kind) for chunk in cut(wire, sizes)])
+
+    trace = same_outcome(receive)[1]
+    delivered = [item for answer in trace for item in _items(answer)]
+    _check(delivered == wanted, "deflate: round trip", delivered, wanted)
+    # zlib inflates each compressed payload with exactly the agreed window; plain ones never touch it.
+    peer = _ZlibReceiver(bits, takeover)
+    payloads = _message_payloads(wire, key)
+    for (compressed, payload), (_, _, body) in zip(payloads, wanted, strict=True):
+        if compressed:
+            try:
+                inflated = peer.message(payload)
+            except zlib.error as exc:
+                raise AssertionError(f"deflate: zlib refuses what we sent ({exc})") from None
+            _check(inflated == body, "deflate: zlib inflates something else", inflated, body)
+        else:
+            _check(payload == body, "deflate: a plain message changed", payload, body)
+
+
+def _message_payloads(wire: bytes, key: bytes | None) -> list[tuple[bool, bytes]]:
+    """(RSV1, payload) of each message on ``wire``, read back by hand."""
+    messages: list[tuple[bool, bytes]] = []
+    pos = 0
+    current: list[Any] = []
+    while pos < len(wire):
+        b0, b1 = wire[pos], wire[pos + 1]
+        n = b1 & 0x7F
+        pos += 2
+        if n >= 126:
+            width = 2 if n == 126 else 8
+            n = int.from_bytes(wire[pos : pos + width], "big")
+            pos += width
+        _check(bool(b1 & 0x80) == (key is not None), "deflate: mask bit", b1)
+        frame_key = wire[pos : pos + 4] if b1 & 0x80 else None
+        pos += 4 if frame_key else 0
+        payload = wire[pos : pos + n]
+        pos += n
+        if frame_key:
+            payload = _xor(payload, frame_key, 0)
+        if b0 & 0x0F:
+            current = [bool(b0 & 0x40), b""]
+        else:
+            _check(not b0 & 0x40, "deflate: RSV1 on a continuation frame", b0)
+        current[1] += payload
+        if b0 & 0x80:
+            messages.append((current[0], current[1]))
+    return messages
+
+
 #: Every target by name; the name is also its seed corpus directory under fuzz/corpus/.
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "frame_decoder": frame_decoder,
@@ -325,4 +659,5 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "utf8": utf8,
     "close": close,
     "mask": mask,
+    "deflate": deflate,
 }

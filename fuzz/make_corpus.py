@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -174,12 +175,96 @@ def mask_seeds() -> dict[str, bytes]:
     return seeds
 
 
+def _deflated(data: bytes, bits: int = 15, zdict: bytes = b"", final: bool = False) -> bytes:
+    """``data`` as one compressed message payload (RFC 7692 §7.2.1), or ending with a BFINAL block."""
+    compressor = (
+        zlib.compressobj(6, zlib.DEFLATED, -bits, 8, zdict=zdict)
+        if zdict
+        else zlib.compressobj(6, zlib.DEFLATED, -bits, 8)
+    )
+    out = compressor.compress(data) + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+    return out if final else out[:-4] or b"\x00"
+
+
+def _record(opcode: int, payload: bytes, compressed: bool, pieces: int = 1, pings: int = 0, fragment: int = 0) -> bytes:
+    """One record as fuzz_targets._Record reads it, after its "one more" byte."""
+    flags = (opcode - 1) | (2 if compressed else 0) | pings << 2 | (pieces - 1) << 4 | (0x40 if fragment else 0)
+    head = bytes((1, flags)) + (bytes((fragment,)) if fragment else b"")
+    return head + len(payload).to_bytes(2, "little") + payload
+
+
+def deflate_seeds() -> dict[str, bytes]:
+    """flags (side | mode << 1 | limit index << 3 | resets << 6), windows, settings, backend, kind, sizes, rest."""
+    hello = bytes.fromhex("f2 48 cd c9 c9 07 00")
+    seeds = {}
+    rfc = {
+        "hello": bytes.fromhex("c1 07") + hello,
+        "fragmented": bytes.fromhex("41 03 f2 48 cd 80 04 c9 c9 07 00"),
+        "sharing": bytes.fromhex("c1 07") + hello + bytes.fromhex("c1 05 f2 00 11 00 00"),
+        "stored": bytes.fromhex("c1 0b 00 05 00 fa ff 48 65 6c 6c 6f 00"),
+        "bfinal": bytes.fromhex("c1 08 f3 48 cd c9 c9 07 00 00 c1 05 f2 00 11 00 00"),
+        "two-blocks": bytes.fromhex("c1 0d f2 48 05 00 00 00 ff ff ca c9 c9 07 00"),
+        "empty": bytes.fromhex("c1 01 00 c2 01 00"),
+        "rsv1-continuation": bytes.fromhex("41 03 f2 48 cd c0 04 c9 c9 07 00"),
+        "rsv1-ping": bytes.fromhex("c9 00"),
+        "corrupt": bytes.fromhex("c1 03 ff ff ff"),
+        "ping-between-fragments": bytes.fromhex("41 03 f2 48 cd 89 01 78 80 04 c9 c9 07 00"),
+    }
+    windows = 7 | 6 << 4  # 15 bits each way
+    for name, stream in rfc.items():
+        # a client's decoder reads these unmasked frames as they are, whole and byte by byte
+        seeds[f"wire-{name}"] = bytes((CLIENT, windows, 0x56, 0, BYTES)) + _sizes([]) + stream
+        seeds[f"wire-{name}-dribbled"] = bytes((CLIENT | 4 << 3, windows, 0x56, 0, MEMORYVIEW)) + _sizes([1]) + stream
+    masked = wire([FrameSpec(1, hello, rsv=4, mask=KEY), FrameSpec(2, _deflated(bytes(70_000)), rsv=4, mask=KEY)])
+    seeds["wire-server-masked-bomb"] = bytes((SERVER | 7 << 3, windows, 0x56, 0, BYTEARRAY)) + _sizes([100]) + masked
+    text = "permessage-deflate ☃ κόσμε 😀 ".encode() * 8
+    first = _deflated(text, zdict=b"", final=True)
+    records = {
+        "text-binary": _record(1, _deflated(text), True, 3, 2) + _record(2, _deflated(bytes(3000)), True, 2, 1),
+        "plain-between": _record(1, _deflated(text), True)
+        + _record(2, b"plain", False, 2, 1)
+        + _record(1, _deflated(text), True),
+        "bfinal-then-reference": _record(1, first, True) + _record(1, _deflated(text[:40], zdict=text), True, 2),
+        "empty": _record(2, b"\x00", True) + _record(1, b"\x00", True, 1) + _record(2, b"", False),
+        "corrupt": _record(1, hello, True) + _record(2, b"\xff\xff\xff", True),
+        "bad-utf8": _record(1, _deflated(b"ok \xed\xa0\x80 no"), True, 2),
+        "bomb": _record(2, _deflated(bytes(70_000)), True, 3),
+        "small-window": _record(2, _deflated(text * 4, bits=9), True, 2),
+    }
+    for name, body in records.items():
+        for side in (SERVER, CLIENT):
+            label = "server" if side == SERVER else "client"
+            bits = 1 if name == "small-window" else 7  # the receiving window: 9 or 15 bits
+            seeds[f"records-{name}-{label}"] = bytes((side | 1 << 1, bits | 6 << 4, 0x56, 0, BYTES)) + _sizes([]) + body
+            limit = 6 if name == "bomb" else 1  # 1000 bytes, or 1 MiB
+            seeds[f"records-{name}-{label}-limited"] = (
+                bytes((side | 1 << 1 | limit << 3 | 0x40, bits | 6 << 4, 0x56, 0, STRIDED)) + _sizes([7, 1]) + body
+            )
+    messages = (
+        _record(1, text, True, fragment=7)
+        + _record(2, bytes(range(256)) * 4, True)
+        + _record(2, b"", True)
+        + _record(1, b"plain text", False, fragment=3)
+        + _record(2, text[::-1], True)
+    )
+    for side in (SERVER, CLIENT):
+        label = "server" if side == SERVER else "client"
+        for backend in range(3):
+            for bits in (1, 4, 7):  # 9, 12 and 15 bits toward the decoder
+                resets = 0xC0 if bits == 4 else 0
+                settings = (1, 0x56, 0x89)[backend]  # level and memory level
+                head = bytes((side | 2 << 1 | resets, bits | 2 << 4, settings, backend, BYTES)) + _sizes([5, 100])
+                seeds[f"roundtrip-{label}-backend{backend}-bits{bits + 8}"] = head + messages
+    return seeds
+
+
 SEEDS = {
     "frame_decoder": frame_decoder_seeds,
     "message_decoder": message_decoder_seeds,
     "utf8": utf8_seeds,
     "close": close_seeds,
     "mask": mask_seeds,
+    "deflate": deflate_seeds,
 }
 
 
