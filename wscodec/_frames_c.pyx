@@ -1084,7 +1084,7 @@ cdef class MessageDecoder(_FrameReader):
         if length > self._max_frame:
             raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
         # A compressed message is bounded by what it inflates to, as it inflates.
-        if (not ((b0 & 0x40) if opcode else self._compressed)
+        if (not (((b0 & 0x40) != 0) if opcode else self._compressed)
                 and <uint64_t>self._msg_len + length > self._max_message):
             raise ProtocolError(
                 1009, f"message of {self._msg_len + length} bytes or more exceeds the limit of {self._max_message}")
@@ -1100,7 +1100,7 @@ cdef class MessageDecoder(_FrameReader):
         ``key``: the mask key while ``p`` is still masked (the phase is the count taken before), else NULL.
         """
         cdef int opcode = b0 & 0x0F
-        cdef bint compressed = (b0 & 0x40) if opcode else self._compressed
+        cdef bint compressed = ((b0 & 0x40) != 0) if opcode else self._compressed
         cdef bint text = self._is_text(opcode)
         cdef unsigned char scratch[4096]
         cdef const unsigned char *src = p
