@@ -21,6 +21,9 @@ from .deflate_py import check_settings, load_backend
 from .errors import ProtocolError
 
 
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
 cdef extern from "zlib.h":
     int Z_OK, Z_STREAM_END, Z_BUF_ERROR, Z_SYNC_FLUSH, Z_FULL_FLUSH, Z_DEFLATED, Z_DEFAULT_STRATEGY, Z_MEM_ERROR
     int deflateInit2(z_stream *strm, int level, int method, int windowBits, int memLevel, int strategy)
@@ -35,6 +38,7 @@ cdef extern from "zlib.h":
     int inflateSetDictionary(z_stream *strm, const unsigned char *dictionary, unsigned int dictLength)
     const char *zlibVersion()
 
+
 def zlib_version():
     """The version of the zlib this module runs with (``python -m wscodec info`` shows it)."""
     return zlibVersion().decode("ascii")
@@ -45,6 +49,9 @@ cdef const unsigned char *_TAIL = b"\x00\x00\xff\xff"
 cdef Py_ssize_t _NOGIL_MIN = 1 << 16
 # zlib counts in unsigned int: larger inputs are fed in pieces of this size.
 cdef Py_ssize_t _PIECE = 1 << 30
+# As in deflate_py.py: output of one inflate call at most; last bytes joined with the tail up to this.
+cdef Py_ssize_t _CHUNK = 1 << 15
+cdef Py_ssize_t _JOIN_MAX = 1 << 14
 
 
 cdef class PerMessageDeflate:
@@ -61,13 +68,14 @@ cdef class PerMessageDeflate:
     :func:`encode_message`; :meth:`compress` is for callers that frame
     messages themselves, and what it returns must be sent: the peer's window
     follows every message that went through it. One object serves one
-    connection; using it from two threads at once raises ``RuntimeError``.
+    connection; compressing (or inflating) from two threads at once raises ``RuntimeError``.
     """
 
     def __cinit__(self):
         self._deflater_ready = False
         self._inflater_ready = False
-        self._busy = False
+        self._sending = False
+        self._receiving = False
         self._ended = False
 
     def __init__(self, params, *, bint client=False, level=None, mem_level=None, backend=None):
@@ -79,6 +87,11 @@ cdef class PerMessageDeflate:
         self._backend = name
         if name != "zlib":
             self._py = _PurePerMessageDeflate(params, client=client, level=level, mem_level=mem_level, backend=name)
+            self._py_send = self._py
+        elif self._level == 0:
+            # Level 0 cuts its stored blocks to the output space zlib is given, which CPython's binding
+            # sizes its own way: compress through it, so that both implementations send the same bytes.
+            self._py_send = _PurePerMessageDeflate(params, client=client, level=0, mem_level=mem_level)
 
     def __dealloc__(self):
         if self._deflater_ready:
@@ -94,13 +107,6 @@ cdef class PerMessageDeflate:
     def __repr__(self):
         side = "client" if self.client else "server"
         return f"PerMessageDeflate({self.params!r}, {side}, backend={self._backend!r})"
-
-    cdef int _enter(self) except -1:
-        with cython.critical_section(self):
-            if self._busy:
-                raise RuntimeError("this PerMessageDeflate is already in use in another thread")
-            self._busy = True
-        return 0
 
     # ---------------------------------------------------------------- sending
 
@@ -118,14 +124,17 @@ cdef class PerMessageDeflate:
         return self._compress(&view[0], view.shape[0])
 
     cdef bytes _compress(self, const unsigned char *data, Py_ssize_t n):
-        if self._py is not None:
-            return self._py.compress(PyBytes_FromStringAndSize(<const char *>data, n) if n else b"")
+        if self._py_send is not None:
+            return self._py_send.compress(PyBytes_FromStringAndSize(<const char *>data, n) if n else b"")
         cdef int rc, flush = Z_FULL_FLUSH if self._send_reset else Z_SYNC_FLUSH
         cdef Py_ssize_t cap, done = 0, give
         cdef unsigned char *out = NULL
         cdef unsigned char *grown
         cdef z_stream *s = &self._deflater
-        self._enter()
+        with cython.critical_section(self):
+            if self._sending:
+                raise RuntimeError("this PerMessageDeflate is already compressing in another thread")
+            self._sending = True
         try:
             if not self._deflater_ready:
                 memset(s, 0, sizeof(z_stream))
@@ -171,9 +180,11 @@ cdef class PerMessageDeflate:
             return PyBytes_FromStringAndSize(<const char *>out, done - 4)
         finally:
             PyMem_Free(out)
-            self._busy = False
+            self._sending = False
 
     # ---------------------------------------------------------------- receiving (MessageDecoder's side)
+    #
+    # The schedule of zlib calls is deflate_py.py's, call for call (see there why it matters).
 
     def _inflate(self, data, Py_ssize_t budget, bint end=False):
         """Inflate the next compressed bytes of the message being received; with ``end`` they are its
@@ -181,16 +192,12 @@ cdef class PerMessageDeflate:
         past it, 1007 for corrupt data). For callers that frame messages themselves (the shims).
         """
         cdef const unsigned char[::1] view = readable(data)
-        cdef Py_ssize_t n = view.shape[0]
         cdef unsigned char *buf = NULL
         cdef Py_ssize_t length = 0, cap = 0
         if budget < 0:
             raise ValueError("budget must be >= 0")
         try:
-            if n:
-                self._inflate_to(&view[0], n, False, &buf, &length, &cap, budget)
-            if end:
-                self._inflate_to(NULL, 0, True, &buf, &length, &cap, budget - length)
+            self._inflate_to(&view[0] if view.shape[0] else NULL, view.shape[0], end, &buf, &length, &cap, budget)
             return PyBytes_FromStringAndSize(<const char *>buf, length) if length else b""
         finally:
             PyMem_Free(buf)
@@ -198,85 +205,123 @@ cdef class PerMessageDeflate:
     cdef Py_ssize_t _inflate_to(self, const unsigned char *src, Py_ssize_t n, bint end,
                                 unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
                                 Py_ssize_t budget) except -1:
-        """Inflate ``n`` compressed bytes of the message being received, or with ``end`` its tail.
+        """Inflate ``n`` compressed bytes of the message being received; with ``end`` they are its last.
 
         The output is appended at ``buf[0] + length[0]``, the buffer grown (PyMem) as output comes and
-        never past ``budget + 1`` new bytes: 1009 once the output exceeds ``budget``, 1007 for corrupt data.
-        Returns how many bytes were appended.
+        never past ``budget + 1`` new bytes: 1009 once the output exceeds ``budget``, 1007 for corrupt
+        data. Returns how many bytes were appended.
         """
         cdef bytes out
         cdef Py_ssize_t k
+        budget = min(budget, PY_SSIZE_T_MAX - 1 - length[0])  # "no limit": what the buffer could hold
         if self._py is not None:
             out = self._py._inflate(PyBytes_FromStringAndSize(<const char *>src, n) if n else b"", budget, end)
             k = len(out)
             if k:
-                _reserve(buf, length[0], cap, k)
+                _reserve(buf, length[0], cap, k, k)
                 memcpy(buf[0] + length[0], PyBytes_AS_STRING(out), <size_t>k)
                 length[0] += k
             return k
-        self._enter()
+        with cython.critical_section(self):
+            if self._receiving:
+                raise RuntimeError("this PerMessageDeflate is already inflating in another thread")
+            self._receiving = True
         try:
             return self._zinflate(src, n, end, buf, length, cap, budget)
         finally:
-            self._busy = False
+            self._receiving = False
 
     cdef Py_ssize_t _zinflate(self, const unsigned char *src, Py_ssize_t n, bint end,
                               unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
                               Py_ssize_t budget) except -1:
-        cdef z_stream *s = &self._inflater
-        cdef Py_ssize_t produced = 0, room, give, got
+        cdef unsigned char small[4096]
+        cdef unsigned char *joined = NULL
+        cdef Py_ssize_t produced
         cdef int rc
         if not self._inflater_ready:
-            memset(s, 0, sizeof(z_stream))
-            rc = inflateInit2(s, -self._recv_bits)
+            memset(&self._inflater, 0, sizeof(z_stream))
+            rc = inflateInit2(&self._inflater, -self._recv_bits)
             if rc != Z_OK:
                 raise MemoryError() if rc == Z_MEM_ERROR else RuntimeError(f"inflateInit2 failed ({rc})")
             self._inflater_ready = True
-        if end:
-            src = _TAIL
-            n = 4
+        if not end:
+            return self._zrun(src, n, 0, buf, length, cap, budget)
+        if n <= _JOIN_MAX:
+            # The last bytes and the tail in one call.
+            if n + 4 <= <Py_ssize_t>sizeof(small):
+                joined = &small[0]
+            else:
+                joined = <unsigned char *>PyMem_Malloc(<size_t>(n + 4))
+                if joined == NULL:
+                    raise MemoryError()
+            try:
+                if n:
+                    memcpy(joined, src, <size_t>n)
+                memcpy(joined + n, _TAIL, 4)
+                produced = self._zrun(joined, n + 4, 4, buf, length, cap, budget)
+            finally:
+                if joined != &small[0]:
+                    PyMem_Free(joined)
+        else:
+            produced = self._zrun(src, n, 0, buf, length, cap, budget)
+            produced += self._zrun(_TAIL, 4, 4, buf, length, cap, budget - produced)
         if self._ended:
-            # A BFINAL block ended this message's stream: what follows it in the message is not deflate data.
-            if end:
-                self._ended = False
+            self._ended = False  # the next message starts a new stream (_stream_ended prepared it)
+        elif not self._boundary:
+            raise ProtocolError(1007, "invalid compressed data: the message ends inside a deflate block")
+        elif self._recv_reset:
+            inflateReset(&self._inflater)
+        return produced
+
+    cdef Py_ssize_t _zrun(self, const unsigned char *src, Py_ssize_t n, Py_ssize_t tail,
+                          unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
+                          Py_ssize_t budget) except -1:
+        """Inflate ``src[:n]`` (its last ``tail`` bytes being our 00 00 FF FF) within ``budget``."""
+        cdef z_stream *s = &self._inflater
+        cdef Py_ssize_t produced = 0, room, got
+        cdef const unsigned char *before
+        cdef int rc
+        if self._ended:
+            _after_final(src, n, tail)
             return 0
         s.next_in = src
         s.avail_in = 0
-        while True:
-            if s.avail_in == 0 and s.next_in - src < n:
-                s.avail_in = <unsigned int>min(n - (s.next_in - src), _PIECE)
-            room = budget + 1 - produced
-            if cap[0] == length[0]:
-                _reserve(buf, length[0], cap, min(room, max(cap[0], 4 * n, 1024)))
-            give = min(cap[0] - length[0], room, _PIECE)
-            s.next_out = buf[0] + length[0]
-            s.avail_out = <unsigned int>give
-            if n >= _NOGIL_MIN:
-                with nogil:
+        try:
+            while True:
+                if s.avail_in == 0:
+                    s.avail_in = <unsigned int>min(n - (s.next_in - src), _PIECE)
+                room = min(_CHUNK, budget + 1 - produced)
+                _reserve(buf, length[0], cap, room, budget + 1 - produced)
+                s.next_out = buf[0] + length[0]
+                s.avail_out = <unsigned int>room
+                before = s.next_in
+                if n >= _NOGIL_MIN:
+                    with nogil:
+                        rc = inflate(s, Z_SYNC_FLUSH)
+                else:
                     rc = inflate(s, Z_SYNC_FLUSH)
-            else:
-                rc = inflate(s, Z_SYNC_FLUSH)
-            got = give - s.avail_out
-            length[0] += got
-            produced += got
-            if produced > budget:
-                raise ProtocolError(1009, "message exceeds the size limit once inflated")
-            if rc == Z_STREAM_END:
-                self._stream_ended(end)
-                break
-            if rc != Z_OK and rc != Z_BUF_ERROR:
-                reason = (<bytes>s.msg).decode("ascii", "replace") if s.msg != NULL else f"error {rc}"
-                raise ProtocolError(1007, f"invalid compressed data: {reason}")
-            if s.avail_out != 0 and s.avail_in == 0 and s.next_in - src == n:
-                break  # every input byte taken, and zlib had room left: nothing more to come
-            if rc == Z_BUF_ERROR and got == 0 and s.avail_in == 0 and s.next_in - src == n:
-                break
-        s.next_in = NULL
-        if end and self._recv_reset:
-            inflateReset(s)
+                got = room - s.avail_out
+                length[0] += got
+                produced += got
+                if got or s.next_in != before:
+                    # Between blocks? (A call that could do nothing tells nothing: it clears the flag.)
+                    self._boundary = (s.data_type & 128) != 0
+                if produced > budget:
+                    raise ProtocolError(1009, "message exceeds the size limit once inflated")
+                if rc == Z_STREAM_END:
+                    _after_final(s.next_in, n - (s.next_in - src), tail)
+                    self._stream_ended()
+                    break
+                if rc != Z_OK and rc != Z_BUF_ERROR:
+                    reason = (<bytes>s.msg).decode("ascii", "replace") if s.msg != NULL else f"error {rc}"
+                    raise ProtocolError(1007, f"invalid compressed data: {reason}")
+                if got < room and s.avail_in == 0 and s.next_in - src == n:
+                    break  # every input byte taken, and room left: nothing more to come
+        finally:
+            s.next_in = NULL
         return produced
 
-    cdef int _stream_ended(self, bint end) except -1:
+    cdef int _stream_ended(self) except -1:
         """A BFINAL block ended the stream: start a new one for what follows, keeping the window
         (RFC 7692 §7.2.3.4) unless the peer does without context takeover."""
         cdef unsigned int size = 0
@@ -293,16 +338,27 @@ cdef class PerMessageDeflate:
                 inflateSetDictionary(&self._inflater, window, size)
             finally:
                 PyMem_Free(window)
-        self._ended = not end
+        self._ended = True
         return 0
 
 
-cdef int _reserve(unsigned char **buf, Py_ssize_t length, Py_ssize_t *cap, Py_ssize_t more) except -1:
-    """Grow ``buf`` (PyMem) to hold at least ``length + more`` bytes."""
+cdef int _after_final(const unsigned char *rest, Py_ssize_t n, Py_ssize_t tail) except -1:
+    """What follows a BFINAL block in the same message may only be zero padding (and our own tail)."""
+    cdef Py_ssize_t i
+    for i in range(n - tail if n > tail else 0):
+        if rest[i]:
+            raise ProtocolError(1007, "invalid compressed data: bytes after the final deflate block")
+    return 0
+
+
+cdef int _reserve(unsigned char **buf, Py_ssize_t length, Py_ssize_t *cap, Py_ssize_t more,
+                  Py_ssize_t most) except -1:
+    """Make room for ``more`` bytes after ``length`` in ``buf`` (PyMem), doubling, but never past ``most``."""
     cdef Py_ssize_t need = length + more
     cdef unsigned char *grown
     if need <= cap[0]:
         return 0
+    need = max(need, min(2 * cap[0], length + most))
     grown = <unsigned char *>PyMem_Realloc(buf[0], <size_t>need)
     if grown == NULL:
         raise MemoryError()

@@ -21,7 +21,7 @@ from cpython.bytes cimport (
 )
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_CLEAR, Py_INCREF, Py_XDECREF
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
@@ -32,7 +32,7 @@ from ._deflate_c cimport PerMessageDeflate
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
-from .messages_py import check_deflate
+from .messages_py import check_deflate, compressed_frame_limit
 
 
 cdef extern from "Python.h":
@@ -93,6 +93,8 @@ cdef object _CLOSE = Opcode.CLOSE
 cdef Py_ssize_t _NOGIL_MIN = 1 << 16
 # A receive buffer larger than this is freed once empty rather than kept for reuse.
 cdef Py_ssize_t _KEEP_MAX = 1 << 20
+# The same for the buffer compressed messages inflate into (each one does: keep less per connection).
+cdef Py_ssize_t _KEEP_INFLATED_MAX = 1 << 14
 # A frame whose payload is at least this large and arrives over several reads is
 # unmasked straight into its bytes object as the reads come (see _FrameReader).
 cdef Py_ssize_t _STREAM_MIN = 1 << 15
@@ -641,7 +643,7 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
             raise ValueError("fragment_size must be >= 1 or None")
     masked = _resolve_mask(mask, key) if not fresh_keys else True  # a bad key raises before compressing
     if deflate is not None:
-        check_deflate(deflate, deflate.client, PerMessageDeflate)
+        check_deflate(deflate, None, PerMessageDeflate)
     if isinstance(payload, str):
         payload = _text_input(payload, &inp)
     else:
@@ -750,15 +752,12 @@ cdef class _FrameReader:
         or, for a streamed frame, already unmasked in ``ready``."""
         raise NotImplementedError
 
-    cdef int _arrived(self, const unsigned char *p, Py_ssize_t n) except -1:
-        """Hook: the last ``n`` payload bytes of the streamed frame so far arrived (unmasked) at ``p``.
-
-        MessageDecoder judges them at once (fail fast); a frame decoder has nothing to judge.
-        """
-        return 0
-
     cdef int _pending(self) except -1:
-        """Hook: called after a feed that left an incomplete small frame in the buffer."""
+        """Hook: called after a feed that left a frame incomplete (buffered or streamed).
+
+        MessageDecoder judges (or inflates) the payload bytes that arrived, at once (fail fast);
+        a frame decoder has nothing to judge.
+        """
         return 0
 
     cdef Py_ssize_t _read_header(self, const unsigned char *p, Py_ssize_t n, Header *h) except -2:
@@ -863,7 +862,6 @@ cdef class _FrameReader:
         else:
             self._copy_stream(dst, src, k)
         self._stream_len = need
-        self._arrived(dst, k)
         return 0
 
     cdef inline void _copy_stream(self, unsigned char *dst, const unsigned char *src, Py_ssize_t k) noexcept nogil:
@@ -963,7 +961,7 @@ cdef class _FrameReader:
                     self._append(inp.data + pos, inp.size - pos)
             if self._closed:
                 self._drop_all()
-            elif self._buf_len:
+            elif self._buf_len or self._stream != NULL:
                 self._pending()
         except ProtocolError as exc:
             exc.frames = out
@@ -1027,6 +1025,7 @@ cdef class MessageDecoder(_FrameReader):
     """
 
     cdef uint64_t _max_message
+    cdef uint64_t _max_compressed  # a compressed frame's payload limit
     cdef PerMessageDeflate _deflate
     cdef bint _compressed        # the message being reassembled is compressed (RSV1 on its first frame)
     cdef int _opcode             # of the message being reassembled; -1 between messages
@@ -1061,11 +1060,13 @@ cdef class MessageDecoder(_FrameReader):
                  deflate=None):
         if max_message_size is not None and max_message_size < 0:
             raise ValueError("max_message_size must be >= 0 or None")
-        if max_frame_size is None:
-            max_frame_size = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
         check_deflate(deflate, client, PerMessageDeflate)
         self._deflate = deflate
+        limit = compressed_frame_limit(max_message_size, max_frame_size)
+        if max_frame_size is None:
+            max_frame_size = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
         self._setup(client, max_frame_size, 4 if deflate is not None else 0)
+        self._max_compressed = limit  # checked by _setup: not negative
         self._max_message = _NO_LIMIT if max_message_size is None else min(max_message_size, _NO_LIMIT)
 
     cdef int _accept(self, int opcode, int b0, uint64_t length) except -1:
@@ -1081,11 +1082,12 @@ cdef class MessageDecoder(_FrameReader):
                 raise ProtocolError(1002, "continuation frame without a message to continue")
         elif self._opcode >= 0:
             raise ProtocolError(1002, "new data frame inside a fragmented message")
-        if length > self._max_frame:
-            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+        cdef bint compressed = ((b0 & 0x40) != 0) if opcode else self._compressed
+        cdef uint64_t limit = self._max_compressed if compressed else self._max_frame
+        if length > limit:
+            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {limit}")
         # A compressed message is bounded by what it inflates to, as it inflates.
-        if (not (((b0 & 0x40) != 0) if opcode else self._compressed)
-                and <uint64_t>self._msg_len + length > self._max_message):
+        if not compressed and <uint64_t>self._msg_len + length > self._max_message:
             raise ProtocolError(
                 1009, f"message of {self._msg_len + length} bytes or more exceeds the limit of {self._max_message}")
         return 0
@@ -1094,33 +1096,49 @@ cdef class MessageDecoder(_FrameReader):
         """True if a data frame with this opcode carries text (a TEXT frame or a text message's continuation)."""
         return opcode == 1 or (opcode == 0 and self._opcode == 1)
 
-    cdef int _take(self, int b0, const unsigned char *p, Py_ssize_t n, const unsigned char *key) except -1:
-        """Judge text, or inflate, ``n`` more payload bytes of the current data frame at once (fail fast).
+    cdef int _take(self, int b0, const unsigned char *p, Py_ssize_t n, const unsigned char *key,
+                   bint end) except -1:
+        """Judge text, or inflate, ``n`` more payload bytes of the current data frame at once (fail fast);
+        ``end``: they end the message.
 
         ``key``: the mask key while ``p`` is still masked (the phase is the count taken before), else NULL.
+        Compressed bytes go to the inflater as one piece, as the pure implementation does.
         """
         cdef int opcode = b0 & 0x0F
         cdef bint compressed = ((b0 & 0x40) != 0) if opcode else self._compressed
         cdef bint text = self._is_text(opcode)
         cdef unsigned char scratch[4096]
-        cdef const unsigned char *src = p
+        cdef unsigned char *plain = &scratch[0]
         cdef Py_ssize_t k
-        if not compressed and not text:
+        if compressed:
+            if key != NULL and n > <Py_ssize_t>sizeof(scratch):
+                plain = <unsigned char *>PyMem_Malloc(<size_t>n)
+                if plain == NULL:
+                    raise MemoryError()
+            try:
+                if key != NULL:
+                    ws_mask_copy(plain, p, <size_t>n, key, <size_t>(self._peeked & 3))
+                    p = plain
+                self._inflate(p, n, end, text)
+            finally:
+                if plain != &scratch[0]:
+                    PyMem_Free(plain)
+            self._peeked += n
             return 0
+        if not text:
+            return 0
+        cdef const unsigned char *src
         while n > 0:
-            k = min(n, <Py_ssize_t>sizeof(scratch)) if key != NULL else n
+            k = n
+            src = p
             if key != NULL:
+                k = min(n, <Py_ssize_t>sizeof(scratch))
                 ws_mask_copy(scratch, p, <size_t>k, key, <size_t>(self._peeked & 3))
                 src = scratch
-            else:
-                src = p
-            if compressed:
-                self._inflate(src, k, False, text)
-            else:
-                if self._peeked == 0:
-                    self._peek = self._utf8
-                if ws_utf8_feed(&self._peek, src, <size_t>k) >= 0:
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+            if self._peeked == 0:
+                self._peek = self._utf8
+            if ws_utf8_feed(&self._peek, src, <size_t>k) >= 0:
+                raise ProtocolError(1007, "invalid UTF-8 in text message")
             self._peeked += k
             p += k
             n -= k
@@ -1137,22 +1155,21 @@ cdef class MessageDecoder(_FrameReader):
                 raise ProtocolError(1007, "invalid UTF-8 in text message")
         return 0
 
-    cdef int _arrived(self, const unsigned char *p, Py_ssize_t n) except -1:
-        cdef Py_ssize_t skip = self._peeked - (self._stream_len - n)  # bytes of these already taken
-        if skip < n:
-            self._take(self._stream_h.b0, p + skip, n - skip, NULL)
-        return 0
-
     cdef int _pending(self) except -1:
-        """Take the payload bytes of the incomplete frame in the buffer that are not taken yet."""
+        """Take the payload bytes of the incomplete frame that arrived and are not taken yet."""
         cdef const unsigned char *buf = self._buf
         cdef Py_ssize_t size, pos
+        if self._stream != NULL:  # streamed: unmasked already, in the bytes object it grows in
+            if self._peeked < self._stream_len:
+                self._take(self._stream_h.b0, <const unsigned char *>PyBytes_AS_STRING(<object>self._stream)
+                           + self._peeked, self._stream_len - self._peeked, NULL, False)
+            return 0
         if self._buf_len < 2 or (buf[0] & 0x0F) >= 8:
             return 0
         size = _header_size(buf[1])  # its rules were checked when the header was read
         pos = size + self._peeked
         if pos < self._buf_len:
-            self._take(buf[0], buf + pos, self._buf_len - pos, buf + size - 4 if buf[1] & 0x80 else NULL)
+            self._take(buf[0], buf + pos, self._buf_len - pos, buf + size - 4 if buf[1] & 0x80 else NULL, False)
         return 0
 
     cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
@@ -1184,14 +1201,18 @@ cdef class MessageDecoder(_FrameReader):
             payload = <const unsigned char *>PyBytes_AS_STRING(ready)
             masked = False
         if self._compressed:
-            self._take(h.b0, payload + done, n - done, payload - 4 if masked else NULL)
+            self._take(h.b0, payload + done, n - done, payload - 4 if masked else NULL, fin)
             self._peeked = 0
             if not fin:
                 return 0
-            self._inflate(NULL, 0, True, self._opcode == 1)
             if self._opcode == 1 and not ws_utf8_complete(&self._utf8):
                 raise ProtocolError(1007, "invalid UTF-8 in text message")
             data = self._take_message()
+            if self._msg_cap > _KEEP_INFLATED_MAX:
+                # Every compressed message passes through this buffer: keep only a small one between them.
+                PyMem_Free(self._msg)
+                self._msg = NULL
+                self._msg_cap = 0
         else:
             self._peeked = 0
             if fin and not self._msg_len:

@@ -16,6 +16,7 @@ isal when installed); this module keeps the RFC's rules around it:
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from types import ModuleType
 from typing import Any
@@ -37,6 +38,10 @@ DEFAULT_BACKEND = "zlib"
 _TAIL = b"\x00\x00\xff\xff"
 # A message's last compressed bytes up to this size are joined with the tail: one inflate call, not two.
 _JOIN_MAX = 1 << 14
+# Output of one inflate call at most (CPython's binding makes exactly one call for up to 32 KiB).
+_CHUNK = 1 << 15
+# A budget beyond any message: what "no limit" comes to (zlib's binding takes a C ssize_t).
+_MAX_BUDGET = sys.maxsize - 1
 _Z_SYNC_FLUSH = 2
 _Z_FULL_FLUSH = 3
 
@@ -112,7 +117,7 @@ class PerMessageDeflate:
     :func:`encode_message`; :meth:`compress` is for callers that frame
     messages themselves, and what it returns must be sent: the peer's window
     follows every message that went through it. One object serves one
-    connection; using it from two threads at once raises ``RuntimeError``.
+    connection; compressing (or inflating) from two threads at once raises ``RuntimeError``.
     """
 
     def __init__(
@@ -132,7 +137,9 @@ class PerMessageDeflate:
         self.client = bool(client)
         self._compressor: Any = None
         self._inflater: Any = None
-        self._busy = threading.Lock()
+        # One lock per direction: a sending thread and a receiving thread may share the object.
+        self._send_lock = threading.Lock()
+        self._receive_lock = threading.Lock()
         # Inflated output kept for the window (context takeover only): newest last, trimmed to the window.
         self._recent: list[bytes] = []
         self._recent_len = 0
@@ -146,9 +153,13 @@ class PerMessageDeflate:
         side = "client" if self.client else "server"
         return f"PerMessageDeflate({self.params!r}, {side}, backend={self._backend!r})"
 
-    def _enter(self) -> None:
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError("this PerMessageDeflate is already in use in another thread")
+    def _sending(self) -> None:
+        if not self._send_lock.acquire(blocking=False):
+            raise RuntimeError("this PerMessageDeflate is already compressing in another thread")
+
+    def _receiving(self) -> None:
+        if not self._receive_lock.acquire(blocking=False):
+            raise RuntimeError("this PerMessageDeflate is already inflating in another thread")
 
     # ---------------------------------------------------------------- sending
 
@@ -158,7 +169,7 @@ class PerMessageDeflate:
         ``payload``: any bytes-like object, or a ``str`` (sent as UTF-8).
         """
         data = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
-        self._enter()
+        self._sending()
         try:
             compressor = self._compressor
             if compressor is None:
@@ -171,7 +182,7 @@ class PerMessageDeflate:
                 _Z_FULL_FLUSH if self._send_reset else _Z_SYNC_FLUSH
             )
         finally:
-            self._busy.release()
+            self._send_lock.release()
         if not out:
             # An empty message right after another flush: zlib adds no second empty block. Send the
             # one-byte form of one (the receiver's 00 00 FF FF completes it; RFC 7692 §7.2.3.6).
@@ -181,6 +192,10 @@ class PerMessageDeflate:
         return out[:-4]
 
     # ---------------------------------------------------------------- receiving (MessageDecoder's side)
+    #
+    # Both implementations call the inflater on the same schedule — each piece of input whole, output
+    # at most _CHUNK bytes a call — because zlib judges a back-reference against the window plus what
+    # the current call has produced: the same calls give the same verdicts (and the same 1007s).
 
     def _new_inflater(self) -> Any:
         bits = -self._recv_bits
@@ -190,50 +205,71 @@ class PerMessageDeflate:
         return self._zlib.decompressobj(bits)
 
     def _keep(self, piece: bytes) -> None:
-        """Remember inflated output for the window (context takeover only)."""
+        """Remember inflated output for the window (context takeover only), at most the window's size."""
         if self._recv_reset or not piece:
+            return
+        window = 1 << self._recv_bits
+        if len(piece) >= window:
+            self._recent = [piece[-window:]]
+            self._recent_len = window
             return
         recent = self._recent
         recent.append(piece)
         self._recent_len += len(piece)
-        window = 1 << self._recv_bits
         while self._recent_len - len(recent[0]) >= window:
             self._recent_len -= len(recent.pop(0))
 
-    def _run(self, data: object, budget: int) -> bytes:
-        """Inflate ``data`` into at most ``budget`` bytes (1009 past that, 1007 for corrupt data)."""
+    def _run(self, data: Any, budget: int, tail: int = 0) -> bytes:
+        """Inflate ``data`` (whose last ``tail`` bytes are the 00 00 FF FF we appended) into at most
+        ``budget`` bytes: 1009 past that, 1007 for corrupt data.
+        """
         inflater = self._inflater
         if inflater is None:
             inflater = self._inflater = self._new_inflater()
         if inflater.eof:
-            return b""  # a BFINAL block ended this message's stream: what follows it is not deflate data
+            _after_final(data, tail)
+            return b""
+        budget = min(budget, _MAX_BUDGET)
+        pieces = []
+        produced = 0
         try:
-            out: bytes = inflater.decompress(data, budget + 1)
-            # Some backends stop short with input left over; go on until it is consumed or the budget spent.
-            while inflater.unconsumed_tail and len(out) <= budget and not inflater.eof:
-                out += inflater.decompress(inflater.unconsumed_tail, budget + 1 - len(out))
+            while True:
+                room = min(_CHUNK, budget + 1 - produced)
+                piece = inflater.decompress(data, room)
+                produced += len(piece)
+                if produced > budget:
+                    raise ProtocolError(1009, "message exceeds the size limit once inflated")
+                pieces.append(piece)
+                if inflater.eof:
+                    _after_final(inflater.unused_data, tail)
+                    break
+                data = inflater.unconsumed_tail
+                if len(piece) < room and not data:
+                    break  # every input byte taken, and room left: nothing more to come
         except self._zlib.error as exc:
             # zlib's own words, without the module's "Error -3 while decompressing data: " prefix.
             raise ProtocolError(1007, f"invalid compressed data: {str(exc).rpartition(': ')[2]}") from None
-        if len(out) > budget:
-            raise ProtocolError(1009, "message exceeds the size limit once inflated")
+        out = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         self._keep(out)
         return out
 
-    def _inflate(self, data: object, budget: int, end: bool = False) -> bytes:
+    def _inflate(self, data: Any, budget: int, end: bool = False) -> bytes:
         """Inflate the next compressed bytes of the message being received; with ``end`` they are its
         last, and its tail follows. ``budget``: how many bytes the message may still grow by.
         """
-        self._enter()
+        self._receiving()
         try:
             if not end:
                 return self._run(data, budget)
-            if len(data) <= _JOIN_MAX:  # type: ignore[arg-type]
-                out = self._run(bytes(data) + _TAIL, budget)  # type: ignore[call-overload]
+            if len(data) <= _JOIN_MAX:
+                out = self._run(bytes(data) + _TAIL, budget, 4)
             else:
                 out = self._run(data, budget)
-                out += self._run(_TAIL, budget - len(out))
-            if self._inflater.eof or self._recv_reset:
+                out += self._run(_TAIL, budget - len(out), 4)
+            inflater = self._inflater
+            if not inflater.eof and not _at_block_boundary(inflater, self._zlib.error):
+                raise ProtocolError(1007, "invalid compressed data: the message ends inside a deflate block")
+            if inflater.eof or self._recv_reset:
                 # A new stream for the next message: afresh, or (after BFINAL) primed with the window.
                 self._inflater = None
                 if self._recv_reset:
@@ -241,4 +277,31 @@ class PerMessageDeflate:
                     self._recent_len = 0
             return out
         finally:
-            self._busy.release()
+            self._receive_lock.release()
+
+
+def _after_final(data: Any, tail: int) -> None:
+    """What follows a BFINAL block in the same message may only be zero padding (and our own tail)."""
+    rest = bytes(data)[: len(data) - tail]
+    if rest.count(0) != len(rest):
+        raise ProtocolError(1007, "invalid compressed data: bytes after the final deflate block")
+
+
+# A final fixed-Huffman block holding only its end: it completes a stream only from a block boundary.
+_FINAL_EMPTY_BLOCK = b"\x03\x00"
+
+
+def _at_block_boundary(inflater: Any, error: type[Exception]) -> bool:
+    """Whether the inflater stopped between blocks (a truncated message leaves it inside one).
+
+    Python's zlib binding does not expose zlib's data_type; a copy of the inflater is offered an
+    empty final block instead. A backend whose inflater cannot be copied (isal) is not checked.
+    """
+    copy = getattr(inflater, "copy", None)
+    if copy is None:
+        return True
+    probe = copy()
+    try:
+        return probe.decompress(_FINAL_EMPTY_BLOCK) == b"" and bool(probe.eof)
+    except error:  # not a block header there: not a boundary
+        return False

@@ -343,6 +343,7 @@ class _FrameReader:
         self._buf = bytearray()
         self._error: tuple[int, str] | None = None
         self._closed = False  # set by MessageDecoder after a CLOSE frame: ignore all that follows
+        self._busy = False  # a feed() is running
         # The streamed frame: its first byte, opcode, mask key and header size; the pieces of
         # its payload received so far and how many bytes of it are still to come.
         self._stream: tuple[int, Opcode, bytes | None, int] | None = None
@@ -378,6 +379,16 @@ class _FrameReader:
         return exc
 
     def _feed(self, data: object) -> list[Any]:
+        # A second thread feeding the same decoder is refused, as the compiled decoder does.
+        if self._busy:
+            raise RuntimeError("feed() is already running in another thread")
+        self._busy = True
+        try:
+            return self._feed_locked(data)
+        finally:
+            self._busy = False
+
+    def _feed_locked(self, data: object) -> list[Any]:
         if self._error is not None:
             readable(data)
             raise ProtocolError(*self._error)
@@ -388,10 +399,12 @@ class _FrameReader:
         try:
             if self._stream is not None:
                 taken = self._continue_stream(chunk, out)
-                if taken == len(chunk):
-                    return out
-                chunk = memoryview(chunk)[taken:]
-            self._feed_frames(chunk, out)
+                if taken < len(chunk):
+                    self._feed_frames(memoryview(chunk)[taken:], out)
+            else:
+                self._feed_frames(chunk, out)
+            if self._stream is not None:
+                self._streaming()
         except ProtocolError as exc:
             raise self._fail(exc, out) from None
         return out
@@ -413,6 +426,9 @@ class _FrameReader:
 
     def _pending(self, buf: bytearray) -> None:
         """Hook: a feed left ``buf`` holding an incomplete frame (MessageDecoder judges its payload)."""
+
+    def _streaming(self) -> None:
+        """Hook: a feed ended with a frame streaming (MessageDecoder judges what :meth:`_arrived` got)."""
 
     def _start_stream(self, view: Any, pos: int, size: int, opcode: Opcode, length: int) -> None:
         """Begin streaming the large frame whose header is at ``pos``, with the rest of ``view``."""

@@ -92,9 +92,10 @@ class MessageDecoder(_FrameReader):
     ) -> None:
         if max_message_size is not None and max_message_size < 0:
             raise ValueError("max_message_size must be >= 0 or None")
+        check_deflate(deflate, client, PerMessageDeflate)
+        self._max_compressed = compressed_frame_limit(max_message_size, max_frame_size)
         if max_frame_size is None:
             max_frame_size = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
-        check_deflate(deflate, client, PerMessageDeflate)
         super().__init__(client, max_frame_size, 4 if deflate is not None else 0)
         self._max_message = (1 << 63) - 1 if max_message_size is None else max_message_size
         self._deflate = deflate
@@ -107,6 +108,7 @@ class MessageDecoder(_FrameReader):
         # on a copy of _utf8 (the frame is validated again once complete), compressed data inflated.
         self._peek = self._utf8
         self._peeked = 0  # payload bytes of the incomplete frame judged or inflated so far
+        self._fresh: list[bytes] = []  # the streamed frame's pieces that arrived in this feed, masked
 
     def _accept(self, opcode: Opcode, b0: int, length: int) -> None:
         if b0 & 0x40:  # only when permessage-deflate was negotiated: the reader refuses it otherwise
@@ -120,10 +122,12 @@ class MessageDecoder(_FrameReader):
                     raise ProtocolError(1002, "continuation frame without a message to continue")
             elif self._opcode is not None:
                 raise ProtocolError(1002, "new data frame inside a fragmented message")
-            if length > self._max_frame:
-                raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+            compressed = b0 & 0x40 if opcode else self._compressed
+            limit = self._max_compressed if compressed else self._max_frame
+            if length > limit:
+                raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {limit}")
             # A compressed message is bounded by what it inflates to, as it inflates.
-            if not (b0 & 0x40 if opcode else self._compressed) and self._size + length > self._max_message:
+            if not compressed and self._size + length > self._max_message:
                 raise ProtocolError(
                     1009, f"message of {self._size + length} bytes or more exceeds the limit of {self._max_message}"
                 )
@@ -139,36 +143,49 @@ class MessageDecoder(_FrameReader):
         self._parts += data
         self._size += len(data)
 
-    def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
+    def _take(self, b0: int, key: bytes | None, data: Any, end: bool) -> None:
+        """Judge text, or inflate, more payload bytes of the current data frame at once (fail fast);
+        ``end``: they end the message. ``key``: the mask key while ``data`` is still masked.
+        """
         opcode = b0 & 0x0F
-        skip = self._peeked - offset  # bytes of ``piece`` already judged
-        if opcode >= 8 or skip >= len(piece):
-            return
         compressed = b0 & 0x40 if opcode else self._compressed
         text = (opcode or self._opcode) == Opcode.TEXT
         if not compressed and not text:
             return
-        if skip > 0:
-            piece = piece[skip:]
         if key is not None:
             phase = self._peeked & 3
-            piece = _xor(piece, key[phase:] + key[:phase])
+            data = _xor(data, key[phase:] + key[:phase])
         if compressed:
-            self._inflated(self._deflate._inflate(piece, self._max_message - self._size), text)
+            self._inflated(self._deflate._inflate(data, self._max_message - self._size, end), text)
         else:
             if not self._peeked:
                 self._peek = copy.copy(self._utf8)
-            if not self._peek.feed(piece):
+            if not self._peek.feed(data):
                 raise ProtocolError(1007, "invalid UTF-8 in text message")
-        self._peeked += len(piece)
+        self._peeked += len(data)
+
+    def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
+        # Taken at the end of the feed, in one piece (the compiled decoder's schedule).
+        self._fresh.append(bytes(piece))
+
+    def _streaming(self) -> None:
+        fresh, self._fresh = self._fresh, []
+        head = self._stream
+        if head is None or not fresh:
+            return
+        data = fresh[0] if len(fresh) == 1 else b"".join(fresh)
+        received = sum(map(len, self._pieces))
+        skip = self._peeked - (received - len(data))  # bytes of these already taken (from the buffer)
+        if skip < len(data):
+            self._take(head[0], head[2], data[skip:] if skip > 0 else data, False)
 
     def _pending(self, buf: bytearray) -> None:
-        if len(buf) < 2:
+        if len(buf) < 2 or buf[0] & 0x0F >= 8:
             return
         size = _header_size(buf[1])  # its rules were checked when the header was read
         start = size + self._peeked
         if len(buf) > start:
-            self._arrived(buf[0], bytes(buf[size - 4 : size]) if buf[1] & 0x80 else None, buf[start:], self._peeked)
+            self._take(buf[0], bytes(buf[size - 4 : size]) if buf[1] & 0x80 else None, buf[start:], False)
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         fin = b0 & 0x80
@@ -186,14 +203,15 @@ class MessageDecoder(_FrameReader):
         utf8 = self._utf8
         if self._compressed:
             text = started == Opcode.TEXT
-            data = self._deflate._inflate(payload[done:] if done else payload, self._max_message - self._size, fin)
             if fin and not self._size:
-                # The whole message inflated in this one call: validated whole, no reassembly.
-                if text and not validate_utf8(data):
+                # The whole message inflates in this one call: validated whole, no reassembly.
+                payload = self._deflate._inflate(payload[done:] if done else payload, self._max_message, True)
+                if text and not validate_utf8(payload):
                     raise ProtocolError(1007, "invalid UTF-8 in text message")
-                payload = data
             else:
-                self._inflated(data, text)
+                self._peeked = done
+                self._take(b0, None, payload[done:] if done else payload, bool(fin))
+                self._peeked = 0
                 if not fin:
                     return
                 if text and not utf8.complete:
@@ -256,7 +274,7 @@ def encode_message(
     if mask is not None and mask is not False and mask is not True:
         mask = _resolve_mask(mask)  # a bad key raises here, before the compressor sees the message
     if deflate is not None:
-        check_deflate(deflate, deflate.client, PerMessageDeflate)
+        check_deflate(deflate, None, PerMessageDeflate)
         data = deflate.compress(data)
     if fragment_size is None or len(data) <= fragment_size:
         return encode_frame(op, data, rsv1=deflate is not None, mask=mask)
@@ -275,12 +293,22 @@ def encode_message(
     return b"".join(frames)
 
 
-def check_deflate(deflate: object, client: bool, cls: type) -> None:
+def compressed_frame_limit(max_message_size: int | None, max_frame_size: int | None) -> int:
+    """The payload limit of a compressed frame: ``max_frame_size`` if given; else the message limit
+    plus what deflate may add to incompressible data (fixed Huffman codes: 9 bits a byte).
+    """
+    if max_frame_size is not None:
+        return min(max_frame_size, (1 << 63) - 1)
+    base = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
+    return min(base + (base >> 3) + 64, (1 << 63) - 1)
+
+
+def check_deflate(deflate: object, client: bool | None, cls: type) -> None:
     """``TypeError`` unless ``deflate`` is None or a ``cls`` (this implementation's PerMessageDeflate);
-    ``ValueError`` if it was made for the other side of the connection."""
+    ``ValueError`` if it was made for the other side of the connection (``client``; None: either)."""
     if deflate is None:
         return
     if not isinstance(deflate, cls):
         raise TypeError(f"deflate must be a {cls.__module__}.PerMessageDeflate, not {type(deflate).__name__}")
-    if bool(deflate.client) != bool(client):  # type: ignore[attr-defined]
+    if client is not None and bool(deflate.client) != bool(client):  # type: ignore[attr-defined]
         raise ValueError("deflate was made for the other side: give both the same client=")
