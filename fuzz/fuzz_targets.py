@@ -461,6 +461,10 @@ def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int
             if not inflater.eof and not _at_block_boundary(inflater):
                 codes.add(1007)
             if inflater.eof:
+                # After a BFINAL block only zero padding may follow (the tail's own bytes aside).
+                rest = inflater.unused_data[: max(len(inflater.unused_data) - len(_TAIL), 0)]
+                if rest.count(0) != len(rest):
+                    return [*steps, _Step(None, {1007})]
                 inflater = None
             history = (history + data)[-window:] if takeover else b""
         elif len(data) > limit:

@@ -282,7 +282,7 @@ class PerMessageDeflate:
 
 def _after_final(data: Any, tail: int) -> None:
     """What follows a BFINAL block in the same message may only be zero padding (and our own tail)."""
-    rest = bytes(data)[: len(data) - tail]
+    rest = bytes(data)[: max(len(data) - tail, 0)]  # the final block may end inside our tail
     if rest.count(0) != len(rest):
         raise ProtocolError(1007, "invalid compressed data: bytes after the final deflate block")
 
