@@ -7,9 +7,12 @@ path) that
 1. reads the HTTP/1.1 request head and answers the opening handshake of
    RFC 6455 §4.2 (:func:`parse_request`, :func:`respond`), serving a small
    test page at ``GET /`` when the request asks for no upgrade;
-2. feeds every byte after it to a :class:`wscodec.MessageDecoder` and echoes
-   each message, answers pings, and echoes the peer's close frame;
-3. on a :class:`wscodec.ProtocolError`, echoes what the decoder completed
+2. negotiates permessage-deflate (RFC 7692) when the client offers it
+   (:class:`DeflateSettings`; ``--no-deflate`` declines it);
+3. feeds every byte after it to a :class:`wscodec.MessageDecoder` and echoes
+   each message (compressed again when deflate was agreed), answers pings,
+   and echoes the peer's close frame;
+4. on a :class:`wscodec.ProtocolError`, echoes what the decoder completed
    before the error, then fails the connection with the error's close code.
 """
 
@@ -29,12 +32,16 @@ from typing import cast
 
 import wscodec
 from wscodec import (
+    DeflateParams,
     MessageDecoder,
     Opcode,
+    PerMessageDeflate,
     ProtocolError,
     encode_close,
     encode_frame,
     encode_header,
+    encode_message,
+    negotiate_deflate,
     parse_close,
 )
 
@@ -156,11 +163,45 @@ def respond(request: Request) -> tuple[int, list[tuple[str, str]]]:
         key = wscodec.validate_key(request.headers.get("sec-websocket-key", [""])[0])
     except ValueError as exc:
         raise HttpError(400, str(exc)) from None
-    # No Sec-WebSocket-Protocol or -Extensions in the answer: the client's offers (a browser's
-    # permessage-deflate, say) are declined by not echoing them, and every frame stays plain.
-    # A real server would also check Origin here, against cross-site WebSocket hijacking.
+    # No Sec-WebSocket-Protocol in the answer: the client's subprotocols are declined by not echoing
+    # them; extensions are negotiated by the caller (negotiate()). A real server would also check
+    # Origin here, against cross-site WebSocket hijacking.
     accept = wscodec.accept_key(key)
     return 101, [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
+
+
+@dataclass(frozen=True)
+class DeflateSettings:
+    """What the server agrees to for permessage-deflate: :func:`wscodec.negotiate_deflate`'s keywords
+    (by default websockets' server settings: 12-bit windows both ways, context takeover kept) and the
+    compressor's ``backend``.
+    """
+
+    server_max_window_bits: int | None = 12
+    client_max_window_bits: int | None = 12
+    server_no_context_takeover: bool = False
+    client_no_context_takeover: bool = False
+    backend: str | None = None
+
+
+def negotiate(request: Request, settings: DeflateSettings | None) -> DeflateParams | None:
+    """The permessage-deflate agreement for an upgrade ``request``, or None (none offered, or declined).
+
+    Raises :class:`HttpError` 400 for a malformed Sec-WebSocket-Extensions header.
+    """
+    offers = request.headers.get("sec-websocket-extensions")
+    if settings is None or not offers:
+        return None
+    try:
+        return negotiate_deflate(
+            offers,
+            server_max_window_bits=settings.server_max_window_bits,
+            client_max_window_bits=settings.client_max_window_bits,
+            server_no_context_takeover=settings.server_no_context_takeover,
+            client_no_context_takeover=settings.client_no_context_takeover,
+        )
+    except ValueError as exc:
+        raise HttpError(400, f"Sec-WebSocket-Extensions: {exc}") from None
 
 
 def _http_response(status: int, headers: Iterable[tuple[str, str]], body: bytes = b"") -> bytes:
@@ -177,8 +218,16 @@ _HANDSHAKE, _OPEN, _LINGERING = "handshake", "open", "lingering"
 class EchoProtocol(asyncio.Protocol):
     """One client connection: the handshake, then the echo loop, then the closing handshake."""
 
-    def __init__(self, page: bytes, max_message_size: int, connections: set[EchoProtocol]) -> None:
+    def __init__(
+        self,
+        page: bytes,
+        max_message_size: int,
+        connections: set[EchoProtocol],
+        deflate: DeflateSettings | None = None,
+    ) -> None:
         self._page = page
+        self._deflate_settings = deflate
+        self._deflate: PerMessageDeflate | None = None  # once agreed
         self._max_message_size = max_message_size
         self._connections = connections
         self._state = _HANDSHAKE
@@ -255,6 +304,7 @@ class EchoProtocol(asyncio.Protocol):
             request = parse_request(bytes(self._head[:end]))
             self._what = f"{request.method} {request.target[:80]}"
             status, headers = respond(request)
+            agreed = negotiate(request, self._deflate_settings) if status == 101 else None
         except HttpError as exc:
             self._refuse(exc)
             return
@@ -266,8 +316,13 @@ class EchoProtocol(asyncio.Protocol):
             self._finish()
             return
         self._what = "websocket"
+        if agreed is not None:
+            headers.append(("Sec-WebSocket-Extensions", agreed.header()))
+            settings = cast(DeflateSettings, self._deflate_settings)
+            self._deflate = PerMessageDeflate(agreed, backend=settings.backend)
+            self._what += " (permessage-deflate)"
         self._write(_http_response(101, headers))
-        self._decoder = MessageDecoder(max_message_size=self._max_message_size)
+        self._decoder = MessageDecoder(max_message_size=self._max_message_size, deflate=self._deflate)
         self._state = _OPEN
         if rest:  # frames the client sent right behind its request
             self._receive_frames(rest)
@@ -302,7 +357,12 @@ class EchoProtocol(asyncio.Protocol):
             # A TEXT payload arrives as bytes the decoder already validated as UTF-8: it goes back
             # as it came, with no decode/encode round trip.
             self._messages_in += 1
-            self._send(opcode, event.payload)
+            if self._deflate is not None:
+                # Compressed back with this connection's own window (RFC 7692 §7.2.1).
+                if not self._transport.is_closing():
+                    self._write(encode_message(opcode, event.payload, deflate=self._deflate))
+            else:
+                self._send(opcode, event.payload)
             self._messages_out += 1
         elif opcode == Opcode.PING:
             self._send(Opcode.PONG, event.payload)  # §5.5.3: the pong carries the ping's payload
@@ -366,12 +426,15 @@ def load_page() -> bytes:
     return importlib.resources.files("wscodec").joinpath("static/echo.html").read_bytes()
 
 
-async def serve(host: str, port: int, max_message_size: int) -> None:
-    """Serve until SIGTERM (return) or cancellation (Ctrl-C); then close every connection with 1001."""
+async def serve(host: str, port: int, max_message_size: int, deflate: DeflateSettings | None = None) -> None:
+    """Serve until SIGTERM (return) or cancellation (Ctrl-C); then close every connection with 1001.
+
+    ``deflate``: what to agree to when a client offers permessage-deflate; None declines it.
+    """
     loop = asyncio.get_running_loop()
     page = load_page()
     connections: set[EchoProtocol] = set()
-    server = await loop.create_server(lambda: EchoProtocol(page, max_message_size, connections), host, port)
+    server = await loop.create_server(lambda: EchoProtocol(page, max_message_size, connections, deflate), host, port)
     address = server.sockets[0].getsockname()
     where = f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
     log.info(
@@ -400,8 +463,15 @@ def _size(text: str) -> int:
     return value
 
 
+def _window_bits(text: str) -> int:
+    value = int(text)
+    if not 9 <= value <= 15:
+        raise argparse.ArgumentTypeError("must be 9-15 (zlib cannot compress with an 8-bit window)")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--host``, ``--port`` and ``--max-message-size``."""
+    """``--host``, ``--port``, ``--max-message-size`` and the permessage-deflate options."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument(
         "--port", type=int, default=8080, help="port to listen on, 0 for any free one (default: %(default)s)"
@@ -413,13 +483,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="largest message accepted, in bytes; a larger one closes with 1009 (default: %(default)s)",
     )
+    deflate = parser.add_argument_group("permessage-deflate (agreed when the client offers it)")
+    deflate.add_argument("--no-deflate", action="store_true", help="decline compression")
+    for side in ("server", "client"):
+        deflate.add_argument(
+            f"--{side}-max-window-bits",
+            type=_window_bits,
+            default=12,
+            metavar="N",
+            help=f"the {side}'s compression window, 9-15 (default: %(default)s)",
+        )
+        deflate.add_argument(
+            f"--{side}-no-context-takeover",
+            action="store_true",
+            help=f"ask the {side} to compress each message on its own",
+        )
+    deflate.add_argument("--deflate-backend", choices=("zlib", "zlib-ng", "isal"), default=None, help="default: zlib")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; exit status 0."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
-        asyncio.run(serve(args.host, args.port, args.max_message_size))
+        settings = None
+        if not args.no_deflate:
+            settings = DeflateSettings(
+                server_max_window_bits=args.server_max_window_bits,
+                client_max_window_bits=args.client_max_window_bits,
+                server_no_context_takeover=args.server_no_context_takeover,
+                client_no_context_takeover=args.client_no_context_takeover,
+                backend=args.deflate_backend,
+            )
+            PerMessageDeflate(DeflateParams(), backend=settings.backend)  # an absent backend fails now
+        asyncio.run(serve(args.host, args.port, args.max_message_size, settings))
     except KeyboardInterrupt:
         pass  # asyncio.run has cancelled serve(), which closed every connection
     log.info("stopped")
