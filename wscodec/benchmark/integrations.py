@@ -12,7 +12,10 @@ A shim module may declare ``BENCH_KINDS`` (default ``("binary",)``); the kind
 ``"text"`` is measured as ``echo_roundtrip(size, count, text=True)``, for
 hosts whose shim replaces text validation, and ``"text validation"`` as the
 module's ``text_validation_rate(size, count)``: the host's validator alone,
-for a host whose echo costs far more than its validation.
+for a host whose echo costs far more than its validation. The kind
+``"deflate"`` is ``echo_roundtrip(size, count, deflate=True)`` at 64 B, 1 KiB
+and 64 KiB: JSON-like text (:func:`json_text_messages`) with the host's
+permessage-deflate on, at the host's own defaults.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.metadata
+import random
 import statistics
 from collections.abc import Callable
 from types import ModuleType
@@ -28,10 +32,12 @@ from typing import NamedTuple
 from ..integrations import SHIMS, InstallReport, UnsupportedHostError, shim_module
 from .harness import ERROR, Progress, Section, Value
 
-__all__ = ["SIZES", "run"]
+__all__ = ["DEFLATE_SIZES", "SIZES", "json_text_messages", "run"]
 
 #: message sizes of the echo, in bytes
 SIZES = (16, 1024, 65536, 1 << 20)
+#: message sizes of the echo with compression on (kind ``"deflate"``), in bytes
+DEFLATE_SIZES = (64, 1024, 65536)
 
 _COLUMNS = [
     "host",
@@ -58,10 +64,41 @@ class _Result(NamedTuple):
     ratios: list[float]  # with/alone of each pass (the two runs of a pass are adjacent in time)
 
 
+def json_text_messages(size: int, count: int = 64) -> list[str]:
+    """``count`` distinct JSON-like text messages of exactly ``size`` bytes (ASCII), seeded.
+
+    A feed of trade records, as a compressed connection typically carries:
+    the keys repeat from record to record and message to message, the values
+    vary (ids count up, times move on, prices walk). With context takeover a
+    message compresses against the ones before it, as in real traffic; an
+    echo of one message over and over would compress to nearly nothing.
+    """
+    rng = random.Random(size)
+    symbols = ("BTC-USD", "ETH-USD", "SOL-USD", "ADA-EUR", "DOT-GBP", "XRP-USD")
+    ident, stamp = 10_000_000, 1_733_150_000_000
+    out = []
+    for _ in range(count):
+        records = []
+        length = 1
+        while length < size:
+            ident += rng.randrange(1, 4)
+            stamp += rng.randrange(250)
+            record = (
+                f'{{"id":{ident},"type":"{rng.choice(("trade", "quote"))}","sym":"{rng.choice(symbols)}",'
+                f'"px":{rng.randrange(100, 10**6) / 100:.2f},"qty":{rng.randrange(1, 10**5) / 10**4:.4f},"ts":{stamp}}}'
+            )
+            records.append(record)
+            length += len(record) + 1
+        out.append(("[" + ",".join(records) + "]")[:size])
+    return out
+
+
 def _rate(module: ModuleType, kind: str) -> Callable[[int, int], float]:
     """The function measuring ``kind`` for one host: ``rate(size, count) -> messages per second``."""
     if kind == "text validation":
         return module.text_validation_rate  # type: ignore[no-any-return]
+    if kind == "deflate":
+        return functools.partial(module.echo_roundtrip, deflate=True)
     if kind == "text":
         return functools.partial(module.echo_roundtrip, text=True)
     return module.echo_roundtrip  # type: ignore[no-any-return]
@@ -115,7 +152,7 @@ def _host_rows(host: str, passes: int, seconds: float, progress: Progress, notes
     notes.append(_summary(report))
     rows: list[list[Value]] = []
     for kind in getattr(module, "BENCH_KINDS", ("binary",)):
-        for size in SIZES:
+        for size in DEFLATE_SIZES if kind == "deflate" else SIZES:
             progress(f"integrations: {host} {kind} {_label(size)}")
             try:
                 result = _measure(module, kind, size, passes, seconds)
@@ -144,8 +181,10 @@ def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
         "one message at a time over loopback TCP, the host's own server and client in one process "
         "(wsproto, sans-I/O: its two connections pass each other their bytes in memory); "
         "'text validation': the host's validator alone on each text message (autobahn's reset() and "
-        "validate(), multi-byte UTF-8), "
-        f"compression off; {passes} passes of ~{seconds:g} s per configuration, the two configurations "
+        "validate(), multi-byte UTF-8); 'deflate': distinct JSON-like text messages with the host's "
+        "permessage-deflate negotiated at its own defaults (context takeover, 15-bit windows, level 6, "
+        "memLevel 8 for wsproto, tornado and autobahn), the other kinds with compression off; "
+        f"{passes} passes of ~{seconds:g} s per configuration, the two configurations "
         "back to back within each pass (in alternating order); rates are medians over the passes, "
         "'shim / alone' the median of the per-pass ratios and the range their lowest and highest",
     )
