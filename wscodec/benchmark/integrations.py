@@ -64,7 +64,8 @@ class _Result(NamedTuple):
     ratios: list[float]  # with/alone of each pass (the two runs of a pass are adjacent in time)
 
 
-def json_text_messages(size: int, count: int = 64) -> list[str]:
+@functools.lru_cache(maxsize=8)
+def json_text_messages(size: int, count: int = 64) -> tuple[str, ...]:
     """``count`` distinct JSON-like text messages of exactly ``size`` bytes (ASCII), seeded.
 
     A feed of trade records, as a compressed connection typically carries:
@@ -75,22 +76,27 @@ def json_text_messages(size: int, count: int = 64) -> list[str]:
     """
     rng = random.Random(size)
     symbols = ("BTC-USD", "ETH-USD", "SOL-USD", "ADA-EUR", "DOT-GBP", "XRP-USD")
+    kinds = ("trade", "quote")
+    prices = {symbol: rng.randrange(100, 10**6) for symbol in symbols}
     ident, stamp = 10_000_000, 1_733_150_000_000
     out = []
     for _ in range(count):
         records = []
         length = 1
         while length < size:
-            ident += rng.randrange(1, 4)
-            stamp += rng.randrange(250)
+            bits = rng.getrandbits(40)
+            ident += 1 + (bits & 3)
+            stamp += (bits >> 2) & 255
+            symbol = symbols[(bits >> 10) % len(symbols)]
+            price = prices[symbol] = max(100, prices[symbol] + ((bits >> 13) & 63) - 32)
             record = (
-                f'{{"id":{ident},"type":"{rng.choice(("trade", "quote"))}","sym":"{rng.choice(symbols)}",'
-                f'"px":{rng.randrange(100, 10**6) / 100:.2f},"qty":{rng.randrange(1, 10**5) / 10**4:.4f},"ts":{stamp}}}'
+                f'{{"id":{ident},"type":"{kinds[(bits >> 19) & 1]}","sym":"{symbol}",'
+                f'"px":{price / 100:.2f},"qty":{((bits >> 20) & 0xFFFFF) / 10**4:.4f},"ts":{stamp}}}'
             )
             records.append(record)
             length += len(record) + 1
         out.append(("[" + ",".join(records) + "]")[:size])
-    return out
+    return tuple(out)
 
 
 def _rate(module: ModuleType, kind: str) -> Callable[[int, int], float]:
