@@ -14,7 +14,7 @@ hosts whose shim replaces text validation, and ``"text validation"`` as the
 module's ``text_validation_rate(size, count)``: the host's validator alone,
 for a host whose echo costs far more than its validation. The kind
 ``"deflate"`` is ``echo_roundtrip(size, count, deflate=True)`` at 64 B, 1 KiB
-and 64 KiB: JSON-like text (:func:`json_text_messages`) with the host's
+and 64 KiB: JSON-like text (:func:`~wscodec.benchmark.inputs.json_messages`) with the host's
 permessage-deflate on, at the host's own defaults.
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.metadata
-import random
 import statistics
 from collections.abc import Callable
 from types import ModuleType
@@ -31,6 +30,7 @@ from typing import NamedTuple
 
 from ..integrations import SHIMS, InstallReport, UnsupportedHostError, shim_module
 from .harness import ERROR, Progress, Section, Value
+from .inputs import json_messages
 
 __all__ = ["DEFLATE_SIZES", "SIZES", "json_text_messages", "run"]
 
@@ -66,37 +66,11 @@ class _Result(NamedTuple):
 
 @functools.lru_cache(maxsize=8)
 def json_text_messages(size: int, count: int = 64) -> tuple[str, ...]:
-    """``count`` distinct JSON-like text messages of exactly ``size`` bytes (ASCII), seeded.
-
-    A feed of trade records, as a compressed connection typically carries:
-    the keys repeat from record to record and message to message, the values
-    vary (ids count up, times move on, prices walk). With context takeover a
-    message compresses against the ones before it, as in real traffic; an
-    echo of one message over and over would compress to nearly nothing.
-    """
-    rng = random.Random(size)
-    symbols = ("BTC-USD", "ETH-USD", "SOL-USD", "ADA-EUR", "DOT-GBP", "XRP-USD")
-    kinds = ("trade", "quote")
-    prices = {symbol: rng.randrange(100, 10**6) for symbol in symbols}
-    ident, stamp = 10_000_000, 1_733_150_000_000
-    out = []
-    for _ in range(count):
-        records = []
-        length = 1
-        while length < size:
-            bits = rng.getrandbits(40)
-            ident += 1 + (bits & 3)
-            stamp += (bits >> 2) & 255
-            symbol = symbols[(bits >> 10) % len(symbols)]
-            price = prices[symbol] = max(100, prices[symbol] + ((bits >> 13) & 63) - 32)
-            record = (
-                f'{{"id":{ident},"type":"{kinds[(bits >> 19) & 1]}","sym":"{symbol}",'
-                f'"px":{price / 100:.2f},"qty":{((bits >> 20) & 0xFFFFF) / 10**4:.4f},"ts":{stamp}}}'
-            )
-            records.append(record)
-            length += len(record) + 1
-        out.append(("[" + ",".join(records) + "]")[:size])
-    return tuple(out)
+    """``count`` distinct JSON-like text messages of exactly ``size`` bytes, as ``str``
+    (:func:`~wscodec.benchmark.inputs.json_messages`: a feed whose keys repeat and values vary, so that
+    with context takeover a message compresses against the ones before it, as in real traffic; an
+    echo of one message over and over would compress to nearly nothing)."""
+    return tuple(message.decode("ascii") for message in json_messages(size, count))
 
 
 def _rate(module: ModuleType, kind: str) -> Callable[[int, int], float]:

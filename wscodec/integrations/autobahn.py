@@ -543,9 +543,9 @@ async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
             perMessageCompressionOffers=[compress.PerMessageDeflateOffer()],
             perMessageCompressionAccept=compress.PerMessageDeflateResponseAccept,
         )
-        from ..benchmark.integrations import json_text_messages
+        from ..benchmark.inputs import json_messages
 
-        payloads = [message.encode() for message in json_text_messages(size)]
+        payloads = list(json_messages(size, 64))
     else:
         payloads = [b"x" * size]
     _, client = await loop.create_connection(client_factory, "127.0.0.1", port)
