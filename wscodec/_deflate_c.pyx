@@ -47,6 +47,8 @@ def zlib_version():
 cdef const unsigned char *_TAIL = b"\x00\x00\xff\xff"
 # Messages at least this large are compressed and inflated with the GIL released.
 cdef Py_ssize_t _NOGIL_MIN = 1 << 16
+# Up to this size a message is compressed into a buffer of zlib's bound for it (one call, no growth).
+cdef Py_ssize_t _BOUND_MAX = 1 << 16
 # zlib counts in unsigned int: larger inputs are fed in pieces of this size.
 cdef Py_ssize_t _PIECE = 1 << 30
 # As in deflate_py.py: output of one inflate call at most; last bytes joined with the tail up to this.
@@ -144,6 +146,10 @@ cdef class PerMessageDeflate:
                 self._deflater_ready = True
             # Room for the whole output in one call, as a rule: the bound, plus the sync flush's markers.
             cap = <Py_ssize_t>deflateBound(s, <unsigned long>min(n, _PIECE)) + 16 + max(n - _PIECE, 0)
+            if n > _BOUND_MAX:
+                # A large message starts smaller (the buffer doubles as output comes): compressing it
+                # allocates about what it compresses to, not a worst case the size of the message.
+                cap = min(cap, max(_BOUND_MAX, n >> 4))
             out = <unsigned char *>PyMem_Malloc(<size_t>cap)
             if out == NULL:
                 raise MemoryError()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
@@ -25,6 +27,7 @@ import wsproto
 import wsproto.frame_protocol as fp
 from hypothesis import given
 from hypothesis import strategies as st
+from impls import IMPL_NAMES, load_impl
 from shim_cases import CASES, Case, Relay, odd_chunks, split3, utf8_text
 from strategies import any_streams, chunked, frame_settings, garbage, valid_streams, wire
 from wsproto import connection, handshake
@@ -378,26 +381,294 @@ def test_closing_states_and_transport_loss(impl: ModuleType) -> None:
     assert under(impl, conversation)[-1] is ConnectionState.CLOSED
 
 
-def test_permessage_deflate_is_left_to_wsproto(impl: ModuleType) -> None:
-    def exchange() -> list[Any]:
-        client_ext, server_ext = PerMessageDeflate(), PerMessageDeflate()
-        server_ext.accept(client_ext.offer())  # type: ignore[arg-type]
-        client_ext.finalize(server_ext.offer())  # type: ignore[arg-type]
-        client = connection.Connection(CLIENT, [client_ext])
-        server = connection.Connection(SERVER, [server_ext])
-        out: list[Any] = []
-        for event in CONVERSATION[:-1]:
-            data = client.send(event)
-            for chunk in odd_chunks(data):
-                server.receive_data(chunk)
-                out.append(list(server.events()))
-            echo = server.send(event)
-            out.append(echo)  # server frames are unmasked and deflate is deterministic: same bytes
-            client.receive_data(echo)
-            out.append(list(client.events()))
-        return out
+# ---------------------------------------------------------------- permessage-deflate
 
-    assert under(impl, exchange) == under(None, exchange)
+#: agreements to test: wsproto's defaults, no context takeover either way, small windows
+DEFLATE_PARAMS = [
+    {},
+    {"client_no_context_takeover": True, "server_no_context_takeover": True},
+    {"client_max_window_bits": 9, "server_max_window_bits": 10},
+]
+#: a conversation of compressed messages (no control frame inside a message: wsproto breaks on that)
+DEFLATE_CONVERSATION = [
+    TextMessage(data='{"op":"hello","id":1}'),
+    BytesMessage(data=b""),
+    TextMessage(data=utf8_text(300), message_finished=False),
+    TextMessage(data="", message_finished=False),
+    TextMessage(data=utf8_text(2000)),
+    Ping(payload=b"ping"),
+    BytesMessage(data=bytes(range(256)) * 300),
+    TextMessage(data='{"op":"hello","id":2}'),
+    BytesMessage(data=b"\x00" * 5000, message_finished=False),
+    BytesMessage(data=bytes(range(251)) * 40),
+    Pong(payload=b""),
+    TextMessage(data="é" * 40000),
+    TextMessage(data=""),
+]
+
+
+def deflate_pair(params: dict[str, Any]) -> tuple[PerMessageDeflate, PerMessageDeflate]:
+    """A client's and a server's PerMessageDeflate, negotiated as wsproto's handshake negotiates them."""
+    client_ext, server_ext = PerMessageDeflate(**params), PerMessageDeflate()
+    response = server_ext.accept(f"permessage-deflate; {client_ext.offer()}")
+    assert isinstance(response, str)
+    client_ext.finalize(f"permessage-deflate; {response}")
+    return client_ext, server_ext
+
+
+def deflating(side: ConnectionType, params: dict[str, Any]) -> connection.Connection:
+    """A new ``side`` connection with permessage-deflate agreed as ``params`` offer."""
+    client_ext, server_ext = deflate_pair(params)
+    return connection.Connection(side, [client_ext if side is CLIENT else server_ext])
+
+
+def deflate_sent(impl: ModuleType | None, side: ConnectionType, params: dict[str, Any], events: Sequence[Any]) -> bytes:
+    """The bytes a new deflating ``side`` connection sends for ``events`` (shim on ``impl``, or none)."""
+
+    def send() -> bytes:
+        conn = deflating(side, params)
+        return b"".join(conn.send(event) for event in events)
+
+    return under(impl, send)  # type: ignore[no-any-return]
+
+
+def deflate_received(side: ConnectionType, params: dict[str, Any], chunks: Sequence[bytes]) -> list[Any]:
+    """The events after each chunk fed to a new deflating ``side`` connection."""
+    conn = deflating(side, params)
+    out: list[Any] = []
+    for chunk in chunks:
+        conn.receive_data(chunk)
+        out.append(list(conn.events()))
+    return out
+
+
+def assembled(events: Sequence[Any]) -> list[Any]:
+    """The whole messages and control events in ``events`` (a flat list), in order."""
+    out: list[Any] = []
+    parts: list[Any] = []
+    for event in events:
+        if isinstance(event, Message):
+            parts.append(event.data)
+            if event.message_finished:
+                out.append(parts[0][:0].join(parts))
+                parts.clear()
+        else:
+            out.append(event)
+    return out
+
+
+def flat(per_chunk: Sequence[Sequence[Any]]) -> list[Any]:
+    """The events of every chunk, in one list."""
+    return [event for events in per_chunk for event in events]
+
+
+@pytest.mark.parametrize("params", DEFLATE_PARAMS, ids=["defaults", "no-takeover", "small-windows"])
+@pytest.mark.parametrize("sender", ["wsproto", "shim"])
+@pytest.mark.parametrize("receiver_side", [CLIENT, SERVER], ids=["client", "server"])
+def test_compressed_messages_are_received_as_wsproto_receives_them(
+    impl: ModuleType, params: dict[str, Any], sender: str, receiver_side: ConnectionType
+) -> None:
+    sender_side = SERVER if receiver_side is CLIENT else CLIENT
+    data = deflate_sent(impl if sender == "shim" else None, sender_side, params, DEFLATE_CONVERSATION)
+    for chunks in ([data], list(odd_chunks(data))):
+        expected = under(None, lambda chunks=chunks: deflate_received(receiver_side, params, chunks))
+        got = under(impl, lambda chunks=chunks: deflate_received(receiver_side, params, chunks))
+        assert got == expected  # event for event, partial frames included
+        assert assembled(flat(got)) == assembled(DEFLATE_CONVERSATION)
+
+
+@pytest.mark.parametrize("params", DEFLATE_PARAMS, ids=["defaults", "no-takeover", "small-windows"])
+def test_whole_messages_are_compressed_to_the_same_bytes(impl: ModuleType, params: dict[str, Any]) -> None:
+    # Same window, level 6 and memLevel 8 as wsproto's compressor: the server's unmasked frames are equal.
+    whole = [event for event in DEFLATE_CONVERSATION if not isinstance(event, Message) or event.message_finished]
+    whole = whole[whole.index(DEFLATE_CONVERSATION[4]) + 1 :]  # (after the fragmented message)
+    assert deflate_sent(impl, SERVER, params, whole) == deflate_sent(None, SERVER, params, whole)
+
+
+def test_the_shim_compresses_and_inflates_not_the_extension(impl: ModuleType) -> None:
+    shim.install(impl)
+    client_ext, server_ext = deflate_pair({})
+    client, server = connection.Connection(CLIENT, [client_ext]), connection.Connection(SERVER, [server_ext])
+    server.receive_data(client.send(TextMessage(data="x" * 1000)))
+    client.receive_data(server.send(TextMessage(data=next(iter(server.events())).data)))
+    assert list(client.events()) == [TextMessage(data="x" * 1000)]
+    for ext in (client_ext, server_ext):
+        assert ext._compressor is None and ext._decompressor is None
+    assert len(server.send(TextMessage(data="x" * 1000))) < 20  # the window carries on: a back-reference
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [(0x89, b"p")],  # no RSV1 on a PING
+        [(0xC9, b"p")],  # RSV1 on a PING
+        [(0xCA, b"")],  # RSV1 on a PONG
+        [(0x41, b"\x00"), (0xC0, b"\x00")],  # RSV1 on a continuation
+        [(0xE1, b"")],  # RSV2 too
+        [(0xD1, b"")],  # RSV3 too
+        [(0xC1, b"\xff\xff\xff")],  # corrupt deflate data
+        [(0x41, b"\x4a\x04\x00"), (0xC1, b"\x00")],  # a new compressed message inside one
+        [(0x01, b"a"), (0xC1, b"\x00")],  # the same, uncompressed first
+        [(0x80, b"")],  # a continuation without a start
+        [(0xC1, b"\xf2\x48\xcd\xc9\xc9\x07\x00"), (0x81, b"hello")],  # compressed, then uncompressed
+        [(0xC2, b"\x02\x00"), (0xC2, b"\x00")],  # two empty compressed messages
+        [(0xC8, b"\x03\xe8")],  # RSV1 on a CLOSE
+    ],
+)
+def test_deflate_violations_and_oddities_are_received_as_wsproto_receives_them(
+    impl: ModuleType, frames: list[tuple[int, bytes]]
+) -> None:
+    for side, key in ((CLIENT, None), (SERVER, b"\x0f\xf0\x5a\xa5")):
+        data = b"".join(
+            impl.encode_frame(
+                b0 & 0x0F,
+                payload,
+                fin=bool(b0 & 0x80),
+                rsv1=bool(b0 & 0x40),
+                rsv2=bool(b0 & 0x20),
+                rsv3=bool(b0 & 0x10),
+                mask=key,
+            )
+            for b0, payload in frames
+        )
+        for chunks in ([data], [data[i : i + 1] for i in range(len(data))]):
+            expected = under(None, lambda side=side, chunks=chunks: deflate_received(side, {}, chunks))
+            assert under(impl, lambda side=side, chunks=chunks: deflate_received(side, {}, chunks)) == expected
+
+
+@pytest.mark.parametrize("params", DEFLATE_PARAMS, ids=["defaults", "no-takeover", "small-windows"])
+def test_deflate_conversation_with_the_shim_on_both_ends(impl: ModuleType, params: dict[str, Any]) -> None:
+    def talk() -> list[Any]:
+        client, server = deflating(CLIENT, params), deflating(SERVER, params)
+        for event in DEFLATE_CONVERSATION:
+            for chunk in odd_chunks(client.send(event)):
+                server.receive_data(chunk)
+        received = flat([list(server.events())])
+        for event in received:
+            client.receive_data(server.send(event.response() if isinstance(event, Ping) else event))
+        return [received, list(client.events())]
+
+    received, echoed = under(impl, talk)
+    expected = assembled(DEFLATE_CONVERSATION)
+    assert assembled(received) == expected
+    assert assembled(echoed) == [
+        event if not isinstance(event, Ping) else Pong(payload=event.payload) for event in expected
+    ]
+
+
+def test_connections_with_deflate_keep_working_after_uninstall(impl: ModuleType) -> None:
+    shim.install(impl)
+    client, server = deflating(CLIENT, {}), deflating(SERVER, {})
+    shim.uninstall()
+    for text in ("first message", "first message again", "x" * 70000):
+        server.receive_data(client.send(TextMessage(data=text)))
+        assert assembled(list(server.events())) == [text]
+        client.receive_data(server.send(TextMessage(data=text)))
+        assert assembled(list(client.events())) == [text]
+
+
+# The host's bugs: each test fails with wsproto alone ("host", expected to fail) and passes with the shim.
+
+HOST_FAILS = pytest.param(None, id="host", marks=pytest.mark.xfail(strict=True, reason="wsproto's own bug"))
+
+
+@pytest.fixture(params=[HOST_FAILS, "python", "cython"][: 1 + len(IMPL_NAMES)])
+def shimmed(request: pytest.FixtureRequest) -> Iterator[ModuleType | None]:
+    """wsproto alone (None), then wsproto with the shim on each implementation."""
+    impl = None if request.param is None else load_impl(request.param)
+    if impl is not None:
+        shim.install(impl)
+    yield impl
+    shim.uninstall()
+
+
+def compressed(payload: bytes, *, finish: bool = False) -> bytes:
+    """``payload`` as a message's compressed bytes (a fresh raw deflate stream, its 00 00 FF FF removed);
+    ``finish``: ended by a BFINAL block instead of a flush."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    if finish:
+        return compressor.compress(payload) + compressor.flush(zlib.Z_FINISH)
+    return (compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
+    """An unmasked frame, as a client receives it."""
+    head = bytes([0x80 * fin | 0x40 * rsv1 | opcode])
+    n = len(payload)
+    if n < 126:
+        return head + bytes([n]) + payload
+    if n < 65536:
+        return head + b"\x7e" + n.to_bytes(2, "big") + payload
+    return head + b"\x7f" + n.to_bytes(8, "big") + payload
+
+
+def test_a_ping_between_compressed_fragments_leaves_the_message_intact(shimmed: ModuleType | None) -> None:
+    text = '{"op":"update","items":[' + ",".join(f'{{"id":{i}}}' for i in range(200)) + "]}"
+    body = compressed(text.encode())
+    data = frame(0x1, body[:40], fin=False, rsv1=True) + frame(0x9, b"!") + frame(0x0, body[40:])
+    conn = deflating(CLIENT, {})
+    conn.receive_data(data)
+    assert assembled(list(conn.events())) == [Ping(payload=b"!"), text]
+
+
+def test_a_compressed_message_cannot_inflate_past_max_message_size(shimmed: ModuleType | None) -> None:
+    limit = shim.DEFAULT_MAX_MESSAGE_SIZE
+    for size, fits in ((limit, True), (limit + 1, False)):
+        conn = deflating(CLIENT, {})
+        conn.receive_data(frame(0x2, compressed(bytes(size)), rsv1=True))
+        events = list(conn.events())
+        if fits:
+            assert sum(len(event.data) for event in events) == size
+        else:
+            assert [type(event) for event in events] == [CloseConnection] and events[0].code == 1009
+
+
+def test_a_bomb_is_stopped_before_it_inflates(shimmed: ModuleType | None) -> None:
+    # 16 MiB of zeros arrive as 16 KiB: wsproto inflates all of it; the shim (limit 1 MiB) stops at the limit.
+    if shimmed is not None:
+        shim.install(shimmed, max_message_size=1 << 20)
+    bomb = frame(0x2, compressed(bytes(16 << 20)), rsv1=True)
+    assert len(bomb) < 20000
+    conn = deflating(CLIENT, {})
+    tracemalloc.start()
+    try:
+        conn.receive_data(bomb)
+        events = list(conn.events())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [type(event) for event in events] == [CloseConnection] and events[0].code == 1009
+    assert peak < 4 << 20
+
+
+def test_a_message_after_a_bfinal_block_is_received(shimmed: ModuleType | None) -> None:
+    # RFC 7692 7.2.3.4: a message may end its deflate stream with a BFINAL block; the next one goes on.
+    first, second = b"first message", b"second message"
+    data = frame(0x2, compressed(first, finish=True), rsv1=True) + frame(0x2, compressed(second), rsv1=True)
+    conn = deflating(CLIENT, {})
+    conn.receive_data(data)
+    assert assembled(list(conn.events())) == [first, second]
+
+
+def test_max_message_size_is_for_inflated_messages_only(impl: ModuleType) -> None:
+    shim.install(impl, max_message_size=1000)
+    conn = deflating(CLIENT, {})
+    conn.receive_data(frame(0x2, bytes(5000)) + frame(0x2, compressed(bytes(1000)), rsv1=True))
+    assert assembled(list(conn.events())) == [bytes(5000), bytes(1000)]
+    body = compressed(bytes(1001))
+    conn.receive_data(frame(0x2, body[:5], rsv1=True, fin=False) + frame(0x0, body[5:]))
+    events = list(conn.events())
+    assert type(events[-1]) is CloseConnection and events[-1].code == 1009
+
+
+def test_max_message_size_none_means_no_limit_and_is_checked(impl: ModuleType) -> None:
+    shim.install(impl, max_message_size=None)
+    conn = deflating(CLIENT, {})
+    conn.receive_data(frame(0x2, compressed(bytes(20 << 20)), rsv1=True))
+    assert sum(len(event.data) for event in conn.events()) == 20 << 20
+    for bad in (-1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="max_message_size"):
+            shim.install(impl, max_message_size=bad)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- sending
@@ -471,8 +742,9 @@ def test_frame_protocol_api_returns_wsproto_types(impl: ModuleType) -> None:
 # ---------------------------------------------------------------- end to end
 
 
-def serve_echo(listener: socket.socket) -> None:
-    """A wsproto echo server for one connection: every message back as it came, then the close."""
+def serve_echo(listener: socket.socket, deflate: bool) -> None:
+    """A wsproto echo server for one connection: every message back as it came, then the close
+    (``deflate``: permessage-deflate accepted if offered)."""
     sock, _ = listener.accept()
     ws = wsproto.WSConnection(SERVER)
     parts: list[Any] = []
@@ -482,7 +754,7 @@ def serve_echo(listener: socket.socket) -> None:
             ws.receive_data(data or None)
             for event in ws.events():
                 if isinstance(event, Request):
-                    sock.sendall(ws.send(AcceptConnection()))
+                    sock.sendall(ws.send(AcceptConnection(extensions=[PerMessageDeflate()] if deflate else [])))
                 elif isinstance(event, Message):
                     parts.append(event.data)
                     if event.message_finished:
@@ -498,11 +770,17 @@ def serve_echo(listener: socket.socket) -> None:
                 return
 
 
+@pytest.fixture(params=[False, True], ids=["plain", "deflate"])
+def deflate(request: pytest.FixtureRequest) -> bool:
+    """Whether the loopback connection negotiates permessage-deflate (wsproto's, at its defaults)."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def echo_server(impl: ModuleType) -> Iterator[int]:
+def echo_server(impl: ModuleType, deflate: bool) -> Iterator[int]:
     shim.install(impl)
     listener = socket.create_server(("127.0.0.1", 0))
-    thread = threading.Thread(target=serve_echo, args=(listener,), daemon=True)
+    thread = threading.Thread(target=serve_echo, args=(listener, deflate), daemon=True)
     thread.start()
     yield listener.getsockname()[1]
     thread.join(timeout=30)
@@ -511,15 +789,17 @@ def echo_server(impl: ModuleType) -> Iterator[int]:
 
 
 @pytest.mark.parametrize("relay", [False, True], ids=["direct", "odd-chunks"])
-def test_loopback_echo_with_the_shim_on_both_ends(echo_server: int, relay: bool) -> None:
+def test_loopback_echo_with_the_shim_on_both_ends(echo_server: int, relay: bool, deflate: bool) -> None:
     relayed = Relay(echo_server) if relay else None
     port = relayed.port if relayed else echo_server
     ws = wsproto.WSConnection(CLIENT)
     try:
         with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(ws.send(Request(host="localhost", target="/")))
+            offer = [PerMessageDeflate()] if deflate else []
+            sock.sendall(ws.send(Request(host="localhost", target="/", extensions=offer)))
             events = exchange(sock, ws, None)
             assert isinstance(events[0], AcceptConnection)
+            assert ws.connection is not None and (ws.connection._proto._deflate is not None) is deflate
             for case in CASES:
                 for event in messages_of(case):
                     sock.sendall(ws.send(event))

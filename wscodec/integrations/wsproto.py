@@ -32,10 +32,38 @@ Behaviour is wsproto's, event for event: partial frames of large messages,
 ``frame_finished``/``message_finished``, close codes, the exact
 ``ParseFailed`` messages and codes, ``LocalProtocolError``. Every unusual
 case — an incomplete or invalid header, RSV bits, a wrong masking direction,
-negotiated extensions, closing states, payload types other than
-bytes/bytearray/memoryview — is handed to wsproto's own code. Connections
-created before :func:`install` keep wsproto's classes; those created while it
-is installed keep working after :func:`uninstall`.
+extensions other than wsproto's PerMessageDeflate, closing states, payload
+types other than bytes/bytearray/memoryview — is handed to wsproto's own
+code. Connections created before :func:`install` keep wsproto's classes;
+those created while it is installed keep working after :func:`uninstall`.
+
+permessage-deflate: when a connection's one extension is wsproto's own
+``PerMessageDeflate`` (negotiated), the shim compresses and inflates with
+wscodec's ``PerMessageDeflate``, with the parameters the extension agreed
+(windows, context takeover) and wsproto's compressor settings (level 6, its
+``Z_DEFAULT_COMPRESSION``, and zlib's memLevel 8), and the extension object
+is left unused. Whole messages go on the wire as wsproto's own bytes; a
+message sent in fragments has each fragment flushed (wsproto flushes only at
+the end), which changes its compressed bytes, not what the peer inflates.
+Events and errors are wsproto's (RSV1 on a control or continuation frame,
+corrupt data: "error in extension", 1002 and 1007), except for wsproto's bugs,
+which the shim fixes:
+
+* inflation had no bound (65 KB on the wire became 64 MiB, 192 MiB at the
+  peak): a compressed message may now inflate to ``max_message_size`` bytes
+  (an :func:`install` argument, 16 MiB by default), past which ``events()``
+  yields ``CloseConnection(1009)``, the excess never inflated;
+* a control frame between the fragments of a compressed message made wsproto
+  treat the rest of the message as uncompressed (a text message then failed
+  as invalid UTF-8): the message is now delivered intact;
+* a message whose deflate stream ends with a BFINAL block (RFC 7692
+  §7.2.3.4) broke the next message (1007): it now goes on from the window.
+
+Not reached: a ``PerMessageDeflate`` subclass, another extension next to it,
+or a ``FrameDecoder`` built directly with the extension keep wsproto's own
+code (and its bugs); so do connections created before :func:`install`.
+Uncompressed messages have no size limit: wsproto delivers their bytes as
+they arrive, so what they cost in memory is the application's to decide.
 """
 
 from __future__ import annotations
@@ -45,6 +73,7 @@ import time
 from types import ModuleType
 from typing import Any
 
+from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
 from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, expect_function
 
@@ -52,6 +81,7 @@ __all__ = [
     "HOST",
     "TESTED_VERSIONS",
     "BENCH_KINDS",
+    "DEFAULT_MAX_MESSAGE_SIZE",
     "describe",
     "echo_roundtrip",
     "install",
@@ -63,8 +93,20 @@ __all__ = [
 HOST = "wsproto"
 #: host versions whose internals this shim was written against
 TESTED_VERSIONS = ("1.3.2",)
-#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too)
-BENCH_KINDS = ("binary", "text")
+#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate:
+#: JSON-like text with wsproto's PerMessageDeflate negotiated, at its defaults)
+BENCH_KINDS = ("binary", "text", "deflate")
+#: the default of ``install(max_message_size=)``: 16 MiB, wscodec's own default and uvicorn's ``ws_max_size``
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
+
+# What a compressed message may inflate to on connections created from now on (None: no limit).
+_max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
+# wsproto's settings for its compressor: zlib.Z_DEFAULT_COMPRESSION (which is level 6) and zlib's default memLevel.
+_LEVEL = 6
+_MEM_LEVEL = 8
+# A budget no message reaches, for max_message_size=None.
+_UNLIMITED = 1 << 62
+_TAIL = b"\x00\x00\xff\xff"
 
 # The replacement classes of each wscodec implementation, built once so that
 # installing twice installs the very same objects.
@@ -76,6 +118,8 @@ def _build(impl: ModuleType) -> dict[str, type]:
     fp: Any = importlib.import_module("wsproto.frame_protocol")
     conn: Any = importlib.import_module("wsproto.connection")
     events: Any = importlib.import_module("wsproto.events")
+    HostDeflate = importlib.import_module("wsproto.extensions").PerMessageDeflate
+    PerMessageDeflate = impl.PerMessageDeflate
     apply_mask = impl.apply_mask
     apply_mask_inplace = impl.apply_mask_inplace
     parse_header = impl.parse_header
@@ -89,6 +133,10 @@ def _build(impl: ModuleType) -> dict[str, type]:
     TEXT, BINARY, CONTINUATION = Opcode.TEXT, Opcode.BINARY, Opcode.CONTINUATION
     CLOSE, PING, PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
     INVALID_PAYLOAD = fp.CloseReason.INVALID_FRAME_PAYLOAD_DATA
+    PROTOCOL_ERROR = fp.CloseReason.PROTOCOL_ERROR
+    TOO_BIG = fp.CloseReason.MESSAGE_TOO_BIG
+    RsvBits = fp.RsvBits
+    wsproto_parse_header = fp.FrameDecoder.parse_header
     OPEN = conn.ConnectionState.OPEN
     CLOSED = conn.ConnectionState.CLOSED
     LOCAL_CLOSING = conn.ConnectionState.LOCAL_CLOSING
@@ -258,6 +306,176 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 self._held = b""
                 self._held_at = 0
 
+    class RsvRules:
+        """The RSV rules of wsproto's PerMessageDeflate, without its state, for wsproto's own header
+        parser when it runs on a connection whose compression the shim does (only ever to fail, or to
+        wait for more bytes): RSV1 is refused on control and continuation frames."""
+
+        def frame_inbound_header(self, proto: Any, opcode: Any, rsv: Any, payload_length: int) -> Any:
+            """wsproto's verdict on a header: the RSV bits the extension uses, or a close reason."""
+            if rsv.rsv1 and (opcode.iscontrol() or opcode is CONTINUATION):
+                return PROTOCOL_ERROR
+            return RsvBits(True, False, False)
+
+    class DeflateFrameDecoder(FrameDecoder):
+        """The frame decoder of a connection with permessage-deflate, inflating with wscodec.
+
+        It delivers what wsproto's FrameDecoder with its PerMessageDeflate
+        delivers (the inflated bytes of each piece of a frame as it arrives,
+        with wsproto's close reasons and messages), except for wsproto's bugs:
+        inflation is bounded by ``limit`` (the excess is never produced: 1009),
+        a control frame between the fragments of a compressed message leaves
+        the message alone, and a message whose deflate stream ends with a
+        BFINAL block does not break the next one.
+        """
+
+        def __init__(self, client: bool, deflate: Any, limit: int | None) -> None:
+            super().__init__(client, [RsvRules()])
+            self._deflate = deflate
+            self._limit = _UNLIMITED if limit is None else limit
+            # The data message under way: compressed or not (None: no message under way, as wsproto's
+            # extension keeps it), and how much more it may inflate to.
+            self._compressed: bool | None = None
+            self._room = 0
+            # The frame under way (delivered in pieces) carries compressed bytes.
+            self._frame_compressed = False
+
+        def receive_bytes(self, data: bytes) -> None:
+            """Take the next bytes from the peer."""
+            if self._held:
+                self._spill()
+            if type(data) is bytes and not self.buffer.buffer:
+                self._held = data
+                self._held_at = 0
+            else:
+                self.buffer.feed(data)
+
+        def _begin(self, opcode: Any, rsv1: bool) -> bool:
+            """A data frame starts: is its payload compressed? (RSV1 on a continuation: wsproto's error.)"""
+            if rsv1 and opcode is CONTINUATION:
+                raise ParseFailed("error in extension", PROTOCOL_ERROR)
+            compressed = self._compressed
+            if compressed is None:  # the first frame of a message says it for the whole message
+                compressed = self._compressed = rsv1
+                self._room = self._limit
+            return compressed
+
+        def _inflate(self, data: Any, end: bool) -> bytes:
+            """The next compressed bytes of the message, inflated within its budget (``end``: its last)."""
+            try:
+                out: bytes = self._deflate._inflate(data, self._room, end)
+            except ProtocolError as exc:
+                if exc.code == TOO_BIG:
+                    raise ParseFailed(
+                        f"message exceeds max_message_size ({self._limit} bytes) once inflated", TOO_BIG
+                    ) from None
+                raise ParseFailed("error in extension", INVALID_PAYLOAD) from None
+            self._room -= len(out)
+            return out
+
+        def process_buffer(self) -> Any:
+            """Return the next (possibly partial) frame, inflated, or None if more bytes are needed."""
+            src: Any = self._held
+            if src:
+                pos = self._held_at
+            else:
+                src = self.buffer.buffer
+                pos = 0
+            end = len(src)
+            header = self.header
+            if header is None:
+                if end - pos < 2:
+                    return None
+                try:
+                    found = parse_header(src, pos)
+                except ProtocolError:
+                    found = None
+                if found is None or found.rsv2 or found.rsv3 or found.masked == self.client:
+                    # Incomplete or invalid: wsproto's parser (with the extension's RSV rules) decides when
+                    # and how to fail. It accepts no header that parse_header does not, but if it did, the
+                    # frame would go on from the header it set.
+                    self._spill()
+                    if not wsproto_parse_header(self):
+                        return None
+                    header = self.header
+                    self._frame_compressed = header.opcode < 8 and self._begin(header.opcode, header.rsv.rsv1)
+                    src = self.buffer.buffer
+                    pos = 0
+                    end = len(src)
+                else:
+                    opcode = opcodes[found.opcode]
+                    fin = found.fin
+                    if opcode >= 8:
+                        if found.rsv1:
+                            raise ParseFailed("error in extension", PROTOCOL_ERROR)
+                        compressed = False
+                    else:
+                        compressed = self._begin(opcode, found.rsv1)
+                    length = found.length
+                    pos += found.header_size
+                    if end - pos >= length:  # the whole frame is here: no state to keep
+                        stop = pos + length
+                        key = found.mask
+                        if compressed:
+                            payload = self._inflate(
+                                apply_mask(_view(src, pos, stop), key) if key else _view(src, pos, stop), fin
+                            )
+                        else:
+                            payload = apply_mask(_view(src, pos, stop), key) if key else _copy(src, pos, stop)
+                        self._consume(src, stop)
+                        if fin and opcode < 8:
+                            self._compressed = None
+                        return tuple.__new__(Frame, (opcode, payload, True, fin))
+                    header = self.header = tuple.__new__(Header, (fin, no_rsv, opcode, length, None))
+                    self.effective_opcode = opcode
+                    self.masker = XorMaskerSimple(found.mask) if found.masked else XorMaskerNull()
+                    self.payload_required = length if opcode >= 8 else 0
+                    self.payload_consumed = 0
+                    self._frame_compressed = compressed
+            masker = self.masker
+            length = header.payload_len
+            n = min(length - self.payload_consumed, end - pos)
+            if end - pos < self.payload_required or (not n and length):
+                self._consume(src, pos)
+                return None  # (a control frame is delivered whole)
+            stop = pos + n
+            if type(masker) is XorMaskerSimple:
+                payload = masker.unmask(_view(src, pos, stop))
+            elif type(masker) is XorMaskerNull:
+                payload = _copy(src, pos, stop)
+            else:  # a masker of wsproto's own parser
+                payload = bytes(masker.process(bytearray(_view(src, pos, stop))))
+            self._consume(src, stop)
+            self.payload_consumed += n
+            finished = self.payload_consumed == length
+            fin = header.fin
+            if self._frame_compressed:
+                payload = self._inflate(payload, finished and fin)
+            frame = tuple.__new__(Frame, (self.effective_opcode, payload, finished, fin))
+            if finished:
+                if fin and header.opcode < 8:
+                    self._compressed = None
+                self.header = None
+                self.effective_opcode = None
+                self.masker = None
+            else:
+                self.effective_opcode = CONTINUATION
+            return frame
+
+    def deflate_for(extension: Any, client: bool) -> Any:
+        """wscodec's PerMessageDeflate with what ``extension`` (wsproto's, negotiated) agreed, at
+        wsproto's level and memory level; None for settings wscodec refuses (wsproto's code runs then)."""
+        try:
+            params = DeflateParams(
+                server_no_context_takeover=bool(extension.server_no_context_takeover),
+                client_no_context_takeover=bool(extension.client_no_context_takeover),
+                server_max_window_bits=extension.server_max_window_bits,
+                client_max_window_bits=extension.client_max_window_bits,
+            )
+            return PerMessageDeflate(params, client=client, level=_LEVEL, mem_level=_MEM_LEVEL)
+        except (TypeError, ValueError):
+            return None
+
     class MessageDecoder(fp.MessageDecoder):  # type: ignore[misc]
         """wsproto's MessageDecoder; a message that is one whole frame is decoded in one call."""
 
@@ -282,19 +500,29 @@ def _build(impl: ModuleType) -> dict[str, type]:
     class FrameProtocol(fp.FrameProtocol):  # type: ignore[misc]
         """wsproto's FrameProtocol, framing with wscodec and decoding without generator layers."""
 
-        _outbound_opcode: Any  # wsproto's attribute, set by its __init__
+        _outbound_opcode: Any  # wsproto's attributes, set by its __init__
+        _frame_decoder: Any
+        _message_decoder: Any
 
         def __init__(self, client: bool, extensions: Any) -> None:
             super().__init__(client, extensions)
             # What wsproto's _parse_more generator keeps in its frame: it ends
             # after delivering a CLOSE frame or raising.
             self._parse_done = False
+            # wscodec's compression state, when the one extension is wsproto's PerMessageDeflate (negotiated):
+            # the shim then compresses and inflates, and the extension object is left unused.
+            self._deflate: Any = None
+            found = self.extensions
+            if len(found) == 1 and type(found[0]) is HostDeflate and type(self._frame_decoder) is FrameDecoder:
+                self._deflate = deflate_for(found[0], client)
+                if self._deflate is not None:
+                    self._frame_decoder = DeflateFrameDecoder(client, self._deflate, _max_message_size)
             if type(self._frame_decoder) is FrameDecoder and type(self._message_decoder) is MessageDecoder:
                 self._frame_decoder._messages = self._message_decoder
 
         def received_frames(self) -> Any:
             """Yield every frame the bytes received so far complete (as wsproto does)."""
-            if self.extensions:
+            if self.extensions and self._deflate is None:
                 yield from super().received_frames()
                 return
             next_frame = self._next_frame
@@ -323,11 +551,32 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 raise
 
         def _serialize_frame(self, opcode: Any, payload: Any = b"", fin: bool = True) -> bytearray:
-            if self.extensions or type(payload) not in framable or type(fin) is not bool:
+            if self._deflate is not None:
+                if type(payload) not in framable:
+                    payload = bytearray(payload)  # (raises as wsproto does)
+                if type(fin) is not bool:
+                    fin = bool(int(fin))
+                if opcode < 8:
+                    return bytearray(self._deflated(opcode, payload, fin))
+            elif self.extensions or type(payload) not in framable or type(fin) is not bool:
                 return super()._serialize_frame(opcode, payload, fin)  # type: ignore[no-any-return]
             if opcode >= 8 and len(payload) > 125:
                 raise ValueError("payload too long for control frame")
             return bytearray(encode_frame(opcode, payload, fin=fin, mask=self.client))
+
+        def _deflated(self, opcode: Any, payload: Any, fin: bool) -> bytes:
+            """A data frame compressed with wscodec: RSV1 on a message's first frame, as wsproto's extension.
+
+            Each frame's bytes are flushed (a frame before the last keeps the
+            ``00 00 FF FF`` its flush ends with): the concatenation is one
+            deflate stream that inflates to the message, as RFC 7692 asks.
+            """
+            data = self._deflate.compress(payload)
+            if not fin:
+                data += _TAIL
+            return encode_frame(  # type: ignore[no-any-return]
+                opcode, data, fin=fin, rsv1=opcode is not CONTINUATION, mask=self.client
+            )
 
         def _data_frame(self, payload: Any, fin: bool) -> bytes:
             """``send_data`` as bytes, framed in one pass (wsproto's checks and messages)."""
@@ -339,14 +588,19 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 raise TypeError("Must provide bytes or text")
             outbound = self._outbound_opcode
             if outbound is None:
-                self._outbound_opcode = opcode
+                first = opcode
             elif outbound is not opcode:
                 raise TypeError("Data type mismatch inside message")
             else:
+                first = outbound
                 opcode = CONTINUATION
-            if fin:
-                self._outbound_opcode = None
-            return encode_frame(opcode, payload, fin=fin, mask=self.client)  # type: ignore[no-any-return]
+            frame: bytes
+            if self._deflate is not None:
+                frame = self._deflated(opcode, payload, fin)  # (a str that cannot be encoded changes nothing)
+            else:
+                frame = encode_frame(opcode, payload, fin=fin, mask=self.client)
+            self._outbound_opcode = None if fin else first
+            return frame
 
     class Connection(conn.Connection):  # type: ignore[misc]
         """wsproto's Connection, with a direct route for data messages on an open connection."""
@@ -355,7 +609,8 @@ def _build(impl: ModuleType) -> dict[str, type]:
 
         def __init__(self, connection_type: Any, extensions: Any = None, trailing_data: bytes = b"") -> None:
             super().__init__(connection_type, extensions, trailing_data)
-            self._direct = type(self._proto) is FrameProtocol and not self._proto.extensions
+            proto = self._proto
+            self._direct = type(proto) is FrameProtocol and (not proto.extensions or proto._deflate is not None)
 
         def send(self, event: Any) -> bytes:
             """Return the bytes that send ``event`` to the peer (as wsproto does)."""
@@ -481,6 +736,13 @@ def _check_internals(fp: Any, conn: Any) -> None:
         or not all(hasattr(decoder, name) for name in ("header", "masker", "payload_required", "payload_consumed"))
     ):
         raise UnsupportedHostError("wsproto's frame protocol state differs; this wsproto version is not supported")
+    # What the shim reads of a negotiated PerMessageDeflate to compress as it would.
+    extension = importlib.import_module("wsproto.extensions").PerMessageDeflate()
+    agreed = ("server_no_context_takeover", "client_no_context_takeover")
+    if not all(type(getattr(extension, name, None)) is bool for name in agreed) or not all(
+        getattr(extension, f"{side}_max_window_bits", None) == 15 for side in ("server", "client")
+    ):
+        raise UnsupportedHostError("wsproto's PerMessageDeflate differs; this wsproto version is not supported")
 
 
 def _plan(impl: ModuleType) -> Plan:
@@ -525,15 +787,34 @@ def _plan(impl: ModuleType) -> Plan:
 _SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
 
 
-def install(impl: ModuleType | str | None = None) -> InstallReport:
+def install(
+    impl: ModuleType | str | None = None, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
+) -> InstallReport:
     """Put wscodec under wsproto's connections (``impl``: default the active implementation).
+
+    ``max_message_size``: how many bytes a compressed message may inflate to
+    (default :data:`DEFAULT_MAX_MESSAGE_SIZE`, 16 MiB; ``None``: no limit, as
+    wsproto). wsproto has no limit of its own, so a peer could make it inflate
+    a few KiB into GiB; past this one the connection's ``events()`` yield a
+    ``CloseConnection`` with code 1009 (as for wsproto's other ``ParseFailed``),
+    and the excess is never inflated. Uncompressed messages are not limited:
+    wsproto delivers their bytes as they arrive, so memory follows what the
+    application reads. The limit applies to connections created after the call
+    (calling again changes it for the next ones).
 
     Idempotent; returns what was replaced and what was left alone and why.
     Connections created before the call keep wsproto's own classes. Raises
     :class:`~wscodec.integrations.UnsupportedHostError` on an untested
     wsproto version or unexpected internals.
     """
-    return _SHIM.install(impl)
+    global _max_message_size
+    if max_message_size is not None and (
+        isinstance(max_message_size, bool) or not isinstance(max_message_size, int) or max_message_size < 0
+    ):
+        raise ValueError("max_message_size must be an int >= 0, or None for no limit")
+    report = _SHIM.install(impl)
+    _max_message_size = max_message_size
+    return report
 
 
 def uninstall() -> None:
@@ -551,7 +832,7 @@ def describe(impl: ModuleType | str | None = None) -> list[str]:
     return _SHIM.describe(impl)
 
 
-def echo_roundtrip(size: int, count: int, *, text: bool = False) -> float:
+def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
     """Messages per second echoed between a wsproto client and server connected in memory.
 
     wsproto is sans-I/O: its two ``Connection`` objects (the ones its
@@ -559,17 +840,28 @@ def echo_roundtrip(size: int, count: int, *, text: bool = False) -> float:
     their bytes directly, so the figure is wsproto's own cost, with no socket
     in it. One message of ``size`` bytes (``text``: that many ASCII
     characters) at a time, sent and echoed back, ``count`` times after a
-    short warm-up.
+    short warm-up. ``deflate``: JSON-like text messages (distinct ones, in
+    turn) with wsproto's ``PerMessageDeflate`` negotiated at its defaults.
     """
     connection = importlib.import_module("wsproto.connection")
     events = importlib.import_module("wsproto.events")
-    client = connection.Connection(connection.ConnectionType.CLIENT)
-    server = connection.Connection(connection.ConnectionType.SERVER)
-    message = events.TextMessage(data="x" * size) if text else events.BytesMessage(data=bytes(size))
-    kind = type(message)
+    CLIENT, SERVER = connection.ConnectionType.CLIENT, connection.ConnectionType.SERVER
+    if deflate:
+        from ..benchmark.integrations import json_text_messages
+
+        extension = importlib.import_module("wsproto.extensions").PerMessageDeflate
+        client_ext, server_ext = extension(), extension()
+        client_ext.finalize(f"permessage-deflate; {server_ext.accept(f'permessage-deflate; {client_ext.offer()}')}")
+        client, server = connection.Connection(CLIENT, [client_ext]), connection.Connection(SERVER, [server_ext])
+        messages = [events.TextMessage(data=text) for text in json_text_messages(size)]
+    else:
+        client, server = connection.Connection(CLIENT), connection.Connection(SERVER)
+        messages = [events.TextMessage(data="x" * size) if text else events.BytesMessage(data=bytes(size))]
 
     def run(rounds: int) -> None:
-        for _ in range(rounds):
+        for i in range(rounds):
+            message = messages[i % len(messages)]
+            kind = type(message)
             server.receive_data(client.send(message))
             for event in server.events():
                 client.receive_data(server.send(kind(data=event.data)))
