@@ -1,8 +1,10 @@
 """Live ``python -m wscodec serve`` processes, and the real clients that drive them.
 
 One server process per implementation ("python", "cython": the ``impl``
-fixture's), started on an ephemeral port on first use and stopped with
-SIGTERM at the end of the session, where it must exit 0 without a traceback.
+fixture's) and per set of command-line options (``serve_with``), started on an
+ephemeral port on first use and stopped with SIGTERM at the end of the session,
+where it must exit 0 without a traceback. Each connection's log line tells
+what the server agreed to and how many bytes it sent (:meth:`ServerProcess.connection`).
 The Node.js and Chromium tests find their tools through the variables that
 ``.ci/setup-e2e`` prints (WSCODEC_E2E_NODE_PATH, WSCODEC_E2E_CHROMIUM), or on
 PATH and in this folder's node_modules; without them they skip (needs.missing).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -19,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -58,6 +61,37 @@ class ServerProcess:
         """Everything the server logged so far."""
         return self.log.read_text("utf-8", "replace")
 
+    def log_mark(self) -> int:
+        """Where the log ends now: :meth:`connection` only looks at the lines written after it."""
+        return len(self.log_text())
+
+    def connection(self, mark: int, port: int | None = None) -> ConnectionLog:
+        """The log line of the connection from ``port`` (of the one connection when None) closed since ``mark``.
+
+        Waits for it: the server writes it when the connection is gone, which may be a moment after
+        the client saw the close.
+        """
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            lines = [
+                match
+                for line in self.log_text()[mark:].splitlines()
+                if (match := _CONNECTION_LINE.search(line)) and (port is None or int(match["port"]) == port)
+            ]
+            if lines or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(lines) == 1, (port, self.log_text()[mark:])
+        match = lines[0]
+        return ConnectionLog(
+            deflate="(permessage-deflate)" in match["what"],
+            messages_in=int(match["messages_in"]),
+            bytes_in=int(match["bytes_in"]),
+            messages_out=int(match["messages_out"]),
+            bytes_out=int(match["bytes_out"]),
+            close=int(match["close"]),
+        )
+
     def stop(self) -> tuple[int, str]:
         """Send SIGTERM; return the exit status and the whole log."""
         self.process.send_signal(signal.SIGTERM)
@@ -71,6 +105,25 @@ class ServerProcess:
             self.process.kill()
             status = self.process.wait()
         return status, self.log_text()
+
+
+#: The server's line for a WebSocket connection: "HOST:PORT websocket[ (permessage-deflate)] in=N msgs/N B ...".
+_CONNECTION_LINE = re.compile(
+    r":(?P<port>\d+) (?P<what>websocket[^=]*) in=(?P<messages_in>\d+) msgs/(?P<bytes_in>\d+) B"
+    r" out=(?P<messages_out>\d+) msgs/(?P<bytes_out>\d+) B close=(?P<close>\d+) "
+)
+
+
+@dataclass(frozen=True)
+class ConnectionLog:
+    """What the server logged about one WebSocket connection."""
+
+    deflate: bool  #: permessage-deflate was agreed
+    messages_in: int
+    bytes_in: int  #: everything read, the request head included
+    messages_out: int
+    bytes_out: int  #: everything written, the 101 response, pongs and the close frame included
+    close: int
 
 
 def server_command(*args: str) -> list[str]:
@@ -90,12 +143,13 @@ def server_env(implementation: str) -> dict[str, str]:
     return env
 
 
-def start_server(implementation: str, folder: Path) -> ServerProcess:
-    """Start a server on an ephemeral port and wait for its banner (which names the implementation)."""
+def start_server(implementation: str, folder: Path, *options: str) -> ServerProcess:
+    """Start a server (with these extra ``options``) on an ephemeral port and wait for its banner
+    (which names the implementation)."""
     log = folder / f"server-{implementation}-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            server_command("--port", "0", "--max-message-size", str(MAX_MESSAGE_SIZE)),
+            server_command("--port", "0", "--max-message-size", str(MAX_MESSAGE_SIZE), *options),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -115,8 +169,8 @@ def start_server(implementation: str, folder: Path) -> ServerProcess:
 
 
 @pytest.fixture(scope="session")
-def _servers() -> Iterator[dict[str, ServerProcess]]:
-    servers: dict[str, ServerProcess] = {}
+def _servers() -> Iterator[dict[tuple[str, tuple[str, ...]], ServerProcess]]:
+    servers: dict[tuple[str, tuple[str, ...]], ServerProcess] = {}
     yield servers
     for server in servers.values():
         status, log = server.stop()
@@ -125,13 +179,27 @@ def _servers() -> Iterator[dict[str, ServerProcess]]:
 
 
 @pytest.fixture
-def server(
-    impl: ModuleType, _servers: dict[str, ServerProcess], tmp_path_factory: pytest.TempPathFactory
-) -> ServerProcess:
-    """The server process of this implementation that the whole session shares."""
-    if impl.NAME not in _servers:
-        _servers[impl.NAME] = start_server(impl.NAME, tmp_path_factory.mktemp("server"))
-    return _servers[impl.NAME]
+def serve_with(
+    impl: ModuleType,
+    _servers: dict[tuple[str, tuple[str, ...]], ServerProcess],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., ServerProcess]:
+    """``serve_with(*options)``: the server of this implementation started with these extra command-line
+    options, shared by the whole session."""
+
+    def get(*options: str) -> ServerProcess:
+        key = (impl.NAME, options)
+        if key not in _servers:
+            _servers[key] = start_server(impl.NAME, tmp_path_factory.mktemp("server"), *options)
+        return _servers[key]
+
+    return get
+
+
+@pytest.fixture
+def server(serve_with: Callable[..., ServerProcess]) -> ServerProcess:
+    """The server process of this implementation, default options, that the whole session shares."""
+    return serve_with()
 
 
 @pytest.fixture
@@ -270,52 +338,74 @@ class DevTools:
 
 @dataclass
 class PageOutcome:
-    """What the echo page showed: its status element, its log, and the console lines."""
+    """What the echo page showed: its status element, the extensions it reported, its log, the console lines."""
 
     result: str
     status: str
+    extensions: str
     log: str
     console: list[str]
 
 
-@pytest.fixture
-def echo_page(server: ServerProcess, chromium: str, tmp_path: Path) -> PageOutcome:
-    """What the server's test page showed once loaded in headless Chromium."""
-    with (tmp_path / "chromium.log").open("wb") as noise:
-        return open_echo_page(chromium, f"http://{server.host}:{server.port}/", noise)
+class Browser:
+    """One headless Chromium for the whole session, with one tab that each test navigates to a page."""
 
-
-def open_echo_page(binary: str, url: str, stderr: Any) -> PageOutcome:
-    """Load the server's test page in headless Chromium and wait until it reports a result."""
-    with tempfile.TemporaryDirectory(prefix="wscodec-chromium-") as profile:
-        browser = DevTools(binary, profile, stderr)
+    def __init__(self, binary: str, profile: str, stderr: Any) -> None:
+        self.devtools = DevTools(binary, profile, stderr)
         try:
-            page = next(t for t in browser.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-            session = browser.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
-            browser.call("Runtime.enable", session)
-            browser.call("Page.navigate", session, url=url)
+            page = next(t for t in self.devtools.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
+            self.session = self.devtools.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
+                "sessionId"
+            ]
+            self.devtools.call("Runtime.enable", self.session)
+        except BaseException:
+            self.devtools.close()
+            raise
+        self._loads = 0
 
-            def evaluate(expression: str) -> str:
-                reply = browser.call("Runtime.evaluate", session, expression=expression, returnByValue=True)
-                return str(reply["result"].get("value", ""))
+    def evaluate(self, expression: str) -> str:
+        """The value of a JavaScript expression in the tab, as a string."""
+        reply = self.devtools.call("Runtime.evaluate", self.session, expression=expression, returnByValue=True)
+        return str(reply["result"].get("value", ""))
 
-            deadline = time.monotonic() + DEADLINE
-            result = ""
-            while not result and time.monotonic() < deadline:
-                time.sleep(0.05)
-                result = evaluate("document.getElementById('status')?.dataset.result ?? ''")
-            outcome = PageOutcome(
-                result,
-                evaluate("document.getElementById('status')?.textContent ?? ''"),
-                evaluate("document.getElementById('log')?.textContent ?? ''"),
-                [],
-            )
-            outcome.console = [
+    def open_echo_page(self, url: str) -> PageOutcome:
+        """Load the server's test page and wait until it reports a result."""
+        # A query parameter unique to this load, so that the previous page's result is never taken for this one's.
+        self._loads += 1
+        load = str(self._loads)
+        self.devtools.events.clear()
+        self.devtools.call("Page.navigate", self.session, url=f"{url}?load={load}")
+        this_page = f"new URLSearchParams(location.search).get('load') === {json.dumps(load)}"
+        deadline = time.monotonic() + DEADLINE
+        result = ""
+        while not result and time.monotonic() < deadline:
+            time.sleep(0.05)
+            result = self.evaluate(f"{this_page} ? document.getElementById('status')?.dataset.result ?? '' : ''")
+        return PageOutcome(
+            result,
+            self.evaluate("document.getElementById('status')?.textContent ?? ''"),
+            self.evaluate("document.getElementById('status')?.dataset.extensions ?? '(not reported)'"),
+            self.evaluate("document.getElementById('log')?.textContent ?? ''"),
+            [
                 str(arg.get("value"))
-                for event in browser.events
+                for event in self.devtools.events
                 if event.get("method") == "Runtime.consoleAPICalled"
                 for arg in event["params"]["args"]
-            ]
-            return outcome
+            ],
+        )
+
+    def close(self) -> None:
+        """Close the browser."""
+        self.devtools.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """The session's headless Chromium (starting one costs seconds; a page load, a fraction of one)."""
+    log = tmp_path_factory.mktemp("chromium") / "chromium.log"
+    with log.open("wb") as noise, tempfile.TemporaryDirectory(prefix="wscodec-chromium-") as profile:
+        instance = Browser(chromium, profile, noise)
+        try:
+            yield instance
         finally:
-            browser.close()
+            instance.close()

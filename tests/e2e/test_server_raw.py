@@ -1,16 +1,19 @@
-"""Raw sockets against the live server: bad handshakes get their HTTP status, bad frames their close code.
+"""Raw sockets against the live server: bad handshakes get their HTTP status, bad frames their close code,
+and permessage-deflate agreements hold on the wire.
 
-Frames are built and read by hand here (not with wscodec), so that the
-server is checked against an independent reading of RFC 6455.
+Frames are built and read by hand here (not with wscodec), and compressed payloads with CPython's zlib,
+so that the server is checked against an independent reading of RFC 6455 and RFC 7692.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -198,6 +201,11 @@ BAD_HANDSHAKES = {
     "bare LF in a value": (request_head(add=(("X-A", "b\nc"),)), 400, None),
     "101 headers": (request_head(add=tuple((f"X-{i}", "1") for i in range(96))), 431, None),
     "20 KiB header": (request_head(add=(("Cookie", "c" * 20000),)), 431, None),
+    "malformed Sec-WebSocket-Extensions": (
+        request_head(add=(("Sec-WebSocket-Extensions", 'permessage-deflate; x="'),)),
+        400,
+        None,
+    ),
 }
 
 
@@ -377,3 +385,210 @@ def test_stopping_closes_open_connections_with_1001(own_server: Any, sig: int) -
     status, log = server.wait()
     assert status == 0
     assert "Traceback" not in log and log.rstrip().endswith("stopped"), log
+
+
+# ---------------------------------------------------------------- permessage-deflate, checked with zlib
+
+DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: removed from every compressed message, appended to inflate
+
+
+class ZlibPeer:
+    """One direction of a permessage-deflate connection done with CPython's zlib and exactly the agreed
+    window (RFC 7692 §7.2): ``inflate`` what the server sent, ``deflate`` what to send it.
+
+    zlib checks a back-reference against the window it keeps only when the reference reaches before the
+    output of the current inflate call, so at most :attr:`STEP` bytes are taken per call: any reference
+    more than STEP bytes beyond the window fails with "invalid distance too far back".
+    """
+
+    STEP = 64
+
+    def __init__(self, bits: int, takeover: bool) -> None:
+        self.bits, self.takeover = bits, takeover
+        self._inflater: Any = None
+        self._history = b""  # the last window of what was inflated, to prime a new stream after a BFINAL block
+        self._deflater: Any = None
+
+    def inflate(self, payload: bytes) -> bytes:
+        """The message ``payload`` inflates to; ``zlib.error`` if it is not valid with this window."""
+        if self._inflater is None or not self.takeover:
+            history = self._history if self.takeover else b""
+            self._inflater = zlib.decompressobj(-self.bits, **({"zdict": history} if history else {}))
+        inflater, data, out = self._inflater, payload + DEFLATE_TAIL, []
+        while True:
+            piece = inflater.decompress(data, self.STEP)
+            out.append(piece)
+            data = inflater.unconsumed_tail
+            if inflater.eof or (not data and len(piece) < self.STEP):
+                break
+        if inflater.eof:  # a BFINAL block ends the stream, not the window (§7.2.3.4)
+            self._inflater = None
+        message = b"".join(out)
+        self._history = (self._history + message)[-(1 << self.bits) :]
+        return message
+
+    def deflate(self, message: bytes) -> bytes:
+        """``message`` compressed for the server, tail removed."""
+        if self._deflater is None or not self.takeover:
+            self._deflater = zlib.compressobj(6, zlib.DEFLATED, -self.bits)
+        data: bytes = self._deflater.compress(message) + self._deflater.flush(zlib.Z_SYNC_FLUSH)
+        assert data.endswith(DEFLATE_TAIL)
+        return data[:-4]
+
+
+def read_any_frame(sock: socket.socket) -> tuple[bool, bool, int, bytes]:
+    """One server frame as ``(fin, rsv1, opcode, payload)``; never masked, RSV2 and RSV3 never set."""
+    b0, b1 = recv_exact(sock, 2)
+    assert not b0 & 0x30 and not b1 & 0x80, (b0, b1)
+    n = b1 & 0x7F
+    if n == 126:
+        n = int.from_bytes(recv_exact(sock, 2), "big")
+    elif n == 127:
+        n = int.from_bytes(recv_exact(sock, 8), "big")
+    return bool(b0 & 0x80), bool(b0 & 0x40), b0 & 0x0F, recv_exact(sock, n)
+
+
+def upgrade_offering(server: Any, offer: str) -> tuple[socket.socket, str | None]:
+    """An open connection whose request offered ``offer``; and the server's Sec-WebSocket-Extensions."""
+    sock = connect(server)
+    sock.sendall(request_head(add=(("Sec-WebSocket-Extensions", offer),)))
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        head += recv_exact(sock, 1)
+    status, headers, _ = parse_response(head)
+    assert status == 101 and headers["sec-websocket-accept"] == RFC_ACCEPT
+    return sock, headers.get("sec-websocket-extensions")
+
+
+def window_messages(bits: int) -> list[tuple[int, bytes]]:
+    """Messages that tell windows apart: random data a window and 1000 bytes long; then 100 bytes of it
+    from beyond the window (they can only be literals) and 100 from well inside it (a back-reference
+    when the context is kept); text that repeats itself; an empty message."""
+    window = 1 << bits
+    first = random.Random(bits).randbytes(window + 1000)
+    # zlib's compressor reaches back at most the window less 262 bytes (its lookahead)
+    inside = len(first) + 100 - min(window // 2, window - 300)
+    return [
+        (BINARY, first),
+        (BINARY, first[:100] + first[inside : inside + 100]),
+        (TEXT, ("héllo ☃ 😀 " * 300).encode()),
+        (BINARY, b""),
+    ]
+
+
+#: id: (the server's options, the offer, the answer, the server's window bits and context takeover, the
+#: client's). The first offer of "declined-then-accepted" is unacceptable (an unknown parameter).
+DEFLATE_AGREEMENTS: dict[str, tuple[tuple[str, ...], str, str, int, bool, int, bool]] = {
+    "defaults": (
+        (),
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        *(12, True, 12, True),
+    ),
+    "client window not offered": (
+        (),
+        "permessage-deflate",
+        "permessage-deflate; server_max_window_bits=12",
+        *(12, True, 15, True),
+    ),
+    "smaller windows offered": (
+        (),
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=10",
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=10",
+        *(9, True, 10, True),
+    ),
+    "no context takeover offered": (
+        (),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12",
+        *(12, False, 15, False),
+    ),
+    "declined-then-accepted": (
+        (),
+        "permessage-deflate; x-unknown, permessage-deflate; server_max_window_bits=11",
+        "permessage-deflate; server_max_window_bits=11",
+        *(11, True, 15, True),
+    ),
+    "server --server-no-context-takeover": (
+        ("--server-no-context-takeover",),
+        "permessage-deflate; server_max_window_bits=10",
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+        *(10, False, 15, True),
+    ),
+    "server with 9-bit windows": (
+        ("--server-max-window-bits", "9", "--client-max-window-bits", "9"),
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=9",
+        *(9, True, 9, True),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", DEFLATE_AGREEMENTS)
+def test_compressed_echo_inflates_with_zlib_and_exactly_the_agreed_window(
+    serve_with: Callable[..., Any], name: str
+) -> None:
+    options, offer, answer, server_bits, server_takeover, client_bits, client_takeover = DEFLATE_AGREEMENTS[name]
+    from_server, to_server = ZlibPeer(server_bits, server_takeover), ZlibPeer(client_bits, client_takeover)
+    sock, agreed = upgrade_offering(serve_with(*options), offer)
+    with sock:
+        assert agreed == answer
+        sizes = []
+        for i, (opcode, message) in enumerate(window_messages(server_bits)):
+            # Sent compressed with the client's agreed window, odd messages in three fragments (RSV1 on the
+            # first only) with a ping between each two.
+            data = to_server.deflate(message)
+            if i % 2:
+                cuts = [data[: len(data) // 3], data[len(data) // 3 : len(data) // 2], data[len(data) // 2 :]]
+                sock.sendall(
+                    frame(opcode, cuts[0], fin=False, rsv=4)
+                    + frame(PING, b"1")
+                    + frame(CONT, cuts[1], fin=False)
+                    + frame(PING, b"2")
+                    + frame(CONT, cuts[2])
+                )
+                pongs = [read_any_frame(sock) for _ in range(2)]
+                assert pongs == [(True, False, PONG, b"1"), (True, False, PONG, b"2")]
+            else:
+                sock.sendall(frame(opcode, data, rsv=4))
+            fin, rsv1, echo_opcode, payload = read_any_frame(sock)
+            assert (fin, rsv1, echo_opcode) == (True, True, opcode)  # compressed, one frame
+            assert from_server.inflate(payload) == message
+            sizes.append(len(payload))
+        # The repeat from inside the window is a back-reference only when the server keeps its context.
+        assert sizes[1] < 150 if server_takeover else sizes[1] > 200, sizes
+        assert sizes[2] < 200  # 4.8 KB of repeated text
+        sock.sendall(frame(CLOSE, b"\x03\xe8"))
+        assert closing(sock) == (1000, "")
+
+
+def test_zlib_peer_catches_a_larger_window() -> None:
+    # The check above can fail: echoes compressed with zlib's largest window are refused at a smaller one.
+    for bits in (9, 12):
+        peer, wide = ZlibPeer(bits, True), ZlibPeer(15, True)
+        with pytest.raises(zlib.error, match="too far back"):
+            for _, message in window_messages(bits):
+                peer.inflate(wide.deflate(message))
+
+
+@pytest.mark.parametrize(
+    ("options", "offer"),
+    [
+        ((), "permessage-deflate; x-unknown"),  # unknown parameter: declined
+        ((), "permessage-deflate; server_max_window_bits=8"),  # zlib cannot compress with 8 bits: declined
+        ((), "permessage-deflate; client_max_window_bits=09"),  # leading zero: declined
+        ((), "x-webkit-deflate-frame"),  # another extension: not ours
+        (("--no-deflate",), "permessage-deflate; client_max_window_bits"),
+    ],
+    ids=["unknown-parameter", "server-window-8", "leading-zero", "other-extension", "server--no-deflate"],
+)
+def test_declined_offer_means_no_extension_and_no_rsv1(
+    serve_with: Callable[..., Any], options: tuple[str, ...], offer: str
+) -> None:
+    sock, agreed = upgrade_offering(serve_with(*options), offer)
+    with sock:
+        assert agreed is None
+        sock.sendall(frame(TEXT, b"plain"))
+        assert read_frame(sock) == (TEXT, b"plain")  # read_frame refuses RSV bits
+        sock.sendall(frame(TEXT, ZlibPeer(15, True).deflate(b"compressed"), rsv=4))
+        assert closing(sock)[0] == 1002
