@@ -597,6 +597,12 @@ def test_server_agreements_never_compress_with_8_and_meet_the_offer(offers: str,
         return
     assert agreed.server_max_window_bits >= 9
     answer = agreed.header()
+    if agreed.client_max_window_bits == 8:
+        # Only a client that offered 8 gets 8 (it compresses with it; we only inflate). Our own client
+        # never offers that, and its check refuses such an answer, so it cannot judge this one.
+        assert f"{CMWB}=8" in answer
+        assert any(f"{CMWB}=8" in offer for offer in offers.split(", ") if offer.startswith(PMD))
+        return
     # The answer is valid for some offer in the header: the first one the client's own check accepts.
     pmd_offers = [p for p in offers.split(", ") if p.split("; ")[0] == PMD]
     accepted = []

@@ -44,7 +44,6 @@ _WINDOW_BITS = {str(bits): bits for bits in range(8, 16)}
 
 # RFC 7230 §3.2.3, §3.2.6 and appendix B (the grammar RFC 6455 §9.1 builds on); ASCII ranges spelled out
 # so that no Unicode letter or digit slips into a token.
-_OWS = re.compile(r"[ \t]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUOTED_STRING = re.compile(r'"((?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*)"')
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
@@ -119,9 +118,10 @@ def _short(value: str) -> str:
 
 
 def _ows(value: str, pos: int) -> int:
-    match = _OWS.match(value, pos)
-    assert match is not None  # [ \t]* always matches, possibly empty
-    return match.end()
+    """The position after the optional whitespace (spaces and tabs) at ``pos``."""
+    while pos < len(value) and value[pos] in " \t":
+        pos += 1
+    return pos
 
 
 def _malformed(value: str, pos: int, what: str) -> ValueError:
