@@ -133,9 +133,11 @@ class PerMessageDeflate:
         self._compressor: Any = None
         self._inflater: Any = None
         self._busy = threading.Lock()
-        # Inflated output kept for the window (context takeover only): newest last, trimmed to the window.
+        # Inflated output kept for the window (context takeover only): newest last, trimmed to the window
+        # once it holds a quarter window more.
         self._recent: list[bytes] = []
         self._recent_len = 0
+        self._trim_at = (1 << self._recv_bits) * 5 // 4
 
     @property
     def backend(self) -> str:
@@ -146,10 +148,6 @@ class PerMessageDeflate:
         side = "client" if self.client else "server"
         return f"PerMessageDeflate({self.params!r}, {side}, backend={self._backend!r})"
 
-    def _enter(self) -> None:
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError("this PerMessageDeflate is already in use in another thread")
-
     # ---------------------------------------------------------------- sending
 
     def compress(self, payload: object) -> bytes:
@@ -157,8 +155,13 @@ class PerMessageDeflate:
 
         ``payload``: any bytes-like object, or a ``str`` (sent as UTF-8).
         """
-        data = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
-        self._enter()
+        if type(payload) is bytes:
+            data: object = payload
+        else:
+            data = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
+        # _enter(), inlined: this runs once per message, and a call costs as much as the rest.
+        if not self._busy.acquire(False):
+            raise RuntimeError("this PerMessageDeflate is already in use in another thread")
         try:
             compressor = self._compressor
             if compressor is None:
@@ -172,12 +175,12 @@ class PerMessageDeflate:
             )
         finally:
             self._busy.release()
-        if not out:
-            # An empty message right after another flush: zlib adds no second empty block. Send the
-            # one-byte form of one (the receiver's 00 00 FF FF completes it; RFC 7692 §7.2.3.6).
-            return b"\x00"
-        if not out.endswith(_TAIL):  # pragma: no cover - every backend's flush ends with it
-            raise RuntimeError("the deflate backend did not end its flush with 00 00 FF FF")
+        if out[-4:] != _TAIL:
+            if not out:
+                # An empty message right after another flush: zlib adds no second empty block. Send the
+                # one-byte form of one (the receiver's 00 00 FF FF completes it; RFC 7692 §7.2.3.6).
+                return b"\x00"
+            raise RuntimeError("the deflate backend did not end its flush with 00 00 FF FF")  # pragma: no cover
         return out[:-4]
 
     # ---------------------------------------------------------------- receiving (MessageDecoder's side)
@@ -188,17 +191,6 @@ class PerMessageDeflate:
             zdict = b"".join(self._recent)[-(1 << self._recv_bits) :]
             return self._zlib.decompressobj(bits, zdict=zdict)
         return self._zlib.decompressobj(bits)
-
-    def _keep(self, piece: bytes) -> None:
-        """Remember inflated output for the window (context takeover only)."""
-        if self._recv_reset or not piece:
-            return
-        recent = self._recent
-        recent.append(piece)
-        self._recent_len += len(piece)
-        window = 1 << self._recv_bits
-        while self._recent_len - len(recent[0]) >= window:
-            self._recent_len -= len(recent.pop(0))
 
     def _run(self, data: object, budget: int) -> bytes:
         """Inflate ``data`` into at most ``budget`` bytes (1009 past that, 1007 for corrupt data)."""
@@ -217,14 +209,29 @@ class PerMessageDeflate:
             raise ProtocolError(1007, f"invalid compressed data: {str(exc).rpartition(': ')[2]}") from None
         if len(out) > budget:
             raise ProtocolError(1009, "message exceeds the size limit once inflated")
-        self._keep(out)
+        if out and not self._recv_reset:
+            # Remember the output for the window (inlined: it runs for every piece inflated). The oldest
+            # pieces are forgotten a quarter window at a time, not one per message.
+            self._recent.append(out)
+            self._recent_len += len(out)
+            if self._recent_len >= self._trim_at:
+                self._trim()
         return out
+
+    def _trim(self) -> None:
+        """Forget the oldest pieces no longer needed for the window."""
+        recent = self._recent
+        window = 1 << self._recv_bits
+        while self._recent_len - len(recent[0]) >= window:
+            self._recent_len -= len(recent.pop(0))
 
     def _inflate(self, data: object, budget: int, end: bool = False) -> bytes:
         """Inflate the next compressed bytes of the message being received; with ``end`` they are its
         last, and its tail follows. ``budget``: how many bytes the message may still grow by.
         """
-        self._enter()
+        # _enter(), inlined: this runs once per message, and a call costs as much as the rest.
+        if not self._busy.acquire(False):
+            raise RuntimeError("this PerMessageDeflate is already in use in another thread")
         try:
             if not end:
                 return self._run(data, budget)
@@ -233,7 +240,7 @@ class PerMessageDeflate:
             else:
                 out = self._run(data, budget)
                 out += self._run(_TAIL, budget - len(out))
-            if self._inflater.eof or self._recv_reset:
+            if self._recv_reset or self._inflater.eof:
                 # A new stream for the next message: afresh, or (after BFINAL) primed with the window.
                 self._inflater = None
                 if self._recv_reset:
