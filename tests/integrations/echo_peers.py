@@ -10,7 +10,9 @@ HOST is websockets, aiohttp or tornado; KIND is asyncio or sync (websockets
 only has a sync server); SHIM is none, python or cython (the wscodec
 implementation the shim is installed with); ``--pure-host`` runs the host
 without its compiled speedups. The server echoes every message with its type
-and prints ``PORT <n>`` once it listens; it stops when stdin closes.
+and prints ``PORT <n>`` once it listens; it stops when stdin closes. The
+websockets and aiohttp servers accept permessage-deflate (their default):
+the client decides whether a connection compresses.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ async def _serve_websockets_asyncio() -> None:
 
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
-    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
+    async with serve(handler, "127.0.0.1", 0, compression="deflate", max_size=None) as server:
         _announce(server.sockets[0].getsockname()[1])
         _wait_for_stdin_eof(lambda: loop.call_soon_threadsafe(done.set))
         await done.wait()
@@ -99,7 +101,7 @@ def _serve_websockets_sync() -> None:
         for message in ws:
             ws.send(message)
 
-    with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
+    with serve(handler, "127.0.0.1", 0, compression="deflate", max_size=None) as server:
         _announce(server.socket.getsockname()[1])
         _wait_for_stdin_eof(server.shutdown)
         server.serve_forever()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import array
 import asyncio
 import inspect
+import sys
+import zlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -29,8 +31,11 @@ from aiohttp.base_protocol import BaseProtocol
 from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3
 
 import wscodec.integrations.aiohttp as shim
+from wscodec.benchmark.inputs import json_text
 
 NAMES = ["helpers", "writer", "reader_py"]
+HOST_WRITER = writer_module.WebSocketWriter
+_READER_C = "aiohttp._websocket.reader_c"
 MODULES = {"helpers": helpers, "writer": writer_module, "reader_py": reader_py}
 
 
@@ -56,14 +61,38 @@ def outcome(func: object, *args: object) -> object:
         return (type(exc), str(exc))
 
 
+WRITER_NAMES = [
+    "aiohttp._websocket.writer",
+    "aiohttp.http_websocket",
+    "aiohttp.http",
+    "aiohttp.client_ws",
+    "aiohttp.client",
+]
+
+
+def writer_holders() -> dict[str, ModuleType]:
+    """The modules holding ``WebSocketWriter`` that are imported now."""
+    return {name: sys.modules[name] for name in [*WRITER_NAMES, "aiohttp.web_ws"] if name in sys.modules}
+
+
 def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> None:
     originals = {name: module.websocket_mask for name, module in MODULES.items()}
+    writers = writer_holders()
+    assert all(module.WebSocketWriter is HOST_WRITER for module in writers.values())
     report = shim.install(impl)
     assert report.host == "aiohttp" and report.version == "3.14.5" and report.implementation == impl.NAME
     assert "aiohttp._websocket.reader_c.websocket_mask" in report.left_alone
+    # aiohttp's own inflater stays (see the shim's docstring), its writer is replaced
+    assert {f"{name}.ZLibDecompressor" for name in ("aiohttp._websocket.reader_py", _READER_C)} <= set(
+        report.left_alone
+    )
+    assert {f"{name}.WebSocketWriter" for name in writers} <= set(report.replaced)
+    replacement_writer = writers["aiohttp._websocket.writer"].WebSocketWriter
+    assert replacement_writer is not HOST_WRITER and issubclass(replacement_writer, HOST_WRITER)
+    assert all(module.WebSocketWriter is replacement_writer for module in writers.values())
     dotted = {f"aiohttp._websocket.{name}.websocket_mask" for name in NAMES}
     if replaces(impl):
-        assert set(report.replaced) == dotted
+        assert {name for name in report.replaced if name.endswith(".websocket_mask")} == dotted
         replacement: Any = helpers.websocket_mask
         assert replacement is not originals["helpers"]
         assert all(module.websocket_mask is replacement for module in MODULES.values())
@@ -72,12 +101,13 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
         # compiled and called directly: no Python function between aiohttp and the kernel
         assert inspect.isbuiltin(replacement)
     else:
-        assert report.replaced == {}
+        assert not any(name.endswith(".websocket_mask") for name in report.replaced)
         assert dotted <= set(report.left_alone)
         assert all(module.websocket_mask is originals[name] for name, module in MODULES.items())
     assert shim.install(impl) is report  # idempotent
     shim.uninstall()
     assert all(module.websocket_mask is originals[name] for name, module in MODULES.items())
+    assert all(module.WebSocketWriter is HOST_WRITER for module in writer_holders().values())
     assert not shim.is_installed()
 
 
@@ -209,10 +239,15 @@ async def send_message(ws: aiohttp.ClientWebSocketResponse, case: Case) -> None:
     transport.write(client_wire(asyncio.get_running_loop(), case))
 
 
-async def exchange(url: str) -> tuple[list[object], int | None]:
-    """Every case sent and echoed back by the server at ``url``; then a clean close."""
+async def exchange(url: str, compress: int = 0) -> tuple[list[object], int | None]:
+    """Every case sent and echoed back by the server at ``url``; then a clean close. ``compress``:
+    the client's offer of permessage-deflate (aiohttp's servers here accept it)."""
     echoed: list[object] = []
-    async with aiohttp.ClientSession() as session, session.ws_connect(url, max_msg_size=0) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, max_msg_size=0, compress=compress) as ws,
+    ):
+        assert ws.compress == compress
         for case in CASES:
             await send_message(ws, case)
             message = await ws.receive()
@@ -248,14 +283,15 @@ async def serve_echo(close_codes: list[int | None]) -> web.AppRunner:
     return runner
 
 
-def test_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None:
+@pytest.mark.parametrize("compress", [0, 15])
+def test_echo_with_the_shim_installed(impl: ModuleType, build: str, compress: int) -> None:
     shim.install(impl)
     close_codes: list[int | None] = []
 
     async def main() -> tuple[list[object], int | None]:
         runner = await serve_echo(close_codes)
         try:
-            return await exchange(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+            return await exchange(f"http://127.0.0.1:{runner.addresses[0][1]}/", compress)
         finally:
             await runner.cleanup()
 
@@ -268,8 +304,11 @@ def test_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None:
 # --- against aiohttp in another process, through a relay that re-chunks the bytes ---
 
 
+@pytest.mark.parametrize("compress", [0, 15])
 @pytest.mark.parametrize("placement", ["client", "server", "both"])
-def test_against_a_peer_process(impl: ModuleType, build: str, placement: str, peers: Callable[..., Relay]) -> None:
+def test_against_a_peer_process(
+    impl: ModuleType, build: str, placement: str, compress: int, peers: Callable[..., Relay]
+) -> None:
     """The shim on the client, on the server or on both; the other end runs aiohttp's own code.
 
     A "pure" peer process runs aiohttp without its extensions (its Python
@@ -279,6 +318,177 @@ def test_against_a_peer_process(impl: ModuleType, build: str, placement: str, pe
     relay = peers("aiohttp", "asyncio", server_shim, build == "pure")
     if placement in ("client", "both"):
         shim.install(impl)
-    echoed, close_code = asyncio.run(exchange(f"http://127.0.0.1:{relay.port}/"))
+    echoed, close_code = asyncio.run(exchange(f"http://127.0.0.1:{relay.port}/", compress))
     check_echo(echoed)
     assert close_code == 1000
+
+
+# --- permessage-deflate: aiohttp's writer compressing with wscodec's PerMessageDeflate ---
+
+
+BACKENDS = ["zlib", "zlib_ng.zlib_ng", "isal.isal_zlib"]
+
+
+@pytest.fixture(params=BACKENDS)
+def zlib_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """aiohttp's zlib backend (``set_zlib_backend``), put back to zlib afterwards."""
+    from aiohttp.compression_utils import set_zlib_backend
+
+    module = pytest.importorskip(request.param)
+    set_zlib_backend(module)
+    yield module
+    set_zlib_backend(zlib)
+
+
+def sent_frames(
+    loop: asyncio.AbstractEventLoop, messages: list[tuple[bytes, int | None]], **writer_options: Any
+) -> list[bytes]:
+    """The frames a server's ``WebSocketWriter`` (the class aiohttp's modules hold now) writes for
+    ``messages``: (payload, per-message ``compress``) pairs, sent one after the other."""
+    transport = CapturingTransport()
+    writer = writer_module.WebSocketWriter(BaseProtocol(loop), transport, **writer_options)  # type: ignore[arg-type]
+
+    async def send() -> None:
+        for payload, compress in messages:
+            await writer.send_frame(payload, WSMsgType.BINARY, compress=compress)
+
+    loop.run_until_complete(send())
+    return transport.chunks
+
+
+def inflated(loop: asyncio.AbstractEventLoop, wire: list[bytes]) -> list[object]:
+    """What aiohttp's own (compiled) reader makes of a server's frames: payloads, or the error."""
+    queue = reader_c.WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
+    parser = reader_c.WebSocketReader(queue, max_msg_size=0, compress=True, decode_text=False)
+    for frame in wire:
+        if parser.feed_data(frame)[0]:
+            return [message.data for message, _ in queue._buffer] + [queue.exception()]
+    return [message.data for message, _ in queue._buffer]
+
+
+def payload(size: int, index: int) -> bytes:
+    """Compressible, and different from message to message."""
+    return (b'{"seq": %d, "items": ["alpha", "beta", "gamma"]} ' % index * (size // 40 + 1))[:size]
+
+
+SIZES_SENT = [0, 1, 100, 2000, 20000, 70000]  # 20000 and 70000: compressed in the executor
+
+
+@pytest.mark.parametrize(("compress", "notakeover"), [(15, False), (9, False), (12, True), (15, True)])
+def test_writer_sends_aiohttp_bytes(
+    impl: ModuleType, loop: asyncio.AbstractEventLoop, zlib_backend: Any, compress: int, notakeover: bool
+) -> None:
+    """Frame for frame what aiohttp's writer sends: its level (Z_BEST_SPEED of the backend), memory
+    level, window and flush, on every backend, on the event loop and in the executor."""
+    messages: list[tuple[bytes, int | None]] = [(payload(size, i), None) for i, size in enumerate(SIZES_SENT * 2)]
+    options = {"compress": compress, "notakeover": notakeover}
+    expected = sent_frames(loop, messages, **options)
+    shim.install(impl)
+    assert sent_frames(loop, messages, **options) == expected
+    assert inflated(loop, expected) == [data for data, _ in messages]
+
+
+def test_writer_without_negotiation_compresses_per_message_as_aiohttp(
+    impl: ModuleType, loop: asyncio.AbstractEventLoop, zlib_backend: Any
+) -> None:
+    """No compression negotiated, ``compress=N`` on some messages: aiohttp sends those alone
+    compressed, each by a compressor of its own; so does the shim."""
+    messages: list[tuple[bytes, int | None]] = [(payload(100, i), (None, 15, 9)[i % 3]) for i in range(9)]
+    expected = sent_frames(loop, messages)
+    shim.install(impl)
+    assert sent_frames(loop, messages) == expected
+
+
+# Negotiated compression, a message sent with compress=N, then ordinary ones: messages sharing keys,
+# not values (a message referring back into the window lands elsewhere in a window that drifted).
+DRIFT: list[tuple[bytes, int | None]] = [
+    (json_text(300, i).encode(), 15 if i == 1 else 9 if i == 3 else None) for i in range(8)
+]
+
+
+def test_per_message_compress_drift_of_aiohttp_alone(loop: asyncio.AbstractEventLoop) -> None:
+    """The host's bug, as fixed below: the message after a ``compress=N`` one refers to a window the
+    peer does not have, and is inflated into other bytes (or fails)."""
+    received = inflated(loop, sent_frames(loop, DRIFT, compress=15))
+    assert received[:2] == [DRIFT[0][0], DRIFT[1][0]]
+    assert received[2] != DRIFT[2][0]
+
+
+@pytest.mark.parametrize("notakeover", [False, True])
+def test_per_message_compress_keeps_the_peer_in_step_with_the_shim(
+    impl: ModuleType, loop: asyncio.AbstractEventLoop, zlib_backend: Any, notakeover: bool
+) -> None:
+    shim.install(impl)
+    wire = sent_frames(loop, DRIFT, compress=15, notakeover=notakeover)
+    assert inflated(loop, wire) == [data for data, _ in DRIFT]
+    # every message went through the connection's compressor: what it sends without compress=N
+    assert wire == sent_frames(loop, [(data, None) for data, _ in DRIFT], compress=15, notakeover=notakeover)
+
+
+def test_per_message_compress_between_real_server_and_client(impl: ModuleType) -> None:
+    """``send_str(..., compress=15)`` on aiohttp's server, its client reading: the shim on the server."""
+    texts = [f"message {i}: " + "hello, hello, " * (i + 3) for i in range(6)]
+
+    async def main() -> list[str]:
+        async def handler(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()  # compress=True: aiohttp's default
+            await ws.prepare(request)
+            for i, text in enumerate(texts):
+                await ws.send_str(text, compress=15 if i % 2 else None)
+            await ws.close()
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        try:
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+            async with aiohttp.ClientSession() as session, session.ws_connect(url, compress=15) as ws:
+                return [message.data async for message in ws]
+        finally:
+            await runner.cleanup()
+
+    shim.install(impl)
+    assert asyncio.run(main()) == texts
+
+
+def test_writer_on_another_zlib_backend_keeps_aiohttps_compressor(
+    impl: ModuleType, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A backend wscodec does not have (``set_zlib_backend`` takes any module with zlib's API):
+    aiohttp's own compressor, with the ``compress=N`` fix all the same."""
+    from aiohttp.compression_utils import set_zlib_backend
+
+    custom = ModuleType("custom_zlib")
+    custom.__dict__.update({name: getattr(zlib, name) for name in dir(zlib) if not name.startswith("__")})
+    set_zlib_backend(custom)
+    try:
+        plain: list[tuple[bytes, int | None]] = [(data, None) for data, _ in DRIFT]
+        expected = sent_frames(loop, plain, compress=15)
+        shim.install(impl)
+        assert sent_frames(loop, plain, compress=15) == expected
+        assert inflated(loop, sent_frames(loop, DRIFT, compress=15)) == [data for data, _ in DRIFT]
+    finally:
+        set_zlib_backend(zlib)
+
+
+def test_cancelled_large_send_keeps_the_stream(impl: ModuleType, loop: asyncio.AbstractEventLoop) -> None:
+    """A send compressed in the executor, cancelled meanwhile, still goes out whole (aiohttp's
+    shield and lock), so the next message inflates: as with aiohttp's own compressor."""
+    shim.install(impl)
+    transport = CapturingTransport()
+    writer = writer_module.WebSocketWriter(BaseProtocol(loop), transport, compress=15)  # type: ignore[arg-type]
+    big, small = payload(100000, 1), payload(50, 2)
+
+    async def run() -> None:
+        task = asyncio.ensure_future(writer.send_frame(big, WSMsgType.BINARY))
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*writer._background_tasks, return_exceptions=True)
+        await writer.send_frame(small, WSMsgType.BINARY)
+
+    loop.run_until_complete(run())
+    assert inflated(loop, transport.chunks) == [big, small]

@@ -13,8 +13,10 @@ import asyncio
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import Any
 
 import needs
 import pytest
@@ -23,12 +25,16 @@ import pytest
 needs.module("websockets", python=(3, 11))
 
 from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3, subprocess_env
-from websockets import frames
+from websockets import exceptions, frames
+from websockets.extensions import permessage_deflate
 from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
 import wscodec.integrations.websockets as shim
 from wscodec.integrations import UnsupportedHostError
+
+HOST_DEFLATE = permessage_deflate.PerMessageDeflate
+DEFLATE_NAME = "websockets.extensions.permessage_deflate.PerMessageDeflate"
 
 
 @pytest.fixture
@@ -55,8 +61,11 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
     assert shim.is_installed()
     assert report.host == "websockets" and report.version == "17.4" and report.implementation == impl.NAME
     names = {"websockets.frames.apply_mask", f"{source}.apply_mask"}
+    assert DEFLATE_NAME in report.replaced  # every implementation inflates, and fixes the BFINAL bug
+    assert permessage_deflate.PerMessageDeflate is not HOST_DEFLATE
+    assert issubclass(permessage_deflate.PerMessageDeflate, HOST_DEFLATE)
     if impl.NAME == "python" and build == "native":
-        assert report.replaced == {}
+        assert set(report.replaced) == {DEFLATE_NAME}
         assert names <= set(report.left_alone)
         assert frames.apply_mask is original
     else:
@@ -68,6 +77,7 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
     assert not shim.is_installed()
     assert frames.apply_mask is original
     assert sys.modules[source].apply_mask is original
+    assert permessage_deflate.PerMessageDeflate is HOST_DEFLATE
     shim.uninstall()  # a second uninstall is a no-op
 
 
@@ -82,8 +92,10 @@ def test_switching_implementation_restores_first(impls: list[ModuleType], build:
     for impl in impls:
         shim.install(impl)
     assert shim.install(impls[-1]).implementation == impls[-1].NAME
+    assert permessage_deflate.PerMessageDeflate.decode.__module__ == shim.__name__
     shim.uninstall()
     assert frames.apply_mask is original
+    assert permessage_deflate.PerMessageDeflate is HOST_DEFLATE
 
 
 DATA = [b"", b"x", b"hello world, masked!", bytes(range(256)) * 40 + b"tail"]
@@ -211,11 +223,12 @@ def test_sans_io_against_unshimmed_peer_in_odd_chunks(impl: ModuleType, build: s
 # --- asyncio and sync servers and clients in this process, shim on both ends ---
 
 
-async def asyncio_exchange(uri: str) -> list[str | bytes]:
+async def asyncio_exchange(uri: str, compression: str | None = None) -> list[str | bytes]:
     from websockets.asyncio.client import connect
 
     echoed: list[str | bytes] = []
-    async with connect(uri, compression=None, max_size=None) as ws:
+    async with connect(uri, compression=compression, max_size=None) as ws:
+        assert bool(ws.protocol.extensions) == (compression is not None)
         for case in CASES:
             payload = case.payload
             await ws.send(split3(payload) if case.fragmented else payload)
@@ -225,11 +238,12 @@ async def asyncio_exchange(uri: str) -> list[str | bytes]:
     return echoed
 
 
-def sync_exchange(uri: str) -> list[str | bytes]:
+def sync_exchange(uri: str, compression: str | None = None) -> list[str | bytes]:
     from websockets.sync.client import connect
 
     echoed: list[str | bytes] = []
-    with connect(uri, compression=None, max_size=None) as ws:
+    with connect(uri, compression=compression, max_size=None) as ws:
+        assert bool(ws.protocol.extensions) == (compression is not None)
         for case in CASES:
             payload = case.payload
             ws.send(split3(payload) if case.fragmented else payload)
@@ -245,7 +259,8 @@ def check_echo(echoed: list[str | bytes]) -> None:
         assert message == case.payload, case
 
 
-def test_asyncio_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None:
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_asyncio_echo_with_the_shim_installed(impl: ModuleType, build: str, compression: str | None) -> None:
     from websockets.asyncio.server import ServerConnection, serve
 
     shim.install(impl)
@@ -257,15 +272,16 @@ def test_asyncio_echo_with_the_shim_installed(impl: ModuleType, build: str) -> N
         close_codes.append(ws.close_code)
 
     async def main() -> list[str | bytes]:
-        async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        async with serve(handler, "127.0.0.1", 0, compression=compression, max_size=None) as server:
             port = server.sockets[0].getsockname()[1]
-            return await asyncio_exchange(f"ws://127.0.0.1:{port}")
+            return await asyncio_exchange(f"ws://127.0.0.1:{port}", compression)
 
     check_echo(asyncio.run(main()))
     assert close_codes == [1000]
 
 
-def test_sync_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None:
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_sync_echo_with_the_shim_installed(impl: ModuleType, build: str, compression: str | None) -> None:
     from websockets.sync.server import ServerConnection, serve
 
     shim.install(impl)
@@ -276,11 +292,11 @@ def test_sync_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None
             ws.send(message)
         close_codes.append(ws.close_code)
 
-    with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
+    with serve(handler, "127.0.0.1", 0, compression=compression, max_size=None) as server:
         thread = threading.Thread(target=server.serve_forever)
         thread.start()
         try:
-            echoed = sync_exchange(f"ws://127.0.0.1:{server.socket.getsockname()[1]}")
+            echoed = sync_exchange(f"ws://127.0.0.1:{server.socket.getsockname()[1]}", compression)
         finally:
             server.shutdown()
             thread.join()
@@ -291,6 +307,7 @@ def test_sync_echo_with_the_shim_installed(impl: ModuleType, build: str) -> None
 # --- against websockets in another process, through a relay that re-chunks the bytes ---
 
 
+@pytest.mark.parametrize("compression", [None, "deflate"])
 @pytest.mark.parametrize("placement", ["client", "server", "both"])
 @pytest.mark.parametrize("server_kind", ["asyncio", "sync"])
 @pytest.mark.parametrize("client_kind", ["asyncio", "sync"])
@@ -300,12 +317,277 @@ def test_against_a_peer_process(
     placement: str,
     server_kind: str,
     client_kind: str,
+    compression: str | None,
     peers: Callable[..., Relay],
 ) -> None:
-    """The shim on the client, on the server or on both; the other end runs websockets' own code."""
+    """The shim on the client, on the server or on both; the other end runs websockets' own code.
+
+    The peer accepts permessage-deflate; the client asks for it or not.
+    """
     server_shim = impl.NAME if placement in ("server", "both") else "none"
     relay = peers("websockets", server_kind, server_shim, build == "pure")
     if placement in ("client", "both"):
         shim.install(impl)
     uri = f"ws://127.0.0.1:{relay.port}"
-    check_echo(asyncio.run(asyncio_exchange(uri)) if client_kind == "asyncio" else sync_exchange(uri))
+    if client_kind == "asyncio":
+        check_echo(asyncio.run(asyncio_exchange(uri, compression)))
+    else:
+        check_echo(sync_exchange(uri, compression))
+
+
+# --- permessage-deflate: websockets' extension on wscodec's PerMessageDeflate ---
+
+
+def tail_stripped(compressor: Any) -> Callable[[bytes], bytes]:
+    """What a peer's compressor sends for a message: sync-flushed, the 00 00 FF FF tail removed."""
+    return lambda data: (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def final_block(data: bytes, bits: int = 15) -> bytes:
+    """A message compressed as one whole DEFLATE stream ending with a final block (BFINAL set,
+    RFC 7692 §7.2.3.4), by a fresh compressor, as some peers send."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -bits)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH)
+
+
+# (remote_no_context_takeover, local_no_context_takeover, remote_max_window_bits, local_max_window_bits, settings)
+CONFIGS = [
+    (False, False, 15, 15, None),
+    (False, False, 12, 12, {"memLevel": 5}),  # websockets' own defaults (both ends)
+    (True, False, 15, 9, {"level": 1}),
+    (False, True, 9, 10, {"level": 9, "memLevel": 9}),
+    (True, True, 15, 15, {"level": 0}),
+    (False, False, 15, 15, {"level": -1, "method": zlib.DEFLATED, "strategy": zlib.Z_DEFAULT_STRATEGY}),
+]
+
+
+def frame_sequence() -> list[Frame]:
+    """Messages of every shape: whole and fragmented, empty, large, with control frames between."""
+    text = "wscodec ☃ κόσμε 😀 {json: [1, 2, 3]} ".encode() * 40
+    big = bytes(range(251)) * 700
+    return [
+        Frame(Opcode.TEXT, b"tea"),
+        Frame(Opcode.TEXT, text),
+        Frame(Opcode.BINARY, b""),
+        Frame(Opcode.BINARY, b""),
+        Frame(Opcode.PING, b"ping"),
+        Frame(Opcode.TEXT, text[:100], fin=False),
+        Frame(Opcode.PONG, b""),
+        Frame(Opcode.CONT, b"", fin=False),
+        Frame(Opcode.CONT, text[100:]),
+        Frame(Opcode.BINARY, big),
+        Frame(Opcode.BINARY, big[:70000], fin=False),
+        Frame(Opcode.CONT, big[70000:]),
+        Frame(Opcode.TEXT, text),
+        Frame(Opcode.CLOSE, Close(1000, "bye").serialize()),
+    ]
+
+
+def make(cls: type, config: tuple[Any, ...]) -> Any:
+    *flags, settings = config
+    return cls(*flags) if settings is None else cls(*flags, dict(settings))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=str)
+def test_deflate_sends_websockets_bytes_and_reads_them_back(impl: ModuleType, config: tuple[Any, ...]) -> None:
+    """Frame for frame, the shim's extension sends what websockets' sends (same compressor
+    settings, same flushes) and inflates it back the same: one instance encodes and decodes, as
+    websockets' tests use it (the extension is symmetrical when both windows are equal)."""
+    remote_nct, local_nct, remote_bits, local_bits, _ = config
+    peer_config = (local_nct, remote_nct, local_bits, remote_bits, config[4])
+    host_out, host_in = make(HOST_DEFLATE, config), make(HOST_DEFLATE, peer_config)
+    shim.install(impl)
+    ours_out, ours_in = (
+        make(permessage_deflate.PerMessageDeflate, config),
+        make(permessage_deflate.PerMessageDeflate, peer_config),
+    )
+    assert type(ours_out) is permessage_deflate.PerMessageDeflate
+    assert repr(ours_out) == repr(host_out)
+    assert ours_out.compress_settings == host_out.compress_settings
+    stored = (config[4] or {}).get("level") == 0
+    check_in = make(HOST_DEFLATE, peer_config)
+    for frame in frame_sequence():
+        sent = host_out.encode(frame)
+        ours = ours_out.encode(frame)
+        if not (stored and len(frame.data) > 16384):
+            assert ours == sent
+        # else: level 0 (no compression) cuts a large message into stored blocks where the output
+        # buffer ends, and wscodec's buffer is not Python's: other cuts, the same content.
+        checked = check_in.decode(ours, max_size=None)
+        assert (checked.opcode, bytes(checked.data), checked.fin) == (frame.opcode, frame.data, frame.fin)
+        # the peer's side: websockets' own extension and the shim's inflate it to the same frame
+        assert ours_in.decode(sent, max_size=None) == host_in.decode(sent, max_size=None) == frame
+
+
+@pytest.mark.parametrize("settings", [{"strategy": zlib.Z_FILTERED}, {"zdict": b"tea tea"}])
+def test_deflate_settings_wscodec_cannot_reproduce_keep_websockets_compressor(
+    impl: ModuleType, settings: dict[str, Any]
+) -> None:
+    shim.install(impl)
+    extension = permessage_deflate.PerMessageDeflate(False, False, 15, 15, settings)
+    if impl.NAME == "python":
+        # with pure wscodec websockets' own encode() compresses anyway: only inflation is wscodec's
+        assert type(extension) is permessage_deflate.PerMessageDeflate
+    else:
+        assert type(extension) is HOST_DEFLATE  # websockets' own extension, on its own zlib objects
+    frame = Frame(Opcode.TEXT, b"tea tea tea")
+    assert extension.encode(frame) == HOST_DEFLATE(False, False, 15, 15, settings).encode(frame)
+
+
+@pytest.mark.parametrize("settings", [{"level": 10}, {"memLevel": 0}, {"wbits": 9}, {"nonsense": 1}])
+def test_deflate_settings_refused_as_websockets_refuses_them(impl: ModuleType, settings: dict[str, Any]) -> None:
+    expected = outcome_of(lambda: HOST_DEFLATE(False, False, 15, 15, settings))
+    shim.install(impl)
+    assert outcome_of(lambda: permessage_deflate.PerMessageDeflate(False, False, 15, 15, settings)) == expected
+    assert isinstance(expected, tuple)  # an error: zlib's, or websockets' assert on wbits
+
+
+def outcome_of(call: Callable[[], Any]) -> object:
+    """What ``call()`` returned, or the type and message of what it raised and of its cause."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - comparing any error
+        return (type(exc), str(exc), type(exc.__cause__), str(exc.__cause__))
+
+
+ERROR_CASES = {
+    "corrupt": [Frame(Opcode.TEXT, b"\xff\xff\xff\xff", rsv1=True)],
+    "distance too far back": [Frame(Opcode.TEXT, b"J\x06\x11\x00\x00", rsv1=True)],
+    "rsv1 on continuation": [
+        Frame(Opcode.TEXT, b"*IMT\x00\x00\x00\x00\xff\xff", rsv1=True, fin=False),
+        Frame(Opcode.CONT, b"*\xc9\xccM\x05\x00", rsv1=True),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=str)
+def test_deflate_errors_are_websockets(impl: ModuleType, case: str) -> None:
+    host = HOST_DEFLATE(False, False, 15, 15)
+    expected = [outcome_of(lambda f=frame: host.decode(f)) for frame in ERROR_CASES[case]]
+    shim.install(impl)
+    ours = permessage_deflate.PerMessageDeflate(False, False, 15, 15)
+    assert [outcome_of(lambda f=frame: ours.decode(f)) for frame in ERROR_CASES[case]] == expected
+    assert isinstance(expected[-1], tuple) and expected[-1][0] is exceptions.ProtocolError
+
+
+@pytest.mark.parametrize("limit", [0, 1, 999, 1000, 1001])
+@pytest.mark.parametrize("fragmented", [False, True])
+def test_deflate_max_size_is_websockets(impl: ModuleType, limit: int, fragmented: bool) -> None:
+    """A message inflating to exactly ``max_size`` passes, one byte more is PayloadTooBig (1009),
+    with websockets' own message; per frame, as websockets passes the budget left."""
+    data = bytes(range(10)) * 100
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    flushed = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    if fragmented:
+        half = len(flushed) // 2
+        sent = [Frame(Opcode.BINARY, flushed[:half], fin=False, rsv1=True), Frame(Opcode.CONT, flushed[half:-4])]
+    else:
+        sent = [Frame(Opcode.BINARY, flushed[:-4], rsv1=True)]
+
+    def run(extension: Any) -> list[object]:
+        results: list[object] = []
+        budget = limit
+        for frame in sent:
+            result = outcome_of(lambda f=frame, b=budget: extension.decode(f, max_size=b))
+            results.append(result)
+            if not isinstance(result, Frame):
+                break
+            budget -= len(result.data)
+        return results
+
+    expected = run(HOST_DEFLATE(False, False, 15, 15))
+    shim.install(impl)
+    got = run(permessage_deflate.PerMessageDeflate(False, False, 15, 15))
+    if limit == 0:
+        # websockets reads max_size=0 as "no limit" (zlib's max_length=0), wscodec as 0 bytes; its own
+        # protocol never gets here (Frame.parse refuses a non-empty frame over max_size first)
+        assert isinstance(expected[0], Frame) and len(expected[0].data) > 0
+        assert got == [(exceptions.PayloadTooBig, "frame exceeds limit of 0 bytes", type(None), "None")]
+    else:
+        assert got == expected
+    if limit >= len(data):
+        assert b"".join(r.data for r in got) == data  # type: ignore[union-attr]
+    else:
+        assert got[-1][0] is exceptions.PayloadTooBig  # type: ignore[index]
+
+
+def bfinal_exchange(extension: Any) -> list[bytes]:
+    """A message ending with a final block, then two ordinary ones, inflated by ``extension``."""
+    peer = tail_stripped(zlib.compressobj(6, zlib.DEFLATED, -15))
+    wire = [final_block(b"first message"), peer(b"second message"), peer(b"third, second message")]
+    return [extension.decode(Frame(Opcode.TEXT, data, rsv1=True)).data for data in wire]
+
+
+def test_bfinal_bug_of_websockets_alone() -> None:
+    """The host's bug, as fixed below: after a message ending with a final block (BFINAL), every
+    later compressed message is delivered as empty bytes, silently."""
+    assert bfinal_exchange(HOST_DEFLATE(False, False, 15, 15)) == [b"first message", b"", b""]
+
+
+def test_bfinal_message_then_the_next_ones_with_the_shim(impl: ModuleType) -> None:
+    shim.install(impl)
+    delivered = bfinal_exchange(permessage_deflate.PerMessageDeflate(False, False, 15, 15))
+    assert delivered == [b"first message", b"second message", b"third, second message"]
+
+
+def client_compressed_frame(data: bytes) -> bytes:
+    """A client's whole compressed text frame (FIN, RSV1, masked) carrying ``data``."""
+    key = b"\x12\x34\x56\x78"
+    assert len(data) < 126
+    return bytes([0xC1, 0x80 | len(data)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["websockets alone", "shim"])
+def test_bfinal_through_the_protocol(impl: ModuleType, installed: bool) -> None:
+    """The same on a server connection (websockets' sans-I/O protocol, masked frames in odd chunks):
+    what the application receives. The next message refers back into the first one's window."""
+    if installed:
+        shim.install(impl)
+    server = Protocol(Side.SERVER, state=State.OPEN, max_size=2**20)
+    server.extensions = [permessage_deflate.PerMessageDeflate(False, False, 15, 15)]
+    first = b"the window after a final block stays: " * 3
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=first)  # refers back into message 1
+    messages = [final_block(first), tail_stripped(compressor)(first + b"(again)")]
+    wire = b"".join(client_compressed_frame(data) for data in messages)
+    for piece in odd_chunks(wire):
+        server.receive_data(piece)
+    received = [frame.data for frame in server.events_received()]
+    if installed:
+        assert received == [first, first + b"(again)"]
+    else:
+        assert received == [first, b""]  # websockets' bug: silently empty
+
+
+def test_sync_send_and_receive_from_two_threads(impl: ModuleType) -> None:
+    """websockets' sync API sends in one thread while another receives: the shim's extension uses
+    one wscodec object per direction, never one object from both threads."""
+    from websockets.sync.client import connect
+    from websockets.sync.server import ServerConnection, serve
+
+    shim.install(impl)
+    count = 300
+    messages = [f"message {i} " * (i % 50 + 1) for i in range(count)]
+
+    def handler(ws: ServerConnection) -> None:
+        received: list[str | bytes] = []
+        sender = threading.Thread(target=lambda: [ws.send(m) for m in messages])
+        sender.start()
+        received.extend(ws.recv() for _ in range(count))
+        sender.join()
+        ws.send("ok" if received == messages else "corrupted")
+
+    with serve(handler, "127.0.0.1", 0) as server:  # compression="deflate": websockets' default
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            with connect(f"ws://127.0.0.1:{server.socket.getsockname()[1]}") as ws:
+                assert type(ws.protocol.extensions[0]) is permessage_deflate.PerMessageDeflate
+                sender = threading.Thread(target=lambda: [ws.send(m) for m in messages])
+                sender.start()
+                echoed = [ws.recv() for _ in range(count)]
+                sender.join()
+                assert ws.recv() == "ok"
+        finally:
+            server.shutdown()
+            thread.join()
+    assert echoed == messages

@@ -9,7 +9,17 @@ from __future__ import annotations
 import functools
 import random
 
-__all__ = ["MASK_KEY", "UTF8_KINDS", "KiB", "MiB", "json_messages", "random_bytes", "size_label", "utf8_text"]
+__all__ = [
+    "MASK_KEY",
+    "UTF8_KINDS",
+    "KiB",
+    "MiB",
+    "json_messages",
+    "json_text",
+    "random_bytes",
+    "size_label",
+    "utf8_text",
+]
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -214,3 +224,41 @@ def json_messages(size: int, count: int) -> tuple[bytes, ...]:
         raise ValueError(f"JSON-like messages have at least 32 bytes, not {size}")
     feed = _Feed(random.Random(f"{_SEED}-json-{size}"))
     return tuple(_json_message(size, feed, seq) for seq in range(count))
+
+
+_JSON_STREAM = 1 * MiB
+
+
+@functools.lru_cache(maxsize=1)
+def _json_stream() -> str:
+    """A seeded stream of JSON trade records (``{"e":"trade","s":"BTC-USD","p":...}``), about 1 MiB."""
+    rng = random.Random(f"{_SEED}-json")
+    symbols = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-EUR", "ADA-GBP", "DOGE-USD")
+    parts: list[str] = []
+    length = 0
+    trade = 1_000_000
+    while length < _JSON_STREAM:
+        trade += rng.randint(1, 9)
+        price, quantity, maker = rng.uniform(0.05, 65000), rng.uniform(0.0001, 25), rng.choice(("true", "false"))
+        record = (
+            f'{{"e":"trade","s":"{rng.choice(symbols)}","t":{trade},"p":"{price:.2f}",'
+            f'"q":"{quantity:.4f}","T":{1_700_000_000_000 + trade * 37},"m":{maker}}}'
+        )
+        parts.append(record)
+        length += len(record) + 1
+    return "[" + ",".join(parts) + "]"
+
+
+def json_text(size: int, index: int = 0) -> str:
+    """Message ``index`` of a stream of JSON-like messages of ``size`` ASCII characters (seeded).
+
+    Each message is a slice of one long stream of trade records, the slices of
+    consecutive indexes far apart: messages share their keys and shape, not
+    their values, as a feed's do (so that a compressor keeping its window from
+    message to message is not simply handed the same message again).
+    """
+    stream = _json_stream()
+    if size > len(stream):
+        return (stream * (size // len(stream) + 1))[:size]
+    start = (index * 7919 * 61) % (len(stream) - size + 1)
+    return stream[start : start + size]

@@ -1,6 +1,7 @@
-"""Shim for aiohttp: wscodec's masking behind ``websocket_mask(mask, data)`` (in place).
+"""Shim for aiohttp: wscodec's masking behind ``websocket_mask(mask, data)`` (in place), and wscodec's
+permessage-deflate behind aiohttp's WebSocket compressor and decompressor.
 
-aiohttp selects ``_websocket_mask_cython`` (compiled) or
+Masking. aiohttp selects ``_websocket_mask_cython`` (compiled) or
 ``_websocket_mask_python`` in ``aiohttp._websocket.helpers`` and copies the
 choice with ``from .helpers import websocket_mask`` into
 ``aiohttp._websocket.writer`` (client-side masking) and
@@ -13,7 +14,7 @@ mask the host selected: the replacement is a compiled key-first entry
 (``HostMaskFallback(host).mask_inplace_keyfirst``), called as cheaply as
 aiohttp's own Cython function and with no Python layer in between, so it is
 faster than the compiled host mask up to tens of KiB and no slower above, and
-tens of times faster than the pure one. Pure-Python wscodec replaces nothing:
+tens of times faster than the pure one. Pure-Python wscodec replaces no mask:
 its in-place masking is no faster than aiohttp's own ``bytes.translate`` loop
 on a bytearray (the same technique), and slower than the compiled one.
 
@@ -22,6 +23,48 @@ Calls outside the fast path (anything but a 4-byte ``bytes`` key and a
 so results and errors are the host's. aiohttp decodes text with
 ``bytes.decode`` (C) once per message: there is no Python-level UTF-8 work to
 replace.
+
+Compression (both wscodec implementations). aiohttp compresses in its
+``WebSocketWriter`` with a ``ZLibCompressor`` per connection (its server has
+compression on by default). The shim replaces ``WebSocketWriter``, where
+aiohttp's server and client look it up, with a subclass whose compressor is
+wscodec's ``PerMessageDeflate`` with aiohttp's settings exactly: level
+``Z_BEST_SPEED`` of the zlib backend in use (``set_zlib_backend``: zlib,
+zlib-ng or isal), memory level 8, the negotiated window bits,
+``Z_FULL_FLUSH`` without context takeover; the bytes sent are aiohttp's.
+Messages above ``WEBSOCKET_MAX_SYNC_CHUNK_SIZE`` are still compressed in the
+writer's executor, under its lock and shield, as aiohttp does.
+
+What changes, because it is a bug of aiohttp 3.14.5:
+``send_str``/``send_bytes``/``send_json(..., compress=N)`` on a connection
+that negotiated compression compressed that one message with a fresh
+compressor, while the peer inflates every message with its one window
+(RFC 7692 §7.2.3, context takeover): the next normally compressed message
+then referred to a window the peer does not have, and arrived silently
+corrupted. The shim compresses such a message with the connection's own
+compressor (its negotiated window and flush), so that both windows hold it:
+a sender may use no larger window than negotiated, and ``N`` only ever chose
+a window, not a separate stream. (Sending it with a fresh compressor and
+restarting the connection's compressor after it would be correct too, but
+costs the next message its context.) Without negotiated compression
+``compress=N`` keeps aiohttp's behaviour: a compressor for that message alone.
+
+What the shim does not reach, and why:
+
+* aiohttp's readers (``reader_c``, ``reader_py``) keep aiohttp's own
+  ``ZLibDecompressor``: aiohttp decodes a message made of several complete
+  DEFLATE streams (each ending with a final block) stream after stream, up to
+  1024 of them, and its own tests hold it to that, where wscodec's inflater
+  ends a message's data at its first final block. So its BFINAL bug stays:
+  after a message ending with a final block the next one is inflated without
+  the window (``zlib.error``, or silently wrong data if the peer refers back);
+* a zlib backend other than zlib, zlib-ng and isal (``set_zlib_backend``
+  accepts any module with zlib's API), or ``compress=N`` with ``N`` outside
+  9-15 without negotiated compression: aiohttp's own compressor, so that the
+  bytes and the errors stay the backend's (the ``compress=N`` fix applies
+  on those backends too);
+* connections made before :func:`install` keep aiohttp's writer; those made
+  while the shim is installed keep wscodec's after :func:`uninstall`.
 """
 
 from __future__ import annotations
@@ -31,7 +74,9 @@ import importlib
 import sys
 import time
 from types import ModuleType
+from typing import Any
 
+from ..deflate_params import DeflateParams
 from ._patch import (
     InstallReport,
     Leave,
@@ -43,21 +88,187 @@ from ._patch import (
     host_mask_fallback,
 )
 
-__all__ = ["HOST", "TESTED_VERSIONS", "describe", "echo_roundtrip", "install", "is_installed", "uninstall"]
+__all__ = [
+    "BENCH_KINDS",
+    "HOST",
+    "TESTED_VERSIONS",
+    "describe",
+    "echo_roundtrip",
+    "install",
+    "is_installed",
+    "uninstall",
+]
 
 #: distribution name of the host library
 HOST = "aiohttp"
 #: host versions whose internals this shim was written against
 TESTED_VERSIONS = ("3.14.5",)
+#: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
+BENCH_KINDS = ("binary", "deflate text")
 
 _HELPERS = "aiohttp._websocket.helpers"
 _FOLLOWERS = ("aiohttp._websocket.writer", "aiohttp._websocket.reader_py")
 _READER_C = "aiohttp._websocket.reader_c"
+_WRITER = "aiohttp._websocket.writer"
+# Modules that copy WebSocketWriter with ``from … import WebSocketWriter`` (aiohttp.web_ws on import of aiohttp.web).
+_WRITER_FOLLOWERS = ("aiohttp.http_websocket", "aiohttp.http", "aiohttp.client_ws", "aiohttp.client", "aiohttp.web_ws")
+_READERS = ("aiohttp._websocket.reader_py", "aiohttp._websocket.reader_c")
+_READER_WHY = (
+    "aiohttp's own inflater: it decodes a message made of several DEFLATE streams stream after stream "
+    "(up to 1024), where wscodec's ends the message's data at the first final block"
+)
+_UTILS = "aiohttp.compression_utils"
+
+# aiohttp leaves memLevel to the backend's compressobj default, zlib's DEF_MEM_LEVEL (also zlib-ng's and isal's).
+_MEM_LEVEL = 8
+# wscodec's backend name for each module aiohttp's set_zlib_backend may be given.
+_BACKENDS = {"zlib": "zlib", "zlib_ng.zlib_ng": "zlib-ng", "isal.isal_zlib": "isal"}
+
+# The replacement objects of each wscodec implementation, built once so that
+# installing twice installs the very same objects.
+_BUILT: dict[str, dict[str, Any]] = {}
+
+
+def _backend_name(module: object) -> str | None:
+    """wscodec's name for aiohttp's zlib backend module, or None if wscodec has no such backend."""
+    name = getattr(module, "__name__", None)
+    if name in _BACKENDS and sys.modules.get(name) is module:
+        return _BACKENDS[name]
+    return None
+
+
+def _build(impl: ModuleType, host_writer: type) -> dict[str, Any]:
+    """The writer subclass on wscodec implementation ``impl``."""
+    utils: Any = importlib.import_module(_UTILS)
+    writer_module: Any = importlib.import_module(_WRITER)
+    Deflate = impl.PerMessageDeflate
+    ZLibBackend = utils.ZLibBackend
+    # Pure-Python wscodec compresses with the very zlib calls aiohttp makes, behind more Python: the
+    # writer keeps aiohttp's own compressor then, and only its choice of compressor changes.
+    compiled = impl.NAME != "python"
+
+    class Compressor:
+        """One compressor of a writer: wscodec's ``PerMessageDeflate`` with aiohttp's settings.
+
+        ``compress(message)`` is a whole message, flushed, its tail removed (aiohttp's
+        ``compress`` + ``flush`` + ``removesuffix``); ``_executor`` and
+        ``_max_sync_chunk_size`` are aiohttp's ``ZLibCompressor``'s: a message above the
+        latter is compressed in the former.
+        """
+
+        __slots__ = ("_deflate", "_executor", "_max_sync_chunk_size")
+
+        def __init__(self, backend: str, level: int, wbits: int, notakeover: bool) -> None:
+            params = DeflateParams(server_no_context_takeover=notakeover, server_max_window_bits=wbits)
+            self._deflate = Deflate(params, level=level, mem_level=_MEM_LEVEL, backend=backend)
+            self._executor: Any = None
+            self._max_sync_chunk_size: int | None = writer_module.WEBSOCKET_MAX_SYNC_CHUNK_SIZE
+
+        def compress_sync(self, message: Any) -> bytes:
+            """The payload of compressed ``message`` (RSV1 set), on the event loop."""
+            return self._deflate.compress(message)  # type: ignore[no-any-return]
+
+        async def compress(self, message: Any) -> bytes:
+            """The payload of compressed ``message``; in the executor above ``_max_sync_chunk_size``."""
+            limit = self._max_sync_chunk_size
+            if limit is not None and len(message) > limit:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._executor, self._deflate.compress, message)
+            return self._deflate.compress(message)  # type: ignore[no-any-return]
+
+    class WebSocketWriter(host_writer):  # type: ignore[misc]
+        __doc__ = host_writer.__doc__
+        _compressobj: Any
+
+        if not compiled:
+
+            def _get_compressor(self, compress: int | None) -> Any:
+                """aiohttp's compressor of a message: the connection's whenever it negotiated
+                compression (a per-message ``compress`` included: see the module docstring)."""
+                return super()._get_compressor(None if self.compress else compress)
+
+        else:
+
+            def _get_compressor(self, compress: int | None) -> Any:
+                """The compressor of a message: the connection's whenever it negotiated compression
+                (a per-message ``compress`` included: see the module docstring), else one for the message."""
+                bits = self.compress
+                if bits:
+                    compressor = self._compressobj
+                    if compressor is not None:
+                        return compressor
+                else:
+                    bits = compress
+                backend = _backend_name(ZLibBackend._zlib_backend)
+                if backend is None or type(bits) is not int or not 9 <= bits <= 15:
+                    return super()._get_compressor(None if self.compress else compress)
+                compressor = Compressor(backend, ZLibBackend.Z_BEST_SPEED, bits, self.notakeover)
+                if self.compress:
+                    self._compressobj = compressor
+                return compressor
+
+            def _send_compressed_frame_sync(self, message: bytes, opcode: int, compress: int | None) -> None:
+                compressor = self._get_compressor(compress)
+                if type(compressor) is not Compressor:
+                    # aiohttp's own compressor (another backend): aiohttp's own method.
+                    super()._send_compressed_frame_sync(message, opcode, None if self.compress else compress)
+                    return
+                # (0x40) RSV1 is set for compressed frames (RFC 7692 §7.2.3.1)
+                self._write_websocket_frame(compressor._deflate.compress(message), opcode, 0x40)
+
+            async def _send_compressed_frame_async_locked(
+                self, message: bytes, opcode: int, compress: int | None
+            ) -> None:
+                compressor = self._get_compressor(compress)
+                if type(compressor) is not Compressor:
+                    await super()._send_compressed_frame_async_locked(
+                        message, opcode, None if self.compress else compress
+                    )
+                    return
+                # Under the lock the whole time, as aiohttp's own (see its docstring): compress and send as one.
+                async with self._send_lock:
+                    self._write_websocket_frame(await compressor.compress(message), opcode, 0x40)
+
+    return {"WebSocketWriter": WebSocketWriter}
+
+
+def _deflate_plan(impl: ModuleType) -> Plan:
+    """The entries of the writer class, and of the readers' decompressor (left alone)."""
+    writer: Any = importlib.import_module(_WRITER)
+    host_writer = writer.WebSocketWriter
+    built = _BUILT.get(impl.NAME)
+    if any(host_writer is entry["WebSocketWriter"] for entry in _BUILT.values()):
+        host_writer = host_writer.__mro__[1]  # describe() while installed: plan against aiohttp's own
+    for name in ("_get_compressor", "_send_compressed_frame_sync", "_send_compressed_frame_async_locked"):
+        expected = ("self", "compress") if name == "_get_compressor" else ("self", "message", "opcode", "compress")
+        expect_function(host_writer, name, expected)
+    if not isinstance(host_writer, type):
+        raise UnsupportedHostError(f"{_WRITER}.WebSocketWriter is not a class; this host version is not supported")
+    if built is None or built["WebSocketWriter"].__mro__[1] is not host_writer:
+        built = _BUILT[impl.NAME] = _build(impl, host_writer)
+    what_writer = (
+        f"WebSocketWriter on wscodec PerMessageDeflate ({impl.NAME})"
+        if impl.NAME != "python"
+        else "WebSocketWriter compressing every message with the connection's compressor (aiohttp's own)"
+    )
+    followers = tuple(name for name in _WRITER_FOLLOWERS if name not in sys.modules)
+    plan: Plan = [Replace(writer, "WebSocketWriter", built["WebSocketWriter"], what_writer, followers=followers)]
+    for name in _WRITER_FOLLOWERS:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        if getattr(module, "WebSocketWriter", None) is not host_writer:
+            raise UnsupportedHostError(f"{name}.WebSocketWriter is not {_WRITER}'s; this host version is not supported")
+        plan.append(Replace(module, "WebSocketWriter", built["WebSocketWriter"], what_writer))
+    for name in _READERS:
+        plan.append(Leave(f"{name}.ZLibDecompressor", _READER_WHY))
+    return plan
 
 
 def _plan(impl: ModuleType) -> Plan:
     helpers = importlib.import_module(_HELPERS)
     original = expect_function(helpers, "websocket_mask", ("mask", "data"))
+    deflate = _deflate_plan(impl)
     native: Plan = [
         Leave(f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native")
     ]
@@ -67,7 +278,7 @@ def _plan(impl: ModuleType) -> Plan:
             "and slower than its compiled mask"
         )
         where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
-        return native + [Leave(name, why) for name in where]
+        return native + [Leave(name, why) for name in where] + deflate
     what = f"wscodec mask_inplace_keyfirst ({impl.NAME}; aiohttp's own function outside the fast path)"
     replacement = host_mask_fallback(impl, original).mask_inplace_keyfirst
     plan: Plan = [Replace(helpers, "websocket_mask", replacement, what, followers=_FOLLOWERS)]
@@ -80,7 +291,7 @@ def _plan(impl: ModuleType) -> Plan:
                     f"{name}.websocket_mask is not {_HELPERS}'s; this host version is not supported"
                 )
             plan.append(Replace(module, "websocket_mask", replacement, what))
-    return native + plan
+    return native + plan + deflate
 
 
 _SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
@@ -111,24 +322,37 @@ def describe(impl: ModuleType | str | None = None) -> list[str]:
     return _SHIM.describe(impl)
 
 
-def echo_roundtrip(size: int, count: int) -> float:
+def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
     """Messages per second over a loopback echo (aiohttp's web server and ClientSession).
 
-    One binary message of ``size`` bytes at a time, sent and echoed back,
-    ``count`` times after a short warm-up; compression off.
+    One message of ``size`` bytes at a time, sent and echoed back, ``count``
+    times after a short warm-up. Binary zeros by default; ``text``: JSON-like
+    text, the messages differing from one to the next. ``deflate``:
+    permessage-deflate at aiohttp's defaults (``compress=15`` on both ends;
+    aiohttp's server has it on by default, its client off), else compression
+    off.
     """
-    return asyncio.run(_echo(size, count))
+    return asyncio.run(_echo(size, count, text, deflate))
 
 
-async def _echo(size: int, count: int) -> float:
+async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
+    import itertools
+
     import aiohttp
     from aiohttp import web
 
+    from ..benchmark.inputs import json_text
+
+    compress = 15 if deflate else 0
+
     async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
+        ws = web.WebSocketResponse(compress=bool(compress), max_msg_size=0)
         await ws.prepare(request)
         async for message in ws:
-            await ws.send_bytes(message.data)
+            if message.type is aiohttp.WSMsgType.TEXT:
+                await ws.send_str(message.data)
+            else:
+                await ws.send_bytes(message.data)
         return ws
 
     app = web.Application()
@@ -138,18 +362,19 @@ async def _echo(size: int, count: int) -> float:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    payload = bytes(size)
+    messages: Any = itertools.cycle([json_text(size, i) for i in range(64)] if text else [bytes(size)])
     try:
         async with (
             aiohttp.ClientSession() as session,
-            session.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0) as client,
+            session.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0, compress=compress) as client,
         ):
+            send = client.send_str if text else client.send_bytes
             for _ in range(min(count, 10)):
-                await client.send_bytes(payload)
+                await send(next(messages))
                 await client.receive()
             start = time.perf_counter()
             for _ in range(count):
-                await client.send_bytes(payload)
+                await send(next(messages))
                 await client.receive()
             elapsed = time.perf_counter() - start
     finally:

@@ -1,6 +1,7 @@
-"""Shim for websockets: wscodec's masking behind ``apply_mask(data, mask) -> bytes``.
+"""Shim for websockets: wscodec's masking behind ``apply_mask(data, mask) -> bytes``, and wscodec's
+permessage-deflate behind websockets' ``PerMessageDeflate`` extension.
 
-websockets selects ``websockets.speedups.apply_mask`` (C) or
+Masking. websockets selects ``websockets.speedups.apply_mask`` (C) or
 ``websockets.utils.apply_mask`` (pure) at import time and copies it with
 ``from … import apply_mask`` into ``websockets.frames`` (the new API, asyncio,
 sync and sans-I/O) and ``websockets.legacy.framing`` (the deprecated API).
@@ -15,17 +16,70 @@ specially (anything but a ``bytes``/``bytearray`` payload with a 4-byte
 ``bytes`` key) go to the host's own function, so errors are the host's,
 word for word.
 websockets parses frames in Python but decodes text with ``bytes.decode`` (C),
-so masking is the only kernel worth replacing.
+so masking is the only framing kernel worth replacing.
+
+Compression. websockets negotiates permessage-deflate by default on both
+sides and compresses and inflates every data frame in its extension,
+``websockets.extensions.permessage_deflate.PerMessageDeflate``, with
+``zlib`` objects called from Python. The shim replaces that class, where its
+negotiation factories look it up (the module's global), with a subclass on
+wscodec's ``PerMessageDeflate``: the negotiated parameters are websockets'
+own, and the compressor keeps the connection's ``compress_settings`` exactly
+(``level``, ``memLevel``; zlib's defaults 6 and 8 where they are not given;
+websockets' own defaults set memLevel 5), so the bytes on the wire are the
+host's (at level 0, no compression, a large message may be cut into stored
+blocks elsewhere: the same content). Frame by frame as websockets calls it,
+with its exceptions: ``PayloadTooBig`` past ``max_size``,
+``ProtocolError("decompression failed")`` (from a ``zlib.error``, as
+websockets chains it) for corrupt data, and ``ProtocolError("RSV1 bit set in
+continuation frame")``. One wscodec object per direction, so that websockets'
+sync API, which sends in one thread while another receives, never uses one
+from two threads. Without context takeover a message's compressor (inflater)
+is made for it and dropped after it, as websockets does, so an idle
+connection holds none. With pure-Python wscodec only inflation is
+wscodec's: websockets' own ``encode()`` compresses, since wscodec's pure
+compressor makes the very same zlib calls behind more Python.
+
+What changes, because it is a bug of websockets 17.4:
+
+* after a message whose DEFLATE stream ends with a final block (BFINAL set,
+  RFC 7692 §7.2.3.4), websockets' inflater stays finished and delivers every
+  later compressed message as empty bytes, silently. wscodec starts a new
+  stream for the next message, keeping the window;
+* ``decode(frame, max_size=0)`` inflates without any bound in websockets
+  (zlib reads ``max_length=0`` as "no limit"), within 0 bytes with the shim
+  (websockets' protocol never asks: it refuses a non-empty frame over
+  ``max_size`` by its length first).
+
+What the shim does not reach, and why:
+
+* with compiled wscodec, an extension built with ``compress_settings`` that
+  wscodec's compressor cannot reproduce (``strategy``, ``zdict``, a
+  ``method`` other than ``DEFLATED``, a level or memLevel out of zlib's
+  range) is websockets' own class, BFINAL bug included: the shim would
+  change the bytes or the errors;
+* connections made before :func:`install` keep websockets' extension (its
+  zlib state belongs to the connection); those made while it is installed
+  keep wscodec's after :func:`uninstall`;
+* the extension objects have no ``decoder`` attribute (a zlib object), nor
+  ``encoder`` with compiled wscodec; the four negotiated attributes,
+  ``compress_settings`` and the ``repr`` are websockets'.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
+import itertools
 import sys
 import time
+import zlib
 from types import ModuleType
+from typing import Any
 
+from ..deflate_params import DeflateParams
+from ..errors import ProtocolError as CodecError
 from ._patch import (
     InstallReport,
     Leave,
@@ -38,16 +92,48 @@ from ._patch import (
     native_beats_pure,
 )
 
-__all__ = ["HOST", "TESTED_VERSIONS", "describe", "echo_roundtrip", "install", "is_installed", "uninstall"]
+__all__ = [
+    "BENCH_KINDS",
+    "HOST",
+    "TESTED_VERSIONS",
+    "describe",
+    "echo_roundtrip",
+    "install",
+    "is_installed",
+    "uninstall",
+]
 
 #: distribution name of the host library
 HOST = "websockets"
 #: host versions whose internals this shim was written against
 TESTED_VERSIONS = ("17.4",)
+#: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
+BENCH_KINDS = ("binary", "deflate text")
 
 _LEGACY = "websockets.legacy.framing"
 # where frames.apply_mask may come from: the C speedups, else the pure fallback
 _SOURCES = ("websockets.speedups", "websockets.utils")
+_DEFLATE = "websockets.extensions.permessage_deflate"
+_DEFLATE_INIT = (
+    "remote_no_context_takeover",
+    "local_no_context_takeover",
+    "remote_max_window_bits",
+    "local_max_window_bits",
+    "compress_settings",
+)
+
+_TAIL = b"\x00\x00\xff\xff"
+# The inflation budget when websockets sets no limit (max_size=None): more than any message can be.
+_UNBOUNDED = 1 << 62
+# zlib.compressobj's defaults for what compress_settings leaves out: Z_DEFAULT_COMPRESSION is level 6.
+_ZLIB_LEVEL = 6
+_ZLIB_MEM_LEVEL = 8
+_DEFLATED = 8
+_Z_DEFAULT_STRATEGY = 0
+
+# The replacement class of each wscodec implementation, built once so that
+# installing twice installs the very same object.
+_BUILT: dict[str, type] = {}
 
 
 def _source_of(original: object) -> tuple[str, ModuleType]:
@@ -61,14 +147,184 @@ def _source_of(original: object) -> tuple[str, ModuleType]:
     )
 
 
+def _compressor_settings(settings: dict[Any, Any]) -> tuple[int, int] | None:
+    """``(level, mem_level)`` for websockets' ``compress_settings`` (keyword arguments of
+    ``zlib.compressobj``), or None if wscodec's compressor cannot reproduce them exactly."""
+    level, mem_level = _ZLIB_LEVEL, _ZLIB_MEM_LEVEL
+    for key, value in settings.items():
+        if type(value) is not int:
+            return None
+        if key == "level" and -1 <= value <= 9:
+            level = _ZLIB_LEVEL if value == -1 else value
+        elif key == "memLevel" and 1 <= value <= 9:
+            mem_level = value
+        elif not ((key == "method" and value == _DEFLATED) or (key == "strategy" and value == _Z_DEFAULT_STRATEGY)):
+            return None
+    return level, mem_level
+
+
+def _build_deflate(impl: ModuleType, host: type) -> type:
+    """websockets' ``PerMessageDeflate`` on wscodec implementation ``impl``'s (see the module docstring)."""
+    frames: Any = importlib.import_module("websockets.frames")
+    exceptions: Any = importlib.import_module("websockets.exceptions")
+    Frame = frames.Frame
+    CONT = frames.CONT
+    CTRL_OPCODES = frames.CTRL_OPCODES
+    PayloadTooBig = exceptions.PayloadTooBig
+    HostProtocolError = exceptions.ProtocolError
+    Deflate = impl.PerMessageDeflate
+    # Pure-Python wscodec compresses with the very zlib calls websockets makes, behind more Python:
+    # websockets keeps its own encode() (and its compressor), only inflation goes through wscodec.
+    compiled = impl.NAME != "python"
+
+    class PerMessageDeflate(host):  # type: ignore[misc]
+        __doc__ = host.__doc__
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            if compiled:
+                settings = kwargs.get("compress_settings", args[4] if len(args) > 4 else None)
+                if settings is not None and (not isinstance(settings, dict) or _compressor_settings(settings) is None):
+                    return host(*args, **kwargs)  # websockets' own extension, on its own zlib objects
+            return super().__new__(cls)
+
+        def __init__(
+            self,
+            remote_no_context_takeover: bool,
+            local_no_context_takeover: bool,
+            remote_max_window_bits: int,
+            local_max_window_bits: int,
+            compress_settings: dict[Any, Any] | None = None,
+        ) -> None:
+            if compress_settings is None:
+                compress_settings = {}
+            # websockets' own checks, word for word (its negotiation never fails them).
+            assert remote_no_context_takeover in [False, True]
+            assert local_no_context_takeover in [False, True]
+            assert 8 <= remote_max_window_bits <= 15
+            assert 9 <= local_max_window_bits <= 15
+            assert "wbits" not in compress_settings
+            self.remote_no_context_takeover = remote_no_context_takeover
+            self.local_no_context_takeover = local_no_context_takeover
+            self.remote_max_window_bits = remote_max_window_bits
+            self.local_max_window_bits = local_max_window_bits
+            self.compress_settings = compress_settings
+            # One wscodec object per direction, so that a thread sending while another receives
+            # (websockets' sync API) never uses one object from two threads. Without context
+            # takeover a message gets fresh ones (see encode and decode): the sending side's
+            # object runs with takeover within the message, as websockets' per-message
+            # compressor does across the fragments of one message.
+            self._params = DeflateParams(
+                server_no_context_takeover=False,
+                client_no_context_takeover=remote_no_context_takeover,
+                server_max_window_bits=local_max_window_bits,
+                client_max_window_bits=remote_max_window_bits,
+            )
+            self._rx: Any = None if remote_no_context_takeover else Deflate(self._params)
+            self.decode_cont_data = False
+            if compiled:
+                settings = _compressor_settings(compress_settings)
+                assert settings is not None  # __new__ made the host's own class otherwise
+                self._level, self._mem_level = settings
+                self._tx: Any = None if local_no_context_takeover else self._new_tx()
+            elif not local_no_context_takeover:
+                # What websockets' __init__ makes for its encode(), which this class keeps.
+                self.encoder = zlib.compressobj(wbits=-local_max_window_bits, **compress_settings)
+
+        def _new_tx(self) -> Any:
+            return Deflate(self._params, level=self._level, mem_level=self._mem_level)
+
+        def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
+            """Inflate an incoming frame (websockets' ``decode``, on wscodec's inflater)."""
+            opcode = frame.opcode
+            if opcode in CTRL_OPCODES:
+                return frame
+            fin = frame.fin
+            if opcode is CONT:
+                if not self.decode_cont_data:
+                    return frame
+                if frame.rsv1:
+                    raise HostProtocolError("RSV1 bit set in continuation frame")
+                if fin:
+                    self.decode_cont_data = False
+            else:
+                if not frame.rsv1:
+                    return frame
+                if not fin:
+                    self.decode_cont_data = True
+                if self.remote_no_context_takeover:
+                    self._rx = Deflate(self._params)
+            try:
+                data = self._rx._inflate(frame.data, _UNBOUNDED if max_size is None else max_size, fin)
+            except CodecError as exc:
+                if exc.code == 1009:
+                    raise PayloadTooBig(None, max_size) from None
+                # websockets chains zlib's error: the same, in zlib's words.
+                detail = exc.reason.rpartition(": ")[2]
+                raise HostProtocolError("decompression failed") from zlib.error(
+                    f"Error -3 while decompressing data: {detail}"
+                )
+            if fin and self.remote_no_context_takeover:
+                self._rx = None  # no inflater held between messages
+            return Frame(opcode, data, fin, False, frame.rsv2, frame.rsv3)
+
+        if compiled:
+
+            def encode(self, frame: Any) -> Any:
+                """Compress an outgoing frame (websockets' ``encode``, on wscodec's compressor)."""
+                opcode = frame.opcode
+                if opcode in CTRL_OPCODES:
+                    return frame
+                if opcode is not CONT and self.local_no_context_takeover:
+                    self._tx = self._new_tx()
+                data = self._tx.compress(frame.data)
+                fin = frame.fin
+                if not fin:
+                    data += _TAIL  # a fragment before the last keeps its sync flush's marker
+                elif self.local_no_context_takeover:
+                    self._tx = None  # no compressor held between messages
+                return Frame(opcode, data, fin, opcode is not CONT, frame.rsv2, frame.rsv3)
+
+    PerMessageDeflate.__qualname__ = host.__qualname__
+    return PerMessageDeflate
+
+
+def _deflate_plan(impl: ModuleType) -> Replace:
+    module = importlib.import_module(_DEFLATE)
+    host = getattr(module, "PerMessageDeflate", None)
+    if not isinstance(host, type):
+        raise UnsupportedHostError(f"{_DEFLATE}.PerMessageDeflate is not a class; this host version is not supported")
+    if host in _BUILT.values():
+        host = host.__mro__[1]  # installed (describe() while installed): plan against websockets' own
+    params = list(inspect.signature(host).parameters)
+    if params != list(_DEFLATE_INIT):
+        raise UnsupportedHostError(
+            f"{_DEFLATE}.PerMessageDeflate takes ({', '.join(params)}), expected ({', '.join(_DEFLATE_INIT)}); "
+            "this host version is not supported"
+        )
+    for name, expected in (("encode", ["self", "frame"]), ("decode", ["self", "frame", "max_size"])):
+        found = list(inspect.signature(getattr(host, name)).parameters)
+        if found != expected:
+            raise UnsupportedHostError(f"{_DEFLATE}.PerMessageDeflate.{name} takes ({', '.join(found)}); not supported")
+    built = _BUILT.get(impl.NAME)
+    if built is None or built.__mro__[1] is not host:
+        built = _BUILT[impl.NAME] = _build_deflate(impl, host)
+    what = (
+        f"wscodec PerMessageDeflate ({impl.NAME})"
+        if impl.NAME != "python"
+        else "wscodec PerMessageDeflate (python) to inflate; websockets' own encode() to compress"
+    )
+    return Replace(module, "PerMessageDeflate", built, what)
+
+
 def _plan(impl: ModuleType) -> Plan:
     frames = importlib.import_module("websockets.frames")
     original = expect_function(frames, "apply_mask", ("data", "mask"))
     source_name, source = _source_of(original)
+    deflate = _deflate_plan(impl)
     where = ["websockets.frames.apply_mask", f"{source_name}.apply_mask", f"{_LEGACY}.apply_mask"]
     if native_beats_pure(original, impl):
         why = f"the host's compiled {source_name}.apply_mask is faster than pure-Python wscodec"
-        return [Leave(name, why) for name in where]
+        return [Leave(name, why) for name in where] + [deflate]
     what = f"wscodec apply_mask ({impl.NAME})"
     replacement = host_mask_fallback(impl, original).apply_mask
     plan: Plan = [
@@ -79,14 +335,14 @@ def _plan(impl: ModuleType) -> Plan:
     if legacy is not None:
         expect_function(legacy, "apply_mask", ("data", "mask"))
         plan.append(Replace(legacy, "apply_mask", replacement, what))
-    return plan
+    return [*plan, deflate]
 
 
 _SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace websockets' ``apply_mask`` with wscodec's (``impl``: default the active one).
+    """Replace websockets' ``apply_mask`` and ``PerMessageDeflate`` with wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
     Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
@@ -96,7 +352,7 @@ def install(impl: ModuleType | str | None = None) -> InstallReport:
 
 
 def uninstall() -> None:
-    """Restore websockets' own ``apply_mask`` everywhere the shim replaced it."""
+    """Restore websockets' own ``apply_mask`` and ``PerMessageDeflate`` everywhere the shim replaced them."""
     _SHIM.uninstall()
 
 
@@ -110,33 +366,40 @@ def describe(impl: ModuleType | str | None = None) -> list[str]:
     return _SHIM.describe(impl)
 
 
-def echo_roundtrip(size: int, count: int) -> float:
+def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
     """Messages per second over a loopback echo (websockets' asyncio server and client).
 
-    One binary message of ``size`` bytes at a time, sent and echoed back,
-    ``count`` times after a short warm-up; compression off.
+    One message of ``size`` bytes at a time, sent and echoed back, ``count``
+    times after a short warm-up. Binary zeros by default; ``text``: JSON-like
+    text, the messages differing from one to the next. ``deflate``:
+    permessage-deflate at websockets' defaults on both ends
+    (``compression="deflate"``), else compression off.
     """
-    return asyncio.run(_echo(size, count))
+    return asyncio.run(_echo(size, count, text, deflate))
 
 
-async def _echo(size: int, count: int) -> float:
+async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
     from websockets.asyncio.client import connect
     from websockets.asyncio.server import ServerConnection, serve
+
+    from ..benchmark.inputs import json_text
 
     async def handler(ws: ServerConnection) -> None:
         async for message in ws:
             await ws.send(message)
 
-    payload = bytes(size)
-    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
+    payloads: list[Any] = [json_text(size, i) for i in range(64)] if text else [bytes(size)]
+    compression = "deflate" if deflate else None
+    async with serve(handler, "127.0.0.1", 0, compression=compression, max_size=None) as server:
         port = server.sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None) as client:
+        async with connect(f"ws://127.0.0.1:{port}", compression=compression, max_size=None) as client:
+            messages = itertools.cycle(payloads)
             for _ in range(min(count, 10)):
-                await client.send(payload)
+                await client.send(next(messages))
                 await client.recv()
             start = time.perf_counter()
             for _ in range(count):
-                await client.send(payload)
+                await client.send(next(messages))
                 await client.recv()
             elapsed = time.perf_counter() - start
     return count / elapsed
