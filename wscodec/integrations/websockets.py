@@ -197,12 +197,15 @@ def _build_deflate(impl: ModuleType, host: type) -> type:
         ) -> None:
             if compress_settings is None:
                 compress_settings = {}
-            # websockets' own checks, word for word (its negotiation never fails them).
-            assert remote_no_context_takeover in [False, True]
-            assert local_no_context_takeover in [False, True]
-            assert 8 <= remote_max_window_bits <= 15
-            assert 9 <= local_max_window_bits <= 15
-            assert "wbits" not in compress_settings
+            # websockets' own checks (its negotiation never fails them), as the AssertionError it raises.
+            if not (
+                remote_no_context_takeover in [False, True]
+                and local_no_context_takeover in [False, True]
+                and 8 <= remote_max_window_bits <= 15
+                and 9 <= local_max_window_bits <= 15
+                and "wbits" not in compress_settings
+            ):
+                raise AssertionError  # websockets raises a bare one
             self.remote_no_context_takeover = remote_no_context_takeover
             self.local_no_context_takeover = local_no_context_takeover
             self.remote_max_window_bits = remote_max_window_bits
@@ -223,7 +226,8 @@ def _build_deflate(impl: ModuleType, host: type) -> type:
             self.decode_cont_data = False
             if compiled:
                 settings = _compressor_settings(compress_settings)
-                assert settings is not None  # __new__ made the host's own class otherwise
+                if settings is None:  # pragma: no cover - __new__ made the host's own class instead
+                    raise RuntimeError("compressor settings the shim does not take")
                 self._level, self._mem_level = settings
                 self._tx: Any = None if local_no_context_takeover else self._new_tx()
             elif not local_no_context_takeover:
