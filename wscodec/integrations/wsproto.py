@@ -756,6 +756,10 @@ def _plan(impl: ModuleType) -> Plan:
         classes = _BUILT[impl.NAME] = _build(impl)
     on = f"wscodec ({impl.NAME})"
     direct = "a subclass with a direct route for data messages"
+    framing = (
+        f"a subclass framing with {on}, and compressing and inflating with its PerMessageDeflate "
+        f"(bounded: max_message_size) where wsproto's PerMessageDeflate is negotiated"
+    )
     plan: Plan = [
         Replace(
             fp,
@@ -769,8 +773,8 @@ def _plan(impl: ModuleType) -> Plan:
             classes["MessageDecoder"],
             "a subclass decoding whole-frame text in one call",
         ),
-        Replace(fp, "FrameProtocol", classes["FrameProtocol"], f"a subclass framing with {on}"),
-        Replace(conn, "FrameProtocol", classes["FrameProtocol"], f"a subclass framing with {on}"),
+        Replace(fp, "FrameProtocol", classes["FrameProtocol"], framing),
+        Replace(conn, "FrameProtocol", classes["FrameProtocol"], framing),
         Replace(conn, "Connection", classes["Connection"], direct),
         Replace(handshake, "Connection", classes["Connection"], direct),
         Replace(package, "Connection", classes["Connection"], direct),
