@@ -93,9 +93,9 @@ __all__ = [
 HOST = "wsproto"
 #: host versions whose internals this shim was written against
 TESTED_VERSIONS = ("1.3.2",)
-#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate:
+#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate text:
 #: JSON-like text with wsproto's PerMessageDeflate negotiated, at its defaults)
-BENCH_KINDS = ("binary", "text", "deflate")
+BENCH_KINDS = ("binary", "text", "deflate text")
 #: the default of ``install(max_message_size=)``: 16 MiB, wscodec's own default and uvicorn's ``ws_max_size``
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
 
