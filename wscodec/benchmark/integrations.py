@@ -13,8 +13,9 @@ A shim module may declare ``BENCH_KINDS`` (default ``("binary",)``); the kind
 hosts whose shim replaces text validation, and ``"text validation"`` as the
 module's ``text_validation_rate(size, count)``: the host's validator alone,
 for a host whose echo costs far more than its validation. The kind
-``"deflate"`` is ``echo_roundtrip(size, count, deflate=True)`` at 64 B, 1 KiB
-and 64 KiB: JSON-like text (:func:`~wscodec.benchmark.inputs.json_messages`) with the host's
+``"deflate text"`` is ``echo_roundtrip(size, count, text=True, deflate=True)``
+at 64 B, 1 KiB and 64 KiB: JSON-like text
+(:func:`~wscodec.benchmark.inputs.json_text`) with the host's
 permessage-deflate on, at the host's own defaults.
 """
 
@@ -30,14 +31,16 @@ from typing import NamedTuple
 
 from ..integrations import SHIMS, InstallReport, UnsupportedHostError, shim_module
 from .harness import ERROR, Progress, Section, Value
-from .inputs import json_messages
+from .inputs import json_text
 
 __all__ = ["DEFLATE_SIZES", "SIZES", "json_text_messages", "run"]
 
 #: message sizes of the echo, in bytes
 SIZES = (16, 1024, 65536, 1 << 20)
-#: message sizes of the echo with compression on (kind ``"deflate"``), in bytes
+#: message sizes of the echo with compression on (kind ``"deflate text"``), in bytes
 DEFLATE_SIZES = (64, 1024, 65536)
+# The kind measured with compression on ("deflate": its former name, still understood).
+_DEFLATE_KINDS = ("deflate text", "deflate")
 
 _COLUMNS = [
     "host",
@@ -66,19 +69,18 @@ class _Result(NamedTuple):
 
 @functools.lru_cache(maxsize=8)
 def json_text_messages(size: int, count: int = 64) -> tuple[str, ...]:
-    """``count`` distinct JSON-like text messages of exactly ``size`` bytes, as ``str``
-    (:func:`~wscodec.benchmark.inputs.json_messages`: a feed whose keys repeat and values vary, so that
-    with context takeover a message compresses against the ones before it, as in real traffic; an
-    echo of one message over and over would compress to nearly nothing)."""
-    return tuple(message.decode("ascii") for message in json_messages(size, count))
+    """The ``count`` JSON-like text messages of ``size`` bytes the echoes with compression on send, in
+    turn (:func:`~wscodec.benchmark.inputs.json_text`: they share keys, not values, so that with context
+    takeover a message compresses against the ones before it as in a real feed, not to nothing)."""
+    return tuple(json_text(size, index) for index in range(count))
 
 
 def _rate(module: ModuleType, kind: str) -> Callable[[int, int], float]:
     """The function measuring ``kind`` for one host: ``rate(size, count) -> messages per second``."""
     if kind == "text validation":
         return module.text_validation_rate  # type: ignore[no-any-return]
-    if kind == "deflate":
-        return functools.partial(module.echo_roundtrip, deflate=True)
+    if kind in _DEFLATE_KINDS:
+        return functools.partial(module.echo_roundtrip, text=True, deflate=True)
     if kind == "text":
         return functools.partial(module.echo_roundtrip, text=True)
     return module.echo_roundtrip  # type: ignore[no-any-return]
@@ -132,7 +134,7 @@ def _host_rows(host: str, passes: int, seconds: float, progress: Progress, notes
     notes.append(_summary(report))
     rows: list[list[Value]] = []
     for kind in getattr(module, "BENCH_KINDS", ("binary",)):
-        for size in DEFLATE_SIZES if kind == "deflate" else SIZES:
+        for size in DEFLATE_SIZES if kind in _DEFLATE_KINDS else SIZES:
             progress(f"integrations: {host} {kind} {_label(size)}")
             try:
                 result = _measure(module, kind, size, passes, seconds)
@@ -161,7 +163,7 @@ def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
         "one message at a time over loopback TCP, the host's own server and client in one process "
         "(wsproto, sans-I/O: its two connections pass each other their bytes in memory); "
         "'text validation': the host's validator alone on each text message (autobahn's reset() and "
-        "validate(), multi-byte UTF-8); 'deflate': distinct JSON-like text messages with the host's "
+        "validate(), multi-byte UTF-8); 'deflate text': distinct JSON-like text messages with the host's "
         "permessage-deflate negotiated at its own defaults (context takeover, 15-bit windows, level 6, "
         "memLevel 8 for wsproto, tornado and autobahn), the other kinds with compression off; "
         f"{passes} passes of ~{seconds:g} s per configuration, the two configurations "

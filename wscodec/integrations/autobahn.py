@@ -81,7 +81,7 @@ TESTED_VERSIONS = ("26.10.2",)
 #: what the integration benchmark measures: the echo of binary and of text messages (UTF-8
 #: handling is replaced too), the validation of each text message alone (text_validation_rate), and
 #: the echo of JSON-like text with permessage-deflate accepted (autobahn's defaults)
-BENCH_KINDS = ("binary", "text", "text validation", "deflate")
+BENCH_KINDS = ("binary", "text", "text validation", "deflate text")
 
 _PROTOCOL = "autobahn.websocket.protocol"
 _VALIDATOR = "autobahn.websocket.utf8validator"
@@ -543,9 +543,9 @@ async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
             perMessageCompressionOffers=[compress.PerMessageDeflateOffer()],
             perMessageCompressionAccept=compress.PerMessageDeflateResponseAccept,
         )
-        from ..benchmark.inputs import json_messages
+        from ..benchmark.integrations import json_text_messages
 
-        payloads = list(json_messages(size, 64))
+        payloads = [message.encode() for message in json_text_messages(size)]
     else:
         payloads = [b"x" * size]
     _, client = await loop.create_connection(client_factory, "127.0.0.1", port)

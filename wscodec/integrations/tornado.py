@@ -96,7 +96,7 @@ HOST = "tornado"
 TESTED_VERSIONS = ("6.6.1",)
 #: what the integration benchmark measures: the echo of binary messages, and of JSON-like text with
 #: permessage-deflate on (``compression_options={}``, tornado's defaults)
-BENCH_KINDS = ("binary", "deflate")
+BENCH_KINDS = ("binary", "deflate text")
 
 _FOLLOWERS = ("tornado.websocket", "tornado.web")
 # tornado's compression classes, replaced with the compiled implementation
@@ -442,7 +442,7 @@ def describe(impl: ModuleType | str | None = None) -> list[str]:
     return _SHIM.describe(impl)
 
 
-def echo_roundtrip(size: int, count: int, *, deflate: bool = False) -> float:
+def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
     """Messages per second over a loopback echo (tornado's WebSocketHandler and websocket_connect).
 
     One binary message of ``size`` bytes at a time, sent and echoed back,
@@ -450,12 +450,13 @@ def echo_roundtrip(size: int, count: int, *, deflate: bool = False) -> float:
     both ends (tornado's advice for latency-bound traffic). ``deflate``:
     JSON-like text messages (distinct ones, in turn) with permessage-deflate
     on both ends at tornado's defaults (``compression_options={}``: level 6,
-    memLevel 8, 15-bit windows, context takeover).
+    memLevel 8, 15-bit windows, context takeover); ``text`` alone: the same
+    messages, uncompressed.
     """
-    return asyncio.run(_echo(size, count, deflate))
+    return asyncio.run(_echo(size, count, text or deflate, deflate))
 
 
-async def _echo(size: int, count: int, deflate: bool) -> float:
+async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
     from tornado.httpserver import HTTPServer
     from tornado.netutil import bind_sockets
     from tornado.web import Application
@@ -473,7 +474,7 @@ async def _echo(size: int, count: int, deflate: bool) -> float:
         def on_message(self, message: str | bytes) -> None:
             self.write_message(message, binary=isinstance(message, bytes))
 
-    if deflate:
+    if text:
         from ..benchmark.integrations import json_text_messages
 
         messages: list[str | bytes] = list(json_text_messages(size))

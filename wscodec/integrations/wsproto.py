@@ -93,9 +93,9 @@ __all__ = [
 HOST = "wsproto"
 #: host versions whose internals this shim was written against
 TESTED_VERSIONS = ("1.3.2",)
-#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate:
+#: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate text:
 #: JSON-like text with wsproto's PerMessageDeflate negotiated, at its defaults)
-BENCH_KINDS = ("binary", "text", "deflate")
+BENCH_KINDS = ("binary", "text", "deflate text")
 #: the default of ``install(max_message_size=)``: 16 MiB, wscodec's own default and uvicorn's ``ws_max_size``
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
 
@@ -756,6 +756,10 @@ def _plan(impl: ModuleType) -> Plan:
         classes = _BUILT[impl.NAME] = _build(impl)
     on = f"wscodec ({impl.NAME})"
     direct = "a subclass with a direct route for data messages"
+    framing = (
+        f"a subclass framing with {on}, and compressing and inflating with its PerMessageDeflate "
+        f"(bounded: max_message_size) where wsproto's PerMessageDeflate is negotiated"
+    )
     plan: Plan = [
         Replace(
             fp,
@@ -769,8 +773,8 @@ def _plan(impl: ModuleType) -> Plan:
             classes["MessageDecoder"],
             "a subclass decoding whole-frame text in one call",
         ),
-        Replace(fp, "FrameProtocol", classes["FrameProtocol"], f"a subclass framing with {on}"),
-        Replace(conn, "FrameProtocol", classes["FrameProtocol"], f"a subclass framing with {on}"),
+        Replace(fp, "FrameProtocol", classes["FrameProtocol"], framing),
+        Replace(conn, "FrameProtocol", classes["FrameProtocol"], framing),
         Replace(conn, "Connection", classes["Connection"], direct),
         Replace(handshake, "Connection", classes["Connection"], direct),
         Replace(package, "Connection", classes["Connection"], direct),
