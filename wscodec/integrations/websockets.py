@@ -197,8 +197,9 @@ def _build_deflate(impl: ModuleType, host: type) -> type:
         ) -> None:
             if compress_settings is None:
                 compress_settings = {}
-            # websockets' own checks (its negotiation never fails them), as the AssertionError it raises.
-            if not (
+            # websockets' own checks (its negotiation never fails them), as the AssertionError it
+            # raises; like its asserts, skipped under python -O.
+            if __debug__ and not (
                 remote_no_context_takeover in [False, True]
                 and local_no_context_takeover in [False, True]
                 and 8 <= remote_max_window_bits <= 15
