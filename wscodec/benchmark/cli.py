@@ -10,7 +10,10 @@ modules that expose ``run(args, progress) -> list[section]``. Every section
 is a dict of the shape documented in :mod:`wscodec.benchmark.harness`; the
 command prints them as tables, or with ``--json`` as one JSON document
 ``{"wscodec", "compiled", "python", "machine", "peers", "settings",
-"sections": [...]}``. The exit status is 1 if any correctness check failed.
+"sections": [...]}``. ``--plot DIR`` also draws one bar chart per section into
+``DIR`` (:mod:`wscodec.benchmark.plot`; matplotlib, the ``plot`` extra). The
+exit status is 1 if any correctness check failed, 2 if a requested section or
+matplotlib is unavailable.
 """
 
 from __future__ import annotations
@@ -77,6 +80,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
 
+    parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="also write one bar chart per table into DIR (needs matplotlib: pip install 'wscodec[plot]')",
+    )
+    parser.add_argument(
+        "--plot-format", choices=("svg", "png"), default="svg", help="the charts' file format (default: svg)"
+    )
+
 
 def _own(name: str) -> SectionRunner:
     module, function = SECTIONS[name].split(":")
@@ -101,9 +113,19 @@ def _external(flag: str) -> SectionRunner | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen sections; print tables or JSON; 1 if a check failed, 2 if a section is unavailable."""
+    """Run the chosen sections; print tables or JSON; 1 if a check failed, 2 if a section or matplotlib is missing."""
     from .harness import Settings
     from .report import ProgressLine, document, has_errors, render
+
+    plot = getattr(args, "plot", None)
+    if plot is not None:
+        from . import plot as charts
+
+        try:  # before measuring anything: a missing matplotlib is reported in a second, not after the run
+            charts.require()
+        except charts.PlotUnavailable as exc:
+            print(f"python -m wscodec bench: {exc}", file=sys.stderr)
+            return 2
 
     flags = [flag for flag in EXTERNAL if getattr(args, flag)]
     names = args.only or ([] if flags else list(SECTIONS))
@@ -126,4 +148,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render(sections))
+    if plot is not None:
+        for path in charts.write(sections, plot, getattr(args, "plot_format", "svg")):
+            print(f"wrote {path}", file=sys.stderr)
     return 1 if has_errors(sections) else 0
