@@ -6,8 +6,8 @@ Masking. aiohttp selects ``_websocket_mask_cython`` (compiled) or
 choice with ``from .helpers import websocket_mask`` into
 ``aiohttp._websocket.writer`` (client-side masking) and
 ``aiohttp._websocket.reader_py`` (the pure reader, used when aiohttp runs
-without its extensions). Its compiled reader, ``reader_c``, ``cimport``s the
-compiled mask at C level: already native, and out of reach of any patch.
+without its extensions). Its compiled reader, ``reader_c``, takes the
+compiled mask with ``cimport``, at C level: already native, and out of reach of any patch.
 
 With compiled wscodec all three Python-level names are replaced, whichever
 mask the host selected: the replacement is a compiled key-first entry
