@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STUBTEST_ALLOWLIST = ROOT / "tools" / "stubtest-allowlist.txt"
 MIN_PYTHON = (3, 10)
 # These check the repository (sdist contents, workflow files), not an installed wheel.
-REPO_ONLY_TESTS = ("test_packaging.py", "test_workflows.py")
+REPO_ONLY_TESTS = ("test_packaging.py", "test_workflows.py", "test_docs.py")
 PURE_TAG = "py3-none-any"
 COMPILED_BUILD = {"WSCODEC_REQUIRE_EXTENSIONS": "1", "WSCODEC_NO_EXTENSIONS": None}
 PURE_BUILD = {"WSCODEC_NO_EXTENSIONS": "1", "WSCODEC_REQUIRE_EXTENSIONS": None}
