@@ -8,7 +8,7 @@ __all__ = ["ProtocolError"]
 
 
 class ProtocolError(Exception):
-    """The peer broke RFC 6455; close the connection with :attr:`code`.
+    """The peer broke RFC 6455; close the connection with ``code``.
 
     ``code`` is the close code to send (1002 protocol error, 1007 invalid
     payload data, 1009 message too big), ``reason`` a short human-readable

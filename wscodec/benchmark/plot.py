@@ -1,6 +1,6 @@
 """Bar charts of benchmark sections: ``python -m wscodec bench --plot DIR``.
 
-One chart per section (see :mod:`.harness` for the section shape), written as
+One chart per section (see ``wscodec.benchmark.harness`` for the section shape), written as
 ``DIR/<title slug>.<format>``:
 
 * a section with ratio rows (``"  vs best peer"``, ``"  vs <peer>"``) shows

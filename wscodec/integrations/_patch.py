@@ -167,7 +167,7 @@ Plan = list[Replace | Leave]
 
 @dataclass(frozen=True)
 class InstallReport:
-    """What :meth:`Shim.install` did: names replaced and names left alone, each with a reason."""
+    """What a shim's ``install()`` did: names replaced and names left alone, each with a reason."""
 
     host: str
     version: str
