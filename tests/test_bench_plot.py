@@ -86,6 +86,7 @@ def test_integrations_show_shim_over_alone_per_host_and_size() -> None:
             ["wsproto 1.3.2", "binary", "16 B", 50000, 180000, 3.6, "3.5-3.7"],
             ["wsproto 1.3.2", "binary", "1 MiB", 232, 4339, 18.8, "18-20"],
             ["tornado 6.6.1", "binary", "16 B", 9733, 9663, 0.996, "0.85-1.04"],
+            ["tornado 6.6.1", "deflate text", "64 B", 9000, 9100, 1.01, "0.99-1.02"],
             [f"{ERROR} aiohttp: RuntimeError: broken"],
             ["autobahn 26.10.2", None, None, "unsupported", None, None, None],
         ],
@@ -93,8 +94,9 @@ def test_integrations_show_shim_over_alone_per_host_and_size() -> None:
     }
     figure = plot.chart(section)
     assert figure is not None
-    assert figure.groups == ["wsproto 1.3.2\nbinary", "tornado 6.6.1\nbinary"]
-    assert figure.series == [("16 B", [3.6, 0.996]), ("1 MiB", [18.8, None])]
+    assert figure.groups == ["wsproto 1.3.2\nbinary", "tornado 6.6.1\nbinary", "tornado 6.6.1\ndeflate text"]
+    # sizes in byte order, though 64 B came last
+    assert figure.series == [("16 B", [3.6, 0.996, None]), ("64 B", [None, None, 1.01]), ("1 MiB", [18.8, None, None])]
     assert figure.baseline == 1.0
 
 

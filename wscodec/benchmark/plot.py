@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,12 +112,22 @@ def _ratio_chart(section: Section) -> Chart | None:
     peers = "the best peer" if all(str(row[0]) == RATIO for _, row in named) else "the peer named"
     return Chart(
         title=section["title"],
-        ylabel=f"{peers}'s time / wscodec's (above 1: wscodec faster)",
+        ylabel=f"wscodec against {peers} (above 1: wscodec is faster)",
         groups=labels,
         series=series,
         baseline=1.0,
         baseline_label="as fast as the peer",
     )
+
+
+def _bytes(label: str) -> float:
+    """``"64 KiB"`` -> 65536; an unknown label sorts last."""
+    number, _, unit = label.partition(" ")
+    scale = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}.get(unit)
+    try:
+        return float(number) * scale if scale else math.inf
+    except ValueError:
+        return math.inf
 
 
 def _shim_chart(section: Section) -> Chart | None:
@@ -136,6 +147,7 @@ def _shim_chart(section: Section) -> Chart | None:
         cells[group, label] = value
     if not cells:
         return None
+    sizes.sort(key=_bytes)  # the kinds measure different sizes: one order for all, smallest first
     return Chart(
         title=section["title"],
         ylabel="messages/s with the shim / host alone",
@@ -188,6 +200,10 @@ def require() -> Any:
     return pyplot
 
 
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
 def _draw(pyplot: Any, figure: Chart, path: Path) -> None:
     groups, series = len(figure.groups), len(figure.series)
     width = 0.8 / max(series, 1)
@@ -208,9 +224,11 @@ def _draw(pyplot: Any, figure: Chart, path: Path) -> None:
             if drawn and min(drawn) > 0 and max(drawn) / min(drawn) > 20:
                 ax.set_yscale("log")
             ax.yaxis.set_major_formatter(pyplot.FuncFormatter(lambda value, _: f"{value:g}×"))
-        ax.set_xticks(range(groups), figure.groups, fontsize=8)
+        # long labels wrapped to the width they have: a group's share of the axis, the figure's for the title
+        chars = max(8, int(size[0] * 72 * 0.85 / max(groups, 1) / 5))
+        ax.set_xticks(range(groups), [_wrap(label, chars) for label in figure.groups], fontsize=8)
         ax.set_ylabel(figure.ylabel, fontsize=8)
-        ax.set_title(figure.title, fontsize=10)
+        ax.set_title(_wrap(figure.title, int(size[0] * 12)), fontsize=10)
         ax.grid(axis="y", linewidth=0.3)
         fig.legend(fontsize=7, ncols=2 if series > 4 else 1, loc="outside lower center", frameon=False)
         fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
