@@ -308,8 +308,7 @@ class _Connection:
 
         def counted_writev(fd: int, buffers: Any) -> int:
             self.system_writes += 1
-            assert real_writev is not None
-            return int(real_writev(fd, buffers))
+            return real_writev(fd, buffers)
 
         monkeypatch.setattr(server, "_os_write", counted_write)
         monkeypatch.setattr(server, "_os_writev", counted_writev)
@@ -480,13 +479,13 @@ def test_reads_into_the_reused_buffer_are_echoed_alike(echo_impl: ModuleType, mo
 def test_what_a_direct_write_leaves_goes_through_the_transport(
     direct_impl: ModuleType, monkeypatch: pytest.MonkeyPatch, failure: Any
 ) -> None:
+    encode = direct_impl.encode_frame
     data, expected = _burst(direct_impl)
-    single = direct_impl.encode_frame(TEXT, "one", mask=True)
+    small, large = encode(TEXT, "one", mask=True), encode(BINARY, b"L" * 30000, mask=True)
 
     def test() -> None:
         connection = _Connection(monkeypatch)
-        real_write, real_writev = server._os_write, server._os_writev
-        assert real_writev is not None
+        real_write = server._os_write
 
         def short_write(fd: int, frame: Any) -> int:
             if failure != "partial":
@@ -500,11 +499,12 @@ def test_what_a_direct_write_leaves_goes_through_the_transport(
 
         monkeypatch.setattr(server, "_os_write", short_write)
         monkeypatch.setattr(server, "_os_writev", short_writev)
-        connection.protocol.data_received(single)
-        connection.protocol.data_received(data)
-        echo = direct_impl.encode_frame(TEXT, "one")
-        assert connection.read(len(echo) + len(expected)) == echo + expected
-        assert len(connection.transport.writes) == 2  # the rest of each, in order
+        connection.receive(small)  # one small read: os.write()
+        connection.receive(large)  # one large read, one message: os.writev()
+        connection.protocol.data_received(data)  # one read, many messages: os.writev()
+        echoes = encode(TEXT, "one") + encode(BINARY, b"L" * 30000) + expected
+        assert connection.read(len(echoes)) == echoes
+        assert len(connection.transport.writes) == 3  # the rest of each, in order
         connection.close()
 
     _in_loop(test)

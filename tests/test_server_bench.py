@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from wscodec.__main__ import main
 from wscodec.benchmark import server_echo
 from wscodec.benchmark.harness import ERROR, RATIO
 
@@ -106,6 +107,18 @@ def test_without_valgrind_the_instruction_table_says_how_to_get_it(monkeypatch: 
     sections = server_echo.run(argparse.Namespace(quick=True, instructions="only"), lambda message: None)
     assert len(sections) == 1 and sections[0]["rows"] == []
     assert "valgrind is not installed" in sections[0]["notes"][0]
+
+
+def test_the_instructions_option_chooses_the_tables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["bench", "--server", "--instructions", "only"]) == 0
+    out = capsys.readouterr().out
+    assert "user-space instructions per round trip" in out and "valgrind is not installed" in out
+    assert "server CPU" not in out
+    with pytest.raises(SystemExit):
+        main(["bench", "--server", "--instructions", "always"])
 
 
 def test_callgrind_totals_are_read(tmp_path: Path) -> None:

@@ -200,7 +200,15 @@ READ_MIN, READ_MAX = 16 * 1024, 256 * 1024
 # as a view of the buffer from it on (no copy of a large read). The decoder keeps no reference to either.
 _VIEW_MIN = 4096
 _IOV_LIMIT = 512  # buffers per writev() call: well below any system's IOV_MAX (1024 on Linux)
-_os_write, _os_writev = os.write, getattr(os, "writev", None)  # module globals, so that tests can stand in
+
+
+def _no_writev(fd: int, buffers: Sequence[bytes | memoryview]) -> int:
+    raise OSError("no os.writev() here")  # never called: DIRECT_WRITES needs it
+
+
+# module globals, so that tests can stand in
+_os_write: Callable[[int, bytes | memoryview], int] = os.write
+_os_writev: Callable[[int, Sequence[bytes | memoryview]], int] = getattr(os, "writev", _no_writev)
 
 
 class EchoProtocol(asyncio.BufferedProtocol):
@@ -309,7 +317,20 @@ class EchoProtocol(asyncio.BufferedProtocol):
         except ProtocolError as exc:
             self._fail(exc)
             return
-        if events:  # none while a large message is still arriving
+        # The common case of a large read in line: one message, nothing queued in the transport. Its
+        # payload goes out beside its header, uncopied.
+        if len(events) == 1 and (fd := self._fd) >= 0 and type(event := events[0]) is Message:
+            payload = event.payload
+            header = encode_header(event.opcode, len(payload))
+            self._messages_in += 1
+            try:
+                sent = _os_writev(fd, (header, payload))
+            except OSError:
+                sent = 0  # the transport's write meets the same error and handles it
+            self._bytes_out += sent
+            if sent != len(header) + len(payload):
+                self._queue(_unsent([header, payload], sent), 1)
+        elif events:  # none while a large message is still arriving
             self._echo(events)
 
     def _fail(self, exc: ProtocolError) -> None:
@@ -454,7 +475,6 @@ class EchoProtocol(asyncio.BufferedProtocol):
             if len(buffers) == 1:
                 sent = _os_write(self._fd, buffers[0])
             else:
-                assert _os_writev is not None  # DIRECT_WRITES says it exists
                 sent = _os_writev(self._fd, buffers[:_IOV_LIMIT])
         except OSError:
             sent = 0  # the transport's write meets the same error and handles it
