@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import select
 import socket
+from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
@@ -381,3 +383,436 @@ def test_run_hands_the_deflate_settings_to_serve(
 def test_the_page_ships_with_the_package() -> None:
     page = server.load_page()
     assert b"new WebSocket(" in page and b'id="status"' in page and b'id="log"' in page
+
+
+# ---------------------------------------------------------------- the echo loop, one read at a time
+
+TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
+
+
+def _use(impl: ModuleType, monkeypatch: pytest.MonkeyPatch, direct: bool) -> ModuleType:
+    """Make the server use ``impl``'s codec, and write to sockets directly or not."""
+    if direct and not server.DIRECT_WRITES:
+        pytest.skip("direct writes exist on POSIX only")
+    for name in ("MessageDecoder", "Message", "Frame", "encode_frame", "encode_header"):
+        monkeypatch.setattr(server, name, getattr(impl, name))
+    monkeypatch.setattr(server, "DIRECT_WRITES", direct)
+    return impl
+
+
+@pytest.fixture(params=[True, False], ids=["direct", "transport"])
+def echo_impl(request: pytest.FixtureRequest, impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The server on this implementation's codec, writing to the socket directly or through the transport."""
+    return _use(impl, monkeypatch, request.param)
+
+
+@pytest.fixture
+def direct_impl(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The server on this implementation's codec, writing to the socket directly."""
+    return _use(impl, monkeypatch, True)
+
+
+class _Transport(asyncio.Transport):
+    """Behaves as asyncio's socket transport does, on a non-blocking socket, and records every write.
+
+    A write sends what the socket takes and queues the rest; the queue goes out on :meth:`flush`. As
+    asyncio's, it calls ``pause_writing()`` once the queue is above the high-water mark and
+    ``resume_writing()`` once it is down to the low one.
+    """
+
+    def __init__(self, sock: socket.socket, protocol: EchoProtocol) -> None:
+        super().__init__()
+        self.sock = sock
+        self.protocol = protocol
+        self.writes: list[bytes] = []
+        self.queue = bytearray()
+        self.high, self.low = 64 * 1024, 16 * 1024
+        self.paused = self.closing = self.eof = False
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"socket": self.sock, "peername": ("client", 1)}.get(name, default)
+
+    def write(self, data: Any) -> None:
+        data = bytes(data)
+        self.writes.append(data)
+        if not self.queue:
+            try:
+                data = data[self.sock.send(data) :]
+            except BlockingIOError:
+                pass
+        self.queue += data
+        if not self.paused and len(self.queue) > self.high:
+            self.paused = True
+            self.protocol.pause_writing()
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def flush(self) -> None:
+        if self.queue:
+            try:
+                del self.queue[: self.sock.send(self.queue)]
+            except BlockingIOError:
+                pass
+        if self.paused and len(self.queue) <= self.low:
+            self.paused = False
+            self.protocol.resume_writing()
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def write_eof(self) -> None:
+        self.eof = True
+
+    def close(self) -> None:
+        self.closing = True
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        assert high is not None and low is not None
+        self.high, self.low = high, low
+
+    def get_write_buffer_size(self) -> int:
+        return len(self.queue)
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+class _Connection:
+    """An EchoProtocol fed by hand, read by read, its output read from a socket pair."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ours, self.peer = socket.socketpair()
+        self.ours.setblocking(False)
+        self.protocol = EchoProtocol(b"", 1 << 24, set())
+        self.transport = _Transport(self.ours, self.protocol)
+        self.system_writes = 0  # direct writes: os.write() and os.writev() calls
+        real_write, real_writev = server._os_write, server._os_writev
+
+        def counted_write(fd: int, data: Any) -> int:
+            self.system_writes += 1
+            return real_write(fd, data)
+
+        def counted_writev(fd: int, buffers: Any) -> int:
+            self.system_writes += 1
+            return real_writev(fd, buffers)
+
+        monkeypatch.setattr(server, "_os_write", counted_write)
+        monkeypatch.setattr(server, "_os_writev", counted_writev)
+        self.protocol.connection_made(self.transport)
+        self.protocol.data_received(VALID + b"\r\n\r\n")
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += self.read(1)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        self.system_writes = 0
+        self.transport.writes.clear()
+
+    @property
+    def direct(self) -> bool:
+        return self.protocol._socket_fd >= 0
+
+    def receive(self, data: bytes) -> int:
+        """Deliver ``data`` as asyncio's transport does, into the protocol's buffer (as many reads as it takes).
+
+        Each read overwrites the buffer: whatever the decoder kept from the last one must be its own copy.
+        Returns the number of reads.
+        """
+        reads = 0
+        while data:
+            buffer = self.protocol.get_buffer(-1)
+            n = min(len(buffer), len(data))
+            buffer[:n] = data[:n]
+            buffer[n : n + 16] = b"\xaa" * len(buffer[n : n + 16])  # garbage behind the read, as in a reused buffer
+            self.protocol.buffer_updated(n)
+            data = data[n:]
+            reads += 1
+        return reads
+
+    def read(self, size: int) -> bytes:
+        """``size`` bytes of the server's output (letting the transport send what it queued meanwhile)."""
+        data = b""
+        for _ in range(100_000):  # a bound on the loop, not on time
+            self.transport.flush()
+            if len(data) == size:
+                return data
+            if select.select([self.peer], [], [], 0.01)[0]:
+                chunk = self.peer.recv(size - len(data))
+                assert chunk, data
+                data += chunk
+        raise AssertionError(f"{len(data)} of {size} bytes")
+
+    def close(self) -> None:
+        self.protocol.connection_lost(None)
+        self.ours.close()
+        self.peer.close()
+
+
+def _in_loop(test: Any) -> Any:
+    """Run ``test`` inside a running event loop (asyncio's default, a selector loop on POSIX)."""
+
+    async def main() -> Any:
+        return test()
+
+    return asyncio.run(main())
+
+
+def _burst(impl: ModuleType) -> tuple[bytes, bytes]:
+    """Client frames of every kind in one buffer, and the server's answer to them, in order."""
+    encode = impl.encode_frame
+    big, bigger = bytes(range(256)) * 80, bytes(range(255, -1, -1)) * 300  # 20 KiB and 75 KiB: vectored
+    sent = [
+        encode(TEXT, "héllo", mask=True),
+        encode(BINARY, b"", mask=True),
+        encode(PING, b"are you there", mask=True),
+        encode(BINARY, big, mask=True),
+        encode(PONG, b"unsolicited", mask=True),
+        encode(TEXT, "frag", fin=False, mask=True),
+        encode(PING, b"between", mask=True),
+        encode(CONTINUATION, "mented", mask=True),
+        encode(BINARY, bigger, mask=True),
+        encode(BINARY, b"x" * 125, mask=True),
+        encode(TEXT, "ünïcode" * 40, mask=True),
+    ]
+    echoed = [
+        encode(TEXT, "héllo"),
+        encode(BINARY, b""),
+        encode(PONG, b"are you there"),
+        encode(BINARY, big),
+        encode(PONG, b"between"),
+        encode(TEXT, "fragmented"),
+        encode(BINARY, bigger),
+        encode(BINARY, b"x" * 125),
+        encode(TEXT, "ünïcode" * 40),
+    ]
+    return b"".join(sent), b"".join(echoed)
+
+
+def test_every_message_of_a_read_is_echoed_in_order_with_one_write(
+    echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, expected = _burst(echo_impl)
+
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        connection.protocol.data_received(data)
+        assert connection.read(len(expected)) == expected
+        if connection.direct:
+            assert (connection.system_writes, connection.transport.writes) == (1, [])
+        else:
+            assert (connection.system_writes, len(connection.transport.writes)) == (0, 1)
+        connection.close()
+
+    _in_loop(test)
+
+
+def test_a_read_of_one_message_is_echoed_with_one_write(echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        for size in (0, 1, 125, 126, server.VECTORED_MIN - 1, server.VECTORED_MIN, 70000):
+            payload = bytes(i % 251 for i in range(size))
+            connection.receive(echo_impl.encode_frame(BINARY, payload, mask=True))
+            expected = echo_impl.encode_frame(BINARY, payload)
+            assert connection.read(len(expected)) == expected
+        writes = connection.system_writes if connection.direct else len(connection.transport.writes)
+        assert writes == 7
+        assert connection.direct == (connection.transport.writes == [])
+        connection.close()
+
+    _in_loop(test)
+
+
+def test_frames_split_anywhere_across_reads_are_echoed_alike(
+    echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encode = echo_impl.encode_frame
+    data = encode(TEXT, "a€b", mask=True) + encode(BINARY, b"\x00" * 300, mask=True) + encode(PING, b"!", mask=True)
+    expected = encode(TEXT, "a€b") + encode(BINARY, b"\x00" * 300) + encode(PONG, b"!")
+
+    def test() -> None:
+        for cut in range(1, len(data)):
+            for second in (cut, (cut + len(data)) // 2):  # two or three reads
+                connection = _Connection(monkeypatch)
+                for start, end in ((0, cut), (cut, second), (second, len(data))):
+                    connection.receive(data[start:end])
+                assert connection.read(len(expected)) == expected, (cut, second)
+                connection.close()
+
+    _in_loop(test)
+
+
+def test_reads_into_the_reused_buffer_are_echoed_alike(echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    data, expected = _burst(echo_impl)
+    huge = echo_impl.encode_frame(BINARY, bytes(range(256)) * 2048, mask=True)  # 512 KiB: fills every buffer size
+
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        assert len(connection.protocol.get_buffer(-1)) == server.READ_MIN
+        for chunk in (7, 1000, server._VIEW_MIN - 1, server._VIEW_MIN, 50000):  # copies, views, both
+            reads = sum(connection.receive(data[i : i + chunk]) for i in range(0, len(data), chunk))
+            assert reads >= len(data) // server.READ_MAX
+            assert connection.read(len(expected)) == expected, chunk
+        # Reads that fill the buffer double it, up to asyncio's own read size.
+        assert connection.receive(huge) > 1
+        assert len(connection.protocol.get_buffer(-1)) == server.READ_MAX
+        echo = echo_impl.encode_frame(BINARY, bytes(range(256)) * 2048)
+        assert connection.read(len(echo)) == echo
+        connection.close()
+
+    _in_loop(test)
+
+
+@pytest.mark.parametrize("failure", ["partial", BlockingIOError, InterruptedError])
+def test_what_a_direct_write_leaves_goes_through_the_transport(
+    direct_impl: ModuleType, monkeypatch: pytest.MonkeyPatch, failure: Any
+) -> None:
+    encode = direct_impl.encode_frame
+    data, expected = _burst(direct_impl)
+    small, large = encode(TEXT, "one", mask=True), encode(BINARY, b"L" * 30000, mask=True)
+
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        real_write = server._os_write
+
+        def short_write(fd: int, frame: Any) -> int:
+            if failure != "partial":
+                raise failure()
+            return real_write(fd, bytes(frame)[:3])  # the kernel took 3 bytes
+
+        def short_writev(fd: int, buffers: Any) -> int:
+            if failure != "partial":
+                raise failure()
+            return real_write(fd, b"".join(buffers)[:20001])  # ends inside a buffer
+
+        monkeypatch.setattr(server, "_os_write", short_write)
+        monkeypatch.setattr(server, "_os_writev", short_writev)
+        connection.receive(small)  # one small read: os.write()
+        connection.receive(large)  # one large read, one message: os.writev()
+        connection.protocol.data_received(data)  # one read, many messages: os.writev()
+        echoes = encode(TEXT, "one") + encode(BINARY, b"L" * 30000) + expected
+        assert connection.read(len(echoes)) == echoes
+        assert len(connection.transport.writes) == 3  # the rest of each, in order
+        connection.close()
+
+    _in_loop(test)
+
+
+def test_a_broken_connection_fails_through_the_transport(
+    echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        connection.peer.close()
+        failures: list[bytes] = []
+
+        def broken_write(data: Any) -> None:  # asyncio's transport reports the error and closes
+            failures.append(bytes(data))
+            connection.transport.closing = True
+
+        monkeypatch.setattr(connection.transport, "write", broken_write)
+        connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"lost", mask=True))
+        assert failures == [echo_impl.encode_frame(BINARY, b"lost")]
+        connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"also lost", mask=True))
+        assert len(failures) == 1  # a closing transport is not written to again
+        connection.protocol.connection_lost(None)
+        connection.ours.close()
+
+    _in_loop(test)
+
+
+def test_close_ends_the_batch_and_the_echo_loop(echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    encode = echo_impl.encode_frame
+
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        connection.protocol.data_received(
+            encode(TEXT, "last", mask=True) + encode(CLOSE, b"\x03\xe8bye", mask=True) + encode(TEXT, "late", mask=True)
+        )
+        expected = encode(TEXT, "last") + encode(CLOSE, b"\x03\xe8bye")
+        assert connection.read(len(expected)) == expected
+        assert connection.transport.eof and connection.protocol._fd == -1
+        connection.protocol.data_received(encode(TEXT, "after the close", mask=True))  # dropped
+        connection.transport.write_eof = lambda: None  # type: ignore[method-assign]
+        connection.ours.shutdown(socket.SHUT_WR)
+        assert connection.peer.recv(100) == b""
+        connection.close()
+
+    _in_loop(test)
+
+
+def test_a_protocol_error_echoes_what_came_before_then_closes(
+    echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encode = echo_impl.encode_frame
+
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        connection.protocol.data_received(
+            encode(TEXT, "ok", mask=True) + encode(PING, b"p", mask=True) + encode(TEXT, b"\xff", mask=True)
+        )
+        expected = encode(TEXT, "ok") + encode(PONG, b"p")
+        answer = connection.read(len(expected) + 2 + 2)
+        assert answer[: len(expected)] == expected
+        assert answer[len(expected)] == 0x88 and answer[len(expected) + 2 :] == (1007).to_bytes(2, "big")
+        connection.close()
+
+    _in_loop(test)
+
+
+def test_direct_writes_stop_while_the_transport_holds_bytes(
+    echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        if not connection.direct:
+            assert connection.protocol._fd == -1
+            connection.close()
+            return
+        assert (connection.transport.high, connection.transport.low) == (0, 0)  # pause_writing() at its first byte
+        fd = connection.ours.fileno()
+        assert connection.protocol._fd == fd
+        connection.protocol.pause_writing()
+        assert connection.protocol._fd == -1 and connection.transport.reading  # below the high-water mark
+        connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"queued", mask=True))
+        assert connection.system_writes == 0 and connection.transport.writes == [
+            echo_impl.encode_frame(BINARY, b"queued")
+        ]
+        monkeypatch.setattr(connection.transport, "get_write_buffer_size", lambda: server.FLOW_HIGH_WATER + 1)
+        connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"more", mask=True))
+        assert not connection.transport.reading  # above it: the server stops reading
+        connection.protocol.resume_writing()
+        assert connection.protocol._fd == fd and connection.transport.reading
+        connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"direct", mask=True))
+        assert connection.system_writes == 1
+        connection.close()
+
+    _in_loop(test)
+
+
+# ---------------------------------------------------------------- the echo loop over a real connection
+
+
+def test_order_holds_while_a_slow_reader_makes_writes_queue(echo_impl: ModuleType) -> None:
+    count = 200
+    payloads = [bytes([i]) * (70000 if i % 3 == 0 else 5 + i) for i in range(count)]  # ~4.6 MiB in flight
+
+    async def scenario() -> None:
+        listener, reader, writer, protocol = await _open_echo(small_buffers=True)
+        for payload in payloads:
+            writer.write(echo_impl.encode_frame(BINARY, payload, mask=True))
+        while protocol.transport.is_reading():  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+        assert protocol.paused
+        for payload in payloads:
+            echo = echo_impl.encode_frame(BINARY, payload)
+            assert await reader.readexactly(len(echo)) == echo
+        if server.DIRECT_WRITES:  # everything sent: the echo writes to the socket directly again
+            assert protocol._fd == protocol.transport.get_extra_info("socket").fileno()
+        writer.close()
+        listener.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))

@@ -1,30 +1,148 @@
-"""``python -m wscodec bench --server`` in its quick form: every server starts, echoes correctly and is timed."""
+"""``python -m wscodec bench --server``: every server starts, echoes correctly and is timed; instruction counts.
+
+Nothing here compares speeds: the runs are tiny, and only the shape of the
+tables and the sanity of the figures are checked.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
+from pathlib import Path
 
+import pytest
+
+from wscodec.__main__ import main
 from wscodec.benchmark import server_echo
 from wscodec.benchmark.harness import ERROR, RATIO
+
+PEERS = {"picows", "websockets", "aiohttp"}
+UVLOOP = importlib.util.find_spec("uvloop") is not None
+
+
+def _rows(section: dict[str, object]) -> dict[str, list[object]]:
+    rows = section["rows"]
+    assert isinstance(rows, list)
+    errors = [row for row in rows if str(row[0]).startswith(ERROR)]
+    assert errors == []
+    return {row[0]: row for row in rows if row[0] != RATIO}
 
 
 def test_quick_server_bench_measures_every_server() -> None:
     messages: list[str] = []
-    [section] = server_echo.run(argparse.Namespace(quick=True), messages.append)
+    [section] = server_echo.run(argparse.Namespace(quick=True, instructions="no"), messages.append)
     assert section["columns"][:3] == ["server", "version", "kind"] and len(section["columns"]) == 3 + 2 * 3
-    errors = [row for row in section["rows"] if str(row[0]).startswith(ERROR)]
-    assert errors == []
-    rows = {row[0]: row for row in section["rows"] if row[0] != RATIO}
-    assert set(rows) == {server.label for server in server_echo.SERVERS}
+    rows = _rows(section)  # type: ignore[arg-type]
+    expected = {server.label for server in server_echo.SERVERS if UVLOOP or not server.uvloop}
+    assert set(rows) == expected
+    assert any(note.startswith("uvloop is not installed") for note in section["notes"]) == (not UVLOOP)
     # a peer library may be missing (websockets needs Python >= 3.11): its row says so
-    peers = {"websockets", "aiohttp"}
-    present = {peer for peer in peers if importlib.util.find_spec(peer) is not None}
-    for label in ("wscodec serve (pure)", *sorted(present)):
-        rates = rows[label][3:6]
-        assert all(isinstance(rate, float) and rate > 0 for rate in rates), rows[label]
-    for label in peers - present:
-        assert rows[label][1] == "not installed" and rows[label][3:] == [None] * 6, rows[label]
-    compiled = rows["wscodec serve (compiled)"]
-    assert compiled[1] == "not built" or all(isinstance(rate, float) and rate > 0 for rate in compiled[3:6])
+    present = {peer for peer in PEERS if importlib.util.find_spec(peer) is not None}
+    for server in server_echo.SERVERS:
+        if server.label not in rows:
+            continue
+        row = rows[server.label]
+        if server.implementation == "cython" and row[1] == "not built":
+            continue
+        if server.ours or server.name in present:
+            assert all(isinstance(v, float) and v > 0 for v in row[3:9]), row
+            assert server.uvloop == ("uvloop" in str(row[1])), row
+        else:
+            assert row[1] == "not installed" and row[3:] == [None] * 6, row
     assert messages and all(m.startswith("server: ") for m in messages)
+
+
+def _fake(label: str, ours: bool, uvloop: bool) -> server_echo.Server:
+    return server_echo.Server(label, "wscodec", "kind", "wscodec", None, ours, uvloop)
+
+
+def test_ratios_compare_with_the_best_peer_on_the_same_event_loop() -> None:
+    servers = [
+        _fake("ours", True, False),
+        _fake("peer a", False, False),
+        _fake("peer b", False, False),
+        _fake("ours + uvloop", True, True),
+        _fake("peer a + uvloop", False, True),
+        _fake("missing", False, False),
+    ]
+    measured: dict[str, list[object]] = {
+        "ours": [100, 10.0],
+        "peer a": [400, 40.0],
+        "peer b": [200, 20.0],
+        "ours + uvloop": [50, 5.0],
+        "peer a + uvloop": [100, 2.0],
+    }
+    versions = dict.fromkeys(measured, "1.0")
+    absent = {"missing": "not installed"}
+    rows = server_echo._table(servers, measured, versions, absent, [True, False])  # type: ignore[arg-type]
+    labels = ["ours", RATIO, "peer a", "peer b", "ours + uvloop", RATIO, "peer a + uvloop", "missing"]
+    assert [row[0] for row in rows] == labels
+    assert rows[1][3:] == [0.25, 2.0]  # 100/400 msg/s; 20/10 CPU: the best peer of its loop, not the uvloop one
+    assert rows[5][3:] == [0.5, 0.4]
+    assert rows[-1] == ["missing", "not installed", "kind", None, None]
+
+
+def test_uvloop_rows_are_left_out_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_echo, "_uvloop_version", lambda: None)
+    servers, notes = server_echo._servers(None)
+    assert servers == [server for server in server_echo.SERVERS if not server.uvloop] and len(servers) == 5
+    assert notes == ["uvloop is not installed: its rows are left out"]
+
+
+def test_every_server_has_a_row_on_each_event_loop() -> None:
+    labels = [server.label for server in server_echo.SERVERS]
+    assert len(labels) == len(set(labels)) == 10
+    base = [server for server in server_echo.SERVERS if not server.uvloop]
+    assert {server.name for server in base} == {"wscodec", *PEERS}
+    assert base[0].args == ("-m", "wscodec", "serve")  # the command itself, on asyncio's default loop
+    on_uvloop = {server.label: server for server in server_echo.SERVERS if server.uvloop}
+    for server in base:
+        twin = on_uvloop[f"{server.label} + uvloop"]
+        assert twin.args[-1] == server.name and "--uvloop" in twin.args and twin.ours == server.ours
+
+
+def test_without_valgrind_the_instruction_table_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    sections = server_echo.run(argparse.Namespace(quick=True, instructions="only"), lambda message: None)
+    assert len(sections) == 1 and sections[0]["rows"] == []
+    assert "valgrind is not installed" in sections[0]["notes"][0]
+
+
+def test_the_instructions_option_chooses_the_tables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["bench", "--server", "--instructions", "only"]) == 0
+    out = capsys.readouterr().out
+    assert "user-space instructions per round trip" in out and "valgrind is not installed" in out
+    assert "server CPU" not in out
+    with pytest.raises(SystemExit):
+        main(["bench", "--server", "--instructions", "always"])
+
+
+def test_callgrind_totals_are_read(tmp_path: Path) -> None:
+    out = tmp_path / "callgrind.out"
+    out.write_text(
+        "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 123456\n\nfn=main\n1 5\ntotals: 123456\n"
+    )
+    assert server_echo._callgrind_total(out) == 123456
+    out.write_text("events: Ir\n")
+    with pytest.raises(ValueError, match="no instruction total"):
+        server_echo._callgrind_total(out)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)")
+def test_instructions_per_round_trip_are_counted_under_callgrind() -> None:
+    [compiled] = [server for server in server_echo.SERVERS if server.implementation == "cython" and not server.uvloop]
+    messages: list[str] = []
+    section = server_echo.instruction_table([compiled], messages.append, counts=(2, 12), sizes=(16,))
+    assert section["columns"] == ["server", "version", "kind", "16 B instructions/msg"]
+    [row] = section["rows"]
+    assert row[0] == compiled.label and not str(row[0]).startswith(ERROR), row
+    if row[1] != "not built":
+        # a round trip runs the event loop, the decoder and a write: thousands of instructions, not millions
+        assert isinstance(row[3], int) and 1_000 < row[3] < 1_000_000, row
+    assert "(instructions of a run with 12 round trips" in section["notes"][0]
+    assert messages == [f"server: counting instructions of {compiled.label}"]

@@ -1,19 +1,25 @@
 """``python -m wscodec serve``: a WebSocket echo server built on wscodec and the standard library alone.
 
 It is also the reference for building a server on the sans-I/O codec: an
-:class:`asyncio.Protocol` (callbacks, no streams: the fastest pure-asyncio
-path) that
+:class:`asyncio.BufferedProtocol` (callbacks, no streams, reads into a buffer
+it reuses: the fastest pure-asyncio path) that
 
 1. reads the HTTP/1.1 request head and answers the opening handshake of
    RFC 6455 §4.2 (:func:`parse_request`, :func:`respond`), serving a small
    test page at ``GET /`` when the request asks for no upgrade;
 2. negotiates permessage-deflate (RFC 7692) when the client offers it
    (:class:`DeflateSettings`; ``--no-deflate`` declines it);
-3. feeds every byte after it to a :class:`wscodec.MessageDecoder` and echoes
+3. feeds every read after it to a :class:`wscodec.MessageDecoder` and echoes
    each message (compressed again when deflate was agreed), answers pings,
-   and echoes the peer's close frame;
+   and echoes the peer's close frame: all that one read completes goes out
+   in one write;
 4. on a :class:`wscodec.ProtocolError`, echoes what the decoder completed
    before the error, then fails the connection with the error's close code.
+
+On asyncio's selector event loop (POSIX) the echoes go to the socket with
+``os.write``/``os.writev`` while the transport has nothing queued, and through
+the transport otherwise (see ``DIRECT_WRITES``): per message, asyncio's
+Python-level ``transport.write()`` costs more than decoding and framing.
 """
 
 from __future__ import annotations
@@ -21,18 +27,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import http
 import importlib.resources
 import logging
+import os
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 import wscodec
 from wscodec import (
     DeflateParams,
+    Frame,
+    Message,
     MessageDecoder,
     Opcode,
     PerMessageDeflate,
@@ -214,9 +224,43 @@ def _http_response(status: int, headers: Iterable[tuple[str, str]], body: bytes 
 
 _HANDSHAKE, _OPEN, _LINGERING = "handshake", "open", "lingering"
 
+# Direct writes: on asyncio's selector event loop, a Python-level transport.write() costs more than the
+# echo's whole decoding and framing. While the transport holds no unsent bytes, nothing can be queued
+# ahead of an echo, so it goes straight to the socket with os.write()/os.writev(), a single system call;
+# whatever the kernel does not take (and everything while bytes are queued) goes through the transport,
+# which keeps the order. To know when its queue is empty without asking per message, the transport's
+# write limits are set to 0: it calls pause_writing() as soon as it holds a byte and resume_writing()
+# once it has sent the last one. POSIX only (a Windows socket is no file descriptor); uvloop's
+# transport, written in C, needs no help.
+DIRECT_WRITES = os.name == "posix" and hasattr(os, "writev")
+#: with direct writes, stop reading while the transport holds more than this (asyncio's own default)
+FLOW_HIGH_WATER = 64 * 1024
+#: the read buffer starts at READ_MIN bytes and doubles, up to READ_MAX (asyncio's own read size), each
+#: time a read fills it
+READ_MIN, READ_MAX = 16 * 1024, 256 * 1024
+# A read is fed to the decoder as a copy up to this size (a small bytearray is the cheapest input), and
+# as a view of the buffer from it on (no copy of a large read). The decoder keeps no reference to either.
+_VIEW_MIN = 4096
+_IOV_LIMIT = 512  # buffers per writev() call: well below any system's IOV_MAX (1024 on Linux)
 
-class EchoProtocol(asyncio.Protocol):
-    """One client connection: the handshake, then the echo loop, then the closing handshake."""
+
+def _no_writev(fd: int, buffers: Sequence[bytes | memoryview]) -> int:
+    raise OSError("no os.writev() here")  # never called: DIRECT_WRITES needs it
+
+
+# module globals, so that tests can stand in
+_os_write: Callable[[int, bytes | memoryview], int] = os.write
+_os_writev: Callable[[int, Sequence[bytes | memoryview]], int] = getattr(os, "writev", _no_writev)
+
+
+class EchoProtocol(asyncio.BufferedProtocol):
+    """One client connection: the handshake, then the echo loop, then the closing handshake.
+
+    The transport reads into one buffer per connection (no allocation per read: asyncio's plain
+    Protocol gets a fresh 256 KiB bytes object per read, which malloc may serve with mmap/munmap).
+    Every read is fed to the decoder at once and everything it completes is answered with one write:
+    a read that carries several messages gets their echoes (and any pong or close) in one system call.
+    """
 
     def __init__(
         self,
@@ -228,33 +272,125 @@ class EchoProtocol(asyncio.Protocol):
         self._page = page
         self._deflate_settings = deflate
         self._deflate: PerMessageDeflate | None = None  # once agreed
+        # a data message's frame: compressed once deflate is agreed (RFC 7692 §7.2.1, with this
+        # connection's own window)
+        self._encode: Callable[[int, bytes], bytes] = encode_frame
         self._max_message_size = max_message_size
         self._connections = connections
         self._state = _HANDSHAKE
+        self._open = False  # the echo loop runs: data_received's first test
         self._head = bytearray()
-        self._decoder: MessageDecoder | None = None
+        self._feed: Callable[[bytes | bytearray | memoryview], list[Message | Frame]] = _not_open  # once open
         self._timer: asyncio.TimerHandle | None = None
         self._what = "(no request)"  # the log line's summary of the request
         self._close_code = 1006  # no close frame seen (RFC 6455 §7.1.5) until one is
-        self._messages_in = self._messages_out = self._bytes_in = self._bytes_out = 0
+        self._messages_in = self._dropped = self._bytes_in = self._bytes_out = 0
+        self._socket_fd = -1  # the socket's descriptor if this connection may write to it directly
+        self._fd = -1  # where to write an echo directly now; -1: through the transport
+        self._blocked = False  # the transport holds unsent bytes (from pause_writing to resume_writing)
+        self._buffer = bytearray(READ_MIN)  # what the transport reads into
 
     # asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Start the handshake timer."""
+        """Start the handshake timer; set up direct writes where they apply."""
         self._transport = cast(asyncio.Transport, transport)
         self._loop = asyncio.get_running_loop()
         self._started = self._loop.time()
         self._connections.add(self)
         self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, self._transport.close)
+        sock = transport.get_extra_info("socket")
+        if (
+            DIRECT_WRITES
+            and sock is not None
+            and isinstance(self._loop, asyncio.SelectorEventLoop)
+            and transport.get_extra_info("sslcontext") is None  # TLS bytes must go through the transport
+        ):
+            self._socket_fd = sock.fileno()
+            self._transport.set_write_buffer_limits(high=0, low=0)
 
-    def data_received(self, data: bytes) -> None:
-        """Feed the handshake or the decoder; bytes that arrive while closing are dropped."""
+    def get_buffer(self, sizehint: int) -> bytearray:
+        """The connection's read buffer."""
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Feed the ``nbytes`` just read to the decoder and echo what they complete (see data_received)."""
+        if nbytes >= _VIEW_MIN or not self._open:
+            self._other_read(nbytes)
+            return
+        # The common case in line (one call less): a small read while the echo loop runs.
+        self._bytes_in += nbytes
+        try:
+            events = self._feed(self._buffer[:nbytes])
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        # The commonest, in line too: one small data message, nothing queued in the transport.
+        if len(events) == 1 and (fd := self._fd) >= 0 and type(event := events[0]) is Message:
+            payload = event.payload
+            if len(payload) < VECTORED_MIN:
+                # A TEXT payload arrives as bytes the decoder already validated as UTF-8: it goes back
+                # as it came, with no decode/encode round trip.
+                frame = self._encode(event.opcode, payload)
+                self._messages_in += 1
+                try:
+                    sent = _os_write(fd, frame)
+                except OSError:
+                    sent = 0  # the transport's write meets the same error and handles it
+                self._bytes_out += sent
+                if sent != len(frame):
+                    self._queue([memoryview(frame)[sent:]], 1)
+                return
+        if events:
+            self._echo(events)
+
+    def _other_read(self, nbytes: int) -> None:
+        """A large read (fed as a view of the buffer, which grows if it filled it), or one outside the echo loop."""
+        buffer = self._buffer
+        if nbytes < _VIEW_MIN:
+            self.data_received(buffer[:nbytes])
+            return
+        if nbytes == len(buffer) and nbytes < READ_MAX:
+            self._buffer = bytearray(2 * nbytes)  # the next read may bring more
+        with memoryview(buffer) as view:
+            self.data_received(view[:nbytes])
+
+    def data_received(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed the decoder and echo what it completes; before that, the handshake; after, drop the bytes.
+
+        asyncio calls buffer_updated() instead, which comes here for all but small reads.
+        """
         self._bytes_in += len(data)
-        if self._state is _OPEN:
-            self._receive_frames(data)
-        elif self._state is _HANDSHAKE:
-            self._receive_head(data)
+        if not self._open:
+            if self._state is _HANDSHAKE:
+                self._receive_head(data)
+            return
+        try:
+            events = self._feed(data)
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        # The common case of a large read in line: one uncompressed message, nothing queued in the
+        # transport. Its payload goes out beside its header, uncopied.
+        if len(events) == 1 and (fd := self._fd) >= 0 and type(event := events[0]) is Message and self._deflate is None:
+            payload = event.payload
+            header = encode_header(event.opcode, len(payload))
+            self._messages_in += 1
+            try:
+                sent = _os_writev(fd, (header, payload))
+            except OSError:
+                sent = 0  # the transport's write meets the same error and handles it
+            self._bytes_out += sent
+            if sent != len(header) + len(payload):
+                self._queue(_unsent([header, payload], sent), 1)
+        elif events:  # none while a large message is still arriving
+            self._echo(events)
+
+    def _fail(self, exc: ProtocolError) -> None:
+        # Whatever the client sent correctly before the violation is still echoed (RFC 6455 §7.1.7 only
+        # asks the connection to be failed), then the close frame carries the error's code.
+        reason = exc.reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+        self._echo(exc.frames, encode_close(exc.code, reason), exc.code)
 
     def eof_received(self) -> bool:
         """The client closed its side: close ours (returning False tells asyncio to)."""
@@ -262,15 +398,17 @@ class EchoProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Write the connection's log line."""
+        self._open = False
+        self._fd = -1  # the transport closes the socket next: its descriptor may then be reused
         if self._timer is not None:
             self._timer.cancel()
         self._connections.discard(self)
         peer = self._transport.get_extra_info("peername") or ("?", 0)
         traffic = f"in={self._bytes_in} B out={self._bytes_out} B"
-        if self._decoder is not None:
+        if self._feed is not _not_open:
             traffic = (
                 f"in={self._messages_in} msgs/{self._bytes_in} B"
-                f" out={self._messages_out} msgs/{self._bytes_out} B"
+                f" out={self._messages_in - self._dropped} msgs/{self._bytes_out} B"
                 f" close={self._close_code}"
             )
         log.info("%s:%s %s %s %.3f s", peer[0], peer[1], self._what, traffic, self._loop.time() - self._started)
@@ -279,16 +417,23 @@ class EchoProtocol(asyncio.Protocol):
     # fast enough (the write buffer is above its high-water mark), stop reading from it.
 
     def pause_writing(self) -> None:
-        """The write buffer is full: stop reading."""
-        self._transport.pause_reading()
+        """The transport holds unsent bytes (with direct writes), or more than its high-water mark."""
+        self._blocked = True
+        self._fd = -1  # what follows must queue behind those bytes
+        if self._socket_fd < 0:
+            self._transport.pause_reading()
+        # With direct writes the transport's mark is 0: _queue compares with FLOW_HIGH_WATER instead.
 
     def resume_writing(self) -> None:
-        """The write buffer has drained: read again."""
+        """The write buffer has drained (with direct writes: it is empty): read again."""
+        self._blocked = False
+        if self._open:
+            self._fd = self._socket_fd
         self._transport.resume_reading()
 
     # the opening handshake
 
-    def _receive_head(self, data: bytes) -> None:
+    def _receive_head(self, data: bytes | bytearray | memoryview) -> None:
         searched = max(0, len(self._head) - 3)  # the blank line may straddle two reads
         self._head += data
         end = self._head.find(b"\r\n\r\n", searched)
@@ -320,12 +465,17 @@ class EchoProtocol(asyncio.Protocol):
             headers.append(("Sec-WebSocket-Extensions", agreed.header()))
             settings = cast(DeflateSettings, self._deflate_settings)
             self._deflate = PerMessageDeflate(agreed, backend=settings.backend)
+            self._encode = functools.partial(encode_message, deflate=self._deflate)
             self._what += " (permessage-deflate)"
         self._write(_http_response(101, headers))
-        self._decoder = MessageDecoder(max_message_size=self._max_message_size, deflate=self._deflate)
+        self._feed = MessageDecoder(max_message_size=self._max_message_size, deflate=self._deflate).feed
         self._state = _OPEN
-        if rest:  # frames the client sent right behind its request
-            self._receive_frames(rest)
+        self._open = True
+        if not self._blocked:
+            self._fd = self._socket_fd
+        if rest:  # frames the client sent right behind its request (counted with it already)
+            self._bytes_in -= len(rest)
+            self.data_received(rest)
 
     def _refuse(self, exc: HttpError) -> None:
         self._what += f" {exc.status}"
@@ -336,57 +486,75 @@ class EchoProtocol(asyncio.Protocol):
 
     # the echo loop
 
-    def _receive_frames(self, data: bytes) -> None:
-        assert self._decoder is not None
-        try:
-            events = self._decoder.feed(data)
-        except ProtocolError as exc:
-            # Whatever the client sent correctly before the violation is still echoed (RFC 6455 §7.1.7
-            # only asks the connection to be failed), then the close frame carries the error's code.
-            for event in exc.frames:
-                self._on_event(event)
-            reason = exc.reason.encode("utf-8")[:123].decode("utf-8", "ignore")
-            self._send_close(encode_close(exc.code, reason), exc.code)
-            return
+    def _echo(self, events: list[Message | Frame], close: bytes | None = None, code: int = 1000) -> None:
+        """Answer ``events`` with one write: each data message echoed, each ping ponged, a close echoed.
+
+        ``close``: a close frame's payload to send after them (and its ``code``), then close.
+        """
+        frames: list[bytes] = []  # small frames, joined into one buffer
+        buffers: list[bytes] = []  # what to write
+        messages = 0
         for event in events:
-            self._on_event(event)
+            opcode = event.opcode
+            payload = event.payload
+            if type(event) is Message:
+                messages += 1
+                if len(payload) < VECTORED_MIN or self._deflate is not None:
+                    frames.append(self._encode(opcode, payload))
+                    continue
+                # A large payload goes out as it is, beside its header: no copy of it.
+                if frames:
+                    buffers.append(b"".join(frames))
+                    frames = []
+                buffers += (encode_header(opcode, len(payload)), payload)
+            elif opcode == Opcode.PING:
+                frames.append(encode_frame(Opcode.PONG, payload))  # §5.5.3: the pong carries the ping's payload
+            elif opcode == Opcode.CLOSE:
+                # §5.5.1: answer with a close frame, typically echoing the status code. The decoder has
+                # validated the payload; echoing it whole returns code and reason, and an empty close
+                # (no status, 1005) for an empty one. The decoder delivers nothing after it.
+                close, code = payload, parse_close(payload)[0]
+            # An unsolicited PONG is allowed (§5.5.3) and needs no answer.
+        if close is not None:
+            frames.append(encode_frame(Opcode.CLOSE, close))
+        if frames:
+            buffers.append(b"".join(frames))
+        self._messages_in += messages
+        if buffers:
+            self._send(buffers, messages)
+        if close is not None:
+            self._close_code = code
+            self._finish()
 
-    def _on_event(self, event: wscodec.Message | wscodec.Frame) -> None:
-        opcode = event.opcode
-        if opcode == Opcode.TEXT or opcode == Opcode.BINARY:
-            # A TEXT payload arrives as bytes the decoder already validated as UTF-8: it goes back
-            # as it came, with no decode/encode round trip.
-            self._messages_in += 1
-            if self._deflate is not None:
-                # Compressed back with this connection's own window (RFC 7692 §7.2.1).
-                if not self._transport.is_closing():
-                    self._write(encode_message(opcode, event.payload, deflate=self._deflate))
+    def _send(self, buffers: list[bytes], messages: int) -> None:
+        """Write ``buffers`` (``messages`` echoes among them): straight to the socket if allowed, else queued."""
+        if self._fd < 0:
+            self._queue(buffers, messages)
+            return
+        try:
+            if len(buffers) == 1:
+                sent = _os_write(self._fd, buffers[0])
             else:
-                self._send(opcode, event.payload)
-            self._messages_out += 1
-        elif opcode == Opcode.PING:
-            self._send(Opcode.PONG, event.payload)  # §5.5.3: the pong carries the ping's payload
-        elif opcode == Opcode.CLOSE:
-            # §5.5.1: answer with a close frame, typically echoing the status code. The decoder has
-            # validated the payload; echoing it whole returns code and reason, and an empty close
-            # (no status, 1005) for an empty one.
-            self._send_close(event.payload, parse_close(event.payload)[0])
-        # An unsolicited PONG is allowed (§5.5.3) and needs no answer.
+                sent = _os_writev(self._fd, buffers[:_IOV_LIMIT])
+        except OSError:
+            sent = 0  # the transport's write meets the same error and handles it
+        self._bytes_out += sent
+        if sent != sum(map(len, buffers)):
+            self._queue(_unsent(buffers, sent), messages)
 
-    def _send(self, opcode: int, payload: bytes) -> None:
+    def _queue(self, buffers: Sequence[bytes] | Sequence[bytes | memoryview], messages: int) -> None:
+        """Hand ``buffers`` (the rest of ``messages`` echoes) to the transport, which sends them after whatever
+        it holds."""
         if self._transport.is_closing():
-            return  # the connection broke (asyncio is about to report it): nothing more can be sent
-        if VECTORED_WRITES and len(payload) >= VECTORED_MIN:
-            header = encode_header(opcode, len(payload))
-            self._bytes_out += len(header) + len(payload)
-            self._transport.writelines((header, payload))
+            self._dropped += messages  # the connection broke (asyncio is about to report it): nothing is sent
+            return
+        self._bytes_out += sum(map(len, buffers))
+        if VECTORED_WRITES:
+            self._transport.writelines(buffers)
         else:
-            self._write(encode_frame(opcode, payload))
-
-    def _send_close(self, payload: bytes, code: int) -> None:
-        self._close_code = code
-        self._send(Opcode.CLOSE, payload)
-        self._finish()
+            self._transport.write(b"".join(buffers))
+        if self._socket_fd >= 0 and self._transport.get_write_buffer_size() > FLOW_HIGH_WATER:
+            self._transport.pause_reading()
 
     # closing
 
@@ -402,6 +570,8 @@ class EchoProtocol(asyncio.Protocol):
         server half-closes (its FIN goes first, as RFC 6455 §7.1.1 wants) and waits a moment.
         """
         self._state = _LINGERING
+        self._open = False
+        self._fd = -1
         self._transport.write_eof()
         if self._timer is not None:
             self._timer.cancel()
@@ -410,8 +580,22 @@ class EchoProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """The server is stopping: close with 1001 (going away) if open, then close the connection."""
         if self._state is _OPEN:
-            self._send_close(encode_close(1001, "server shutting down"), 1001)
+            self._echo([], encode_close(1001, "server shutting down"), 1001)
+        self._fd = -1
         self._transport.close()
+
+
+def _not_open(data: bytes | bytearray | memoryview) -> list[Message | Frame]:
+    raise RuntimeError("no WebSocket connection yet")  # never called: data_received checks _open first
+
+
+def _unsent(buffers: list[bytes], sent: int) -> list[bytes | memoryview]:
+    """What remains of ``buffers`` once their first ``sent`` bytes are written."""
+    for index, buffer in enumerate(buffers):
+        if sent < len(buffer):
+            return [memoryview(buffer)[sent:], *buffers[index + 1 :]]
+        sent -= len(buffer)
+    return []
 
 
 def _close_headers(length: int) -> list[tuple[str, str]]:

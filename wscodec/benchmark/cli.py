@@ -67,6 +67,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the echo-server round-trip benchmark (alone, or after the --only sections)",
     )
     parser.add_argument(
+        "--instructions",
+        choices=["auto", "only", "no"],
+        default="auto",
+        help=(
+            "with --server: also count each server's instructions per round trip under valgrind's callgrind "
+            "(auto: where valgrind is installed; only: that table alone; no: never) (default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
         "--integrations",
         action="store_true",
         help="run the drop-in integration benchmark (alone, or after the --only sections)",

@@ -1,15 +1,29 @@
-"""``python -m wscodec bench --server``: round trips per second through ``python -m wscodec serve``.
+"""``python -m wscodec bench --server``: round trips through ``python -m wscodec serve`` and its peers.
 
 Each server runs in its own process (so that client and server have a core
 each): wscodec's echo server with the compiled and with the pure codec, and,
-as peers, an echo server written the usual way on websockets and on aiohttp
-(this module's ``__main__`` runs those: ``python -m
-wscodec.benchmark.server_echo websockets|aiohttp``). One client, the same for
-every server, sends a binary message of 16 B, 1 KiB or 64 KiB and waits for
-its echo before sending the next: a blocking socket and pre-encoded frames, so
-that it costs as little as possible and the servers make the difference. The
-servers alternate within every pass, and the median of the passes is
-reported, beside the CPU time each server used per round trip (Linux).
+as peers, echo servers written the usual way on picows, websockets and
+aiohttp (this module's ``__main__`` runs those: ``python -m
+wscodec.benchmark.server_echo picows|websockets|aiohttp``). When uvloop is
+installed, every server runs a second time on it (``--uvloop``), as its own
+rows. One client, the same for every server, sends a binary message of 16 B,
+1 KiB or 64 KiB and waits for its echo before sending the next: a blocking
+socket and pre-encoded frames, so that it costs as little as possible and the
+servers make the difference.
+
+Two tables:
+
+* **CPU time** (every run): all servers run at once, alternating within every
+  pass; the median of the passes is reported, round trips per second and the
+  CPU time each server used per round trip (Linux's scheduler statistics).
+  On a shared machine these move by 10-15 % from run to run.
+* **Instructions** (where valgrind is installed): user-space instructions the
+  server executes per round trip, counted by valgrind's callgrind with
+  ``PYTHONHASHSEED`` fixed. Each server process runs once with 1,000 round
+  trips per size and once per size with 6,000 of that size; the difference,
+  divided by 5,000, leaves out start-up and shutdown. Repeatable to within a
+  few instructions, so it can decide a change the CPU time cannot; it counts
+  no kernel work and no cache misses.
 """
 
 from __future__ import annotations
@@ -17,13 +31,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +48,28 @@ from pathlib import Path
 from .harness import ERROR, RATIO, Progress, Section, Value
 from .registry import version
 
-__all__ = ["SERVERS", "SIZES", "run"]
+__all__ = [
+    "INSTRUCTION_COUNTS",
+    "INSTRUCTION_SIZES",
+    "SERVERS",
+    "SIZES",
+    "count_instructions",
+    "instruction_table",
+    "run",
+]
 
 #: message sizes of the echo, in bytes
 SIZES = (16, 1024, 65536)
+#: sizes of the instruction table: a 64 KiB message arrives in as many reads as the kernel splits it into,
+#: which depends on timing, so its instruction count is not repeatable
+INSTRUCTION_SIZES = (16, 1024)
+#: round trips of the short and the long run of the instruction table (``--quick``: a tenth)
+INSTRUCTION_COUNTS = (1000, 6000)
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 30.0
+#: under valgrind a server starts and runs 20-100 times slower
+VALGRIND_TIMEOUT = 900.0
+PEERS = ("picows", "websockets", "aiohttp")
 
 
 @dataclass(frozen=True)
@@ -46,30 +79,30 @@ class Server:
     label: str
     dist: str
     kind: str
-    args: tuple[str, ...]
+    name: str  # "wscodec" or one of PEERS
     implementation: str | None = None  # "cython" or "python" for wscodec's rows
     ours: bool = False
+    uvloop: bool = False
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The interpreter's arguments that start this server (``--host`` and ``--port`` follow)."""
+        if self.name == "wscodec" and not self.uvloop:
+            return ("-m", "wscodec", "serve")  # the command itself, nothing in between
+        return ("-m", __name__, *(("--uvloop",) if self.uvloop else ()), self.name)
 
 
-SERVERS = (
-    Server(
-        "wscodec serve (compiled)",
-        "wscodec",
-        "asyncio.Protocol + compiled codec",
-        ("-m", "wscodec", "serve"),
-        "cython",
-        True,
-    ),
-    Server(
-        "wscodec serve (pure)",
-        "wscodec",
-        "asyncio.Protocol + pure codec",
-        ("-m", "wscodec", "serve"),
-        "python",
-        True,
-    ),
-    Server("websockets", "websockets", "asyncio server, `async for` echo", ("-m", __name__, "websockets")),
-    Server("aiohttp", "aiohttp", "web.WebSocketResponse echo", ("-m", __name__, "aiohttp")),
+_BASE = (
+    Server("wscodec serve (compiled)", "wscodec", "asyncio protocol + compiled codec", "wscodec", "cython", True),
+    Server("wscodec serve (pure)", "wscodec", "asyncio protocol + pure codec", "wscodec", "python", True),
+    Server("picows", "picows", "Cython protocol, WSListener.on_ws_frame echo", "picows"),
+    Server("websockets", "websockets", "asyncio server, `async for` echo", "websockets"),
+    Server("aiohttp", "aiohttp", "web.WebSocketResponse echo", "aiohttp"),
+)
+
+#: every row: each server on asyncio's default event loop, then each again on uvloop
+SERVERS = _BASE + tuple(
+    Server(f"{s.label} + uvloop", s.dist, s.kind, s.name, s.implementation, s.ours, uvloop=True) for s in _BASE
 )
 
 
@@ -77,12 +110,35 @@ def _label(size: int) -> str:
     return f"{size >> 10} KiB" if size >= 1024 else f"{size} B"
 
 
+def _uvloop_version() -> str | None:
+    return version("uvloop")
+
+
+def _shown_version(server: Server) -> str | None:
+    """The version column: the server's library, and uvloop's on a uvloop row; None if either is missing."""
+    shown = version(server.dist)
+    if shown is None or not server.uvloop:
+        return shown
+    loop = _uvloop_version()
+    return None if loop is None else f"{shown}, uvloop {loop}"
+
+
 # ---------------------------------------------------------------- server processes
 
 
 @contextmanager
-def _server_process(server: Server, folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """Start ``server`` on a free loopback port; yield the process and the port; stop it."""
+def _server_process(
+    server: Server,
+    folder: Path,
+    *,
+    wrapper: Sequence[str] = (),
+    env_extra: Mapping[str, str] | None = None,
+    timeout: float = STARTUP_TIMEOUT,
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """Start ``server`` on a free loopback port (under ``wrapper``); yield the process and the port; stop it.
+
+    Stopping sends SIGTERM and waits for the process to exit (it is killed after ``timeout``).
+    """
     env = dict(os.environ)
     env.pop("WSCODEC_NO_EXTENSIONS", None)
     if server.implementation == "python":
@@ -90,10 +146,12 @@ def _server_process(server: Server, folder: Path) -> Iterator[tuple[subprocess.P
     # The children import the wscodec this process runs, wherever it lies.
     package_parent = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    log = folder / f"{server.label.split()[0]}-{server.implementation}.log"
+    env.update(env_extra or {})
+    tag = "-".join(filter(None, [server.name, server.implementation, "uvloop" if server.uvloop else ""]))
+    log = Path(tempfile.mkstemp(prefix=f"{tag}-", suffix=".log", dir=folder)[1])
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, *server.args, "--host", HOST, "--port", "0"],
+            [*wrapper, sys.executable, *server.args, "--host", HOST, "--port", "0"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -101,7 +159,7 @@ def _server_process(server: Server, folder: Path) -> Iterator[tuple[subprocess.P
             cwd=folder,
         )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
+        deadline = time.monotonic() + timeout
         while "ws://" not in (text := log.read_text("utf-8", "replace")):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{server.label} did not start: {text.strip()[-500:]}")
@@ -113,7 +171,7 @@ def _server_process(server: Server, folder: Path) -> Iterator[tuple[subprocess.P
     finally:
         process.terminate()
         try:
-            process.wait(STARTUP_TIMEOUT)
+            process.wait(timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -142,10 +200,10 @@ def _cpu_seconds(pid: int) -> float | None:
 class EchoClient:
     """A blocking WebSocket client that sends one pre-encoded message at a time and reads its echo."""
 
-    def __init__(self, port: int, size: int) -> None:
+    def __init__(self, port: int, size: int, timeout: float = STARTUP_TIMEOUT) -> None:
         import wscodec
 
-        self.sock = socket.create_connection((HOST, port), timeout=STARTUP_TIMEOUT)
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = wscodec.generate_key()
         self.sock.sendall(
@@ -190,6 +248,9 @@ class EchoClient:
         self.sock.close()
 
 
+# ---------------------------------------------------------------- the CPU-time table
+
+
 @dataclass
 class _Running:
     """A started server, its clients (one connection per size) and what was measured so far."""
@@ -229,31 +290,66 @@ def _start(server: Server, shown: str, folder: Path, stack: ExitStack, seconds: 
     return running
 
 
-def _ratios(values: list[Value], peers: list[list[Value]]) -> list[Value]:
-    """Each value against the best peer's: above 1 is better (more messages/s, less CPU per message)."""
+def _ratios(values: Sequence[Value], peers: Sequence[Sequence[Value]], higher_is_better: Sequence[bool]) -> list[Value]:
+    """Each value against the best peer's: above 1 is better (more messages/s, less CPU or fewer instructions)."""
     out: list[Value] = []
     for i, value in enumerate(values):
-        known = [v for peer in peers if isinstance(v := peer[i], float) and v]
-        if not isinstance(value, float) or not value or not known:
+        known = [v for peer in peers if isinstance(v := peer[i], (int, float)) and v]
+        if not isinstance(value, (int, float)) or not value or not known:
             out.append(None)
-        elif i < len(SIZES):  # messages/s
+        elif higher_is_better[i]:
             out.append(round(value / max(known), 2))
-        else:  # CPU per message
+        else:
             out.append(round(min(known) / value, 2))
     return out
 
 
-def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
-    """Measure every server, all running at once and interleaved within each pass; one section."""
-    quick = bool(getattr(args, "quick", False))
-    passes, seconds = (1, 0.05) if quick else (9, 0.15)
+def _servers(selected: Sequence[Server] | None) -> tuple[list[Server], list[str]]:
+    """The rows to measure (uvloop's only when it is installed) and a note on what was left out."""
+    servers = list(SERVERS if selected is None else selected)
+    if _uvloop_version() is None and any(s.uvloop for s in servers):
+        return [s for s in servers if not s.uvloop], ["uvloop is not installed: its rows are left out"]
+    return servers, []
+
+
+def _table(
+    servers: Sequence[Server],
+    measured: Mapping[str, list[Value]],
+    versions: Mapping[str, str],
+    absent: Mapping[str, str],
+    higher_is_better: Sequence[bool],
+) -> list[list[Value]]:
+    """Rows in ``servers`` order; each of ours followed by its ratios to the best peer on the same event loop."""
+    rows: list[list[Value]] = []
+    errors: list[list[Value]] = []
+    width = len(higher_is_better)
+    for server in servers:
+        if server.label in measured:
+            values = measured[server.label]
+            rows.append([server.label, versions[server.label], server.kind, *values])
+            peers = [
+                measured[s.label] for s in servers if not s.ours and s.uvloop == server.uvloop and s.label in measured
+            ]
+            if server.ours and peers:
+                rows.append([RATIO, "", "", *_ratios(values, peers, higher_is_better)])
+        elif absent[server.label].startswith(ERROR):
+            errors.append([f"{absent[server.label]} ({server.label})", *[None] * (width + 2)])
+        else:
+            rows.append([server.label, absent[server.label], server.kind, *[None] * width])
+    return rows + errors
+
+
+def cpu_table(
+    servers: Sequence[Server], progress: Progress, *, passes: int, seconds: float, notes: Sequence[str] = ()
+) -> Section:
+    """Measure ``servers``, all running at once and interleaved within each pass: the CPU-time section."""
     columns = [f"{_label(s)} msg/s" for s in SIZES] + [f"{_label(s)} server CPU µs/msg" for s in SIZES]
-    absent: dict[str, str] = {}  # label -> "not installed" / "not built"
+    absent: dict[str, str] = {}  # label -> "not installed" / "not built" / an error
     running: list[_Running] = []
     with tempfile.TemporaryDirectory(prefix="wscodec-bench-server-") as tmp, ExitStack() as stack:
-        for server in SERVERS:
+        for server in servers:
             progress(f"server: starting {server.label}")
-            shown = version(server.dist)
+            shown = _shown_version(server)
             if shown is None:
                 absent[server.label] = "not installed"
                 continue
@@ -276,47 +372,216 @@ def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
     for one in running:
         if one.error is not None:
             absent[one.server.label] = one.error
-    measured = {one.server.label: one for one in running if one.error is None}
-    peers = [one.values() for one in measured.values() if not one.server.ours]
-    rows: list[list[Value]] = []
-    errors: list[list[Value]] = []
-    for server in SERVERS:
-        if server.label in measured:
-            values = measured[server.label].values()
-            rows.append([server.label, measured[server.label].version, server.kind, *values])
-            if server.ours and peers:
-                rows.append([RATIO, "", "", *_ratios(values, peers)])
-        elif absent[server.label].startswith(ERROR):
-            errors.append([f"{absent[server.label]} ({server.label})", *[None] * (len(columns) + 2)])
-        else:
-            rows.append([server.label, absent[server.label], server.kind, *[None] * len(columns)])
-    notes = [
-        (
-            "one binary message at a time (send, wait for its echo) from one client over loopback TCP "
-            "(TCP_NODELAY), each server in its own process; compression off; the client is a blocking "
-            "socket sending pre-encoded masked frames"
+    good = [one for one in running if one.error is None]
+    measured = {one.server.label: one.values() for one in good}
+    versions = {one.server.label: one.version for one in good}
+    higher_is_better = [True] * len(SIZES) + [False] * len(SIZES)
+    return {
+        "title": "Echo server: round trips per second over one connection, and server CPU per round trip",
+        "columns": ["server", "version", "kind", *columns],
+        "rows": _table(servers, measured, versions, absent, higher_is_better),
+        "notes": [
+            (
+                "one binary message at a time (send, wait for its echo) from one client over loopback TCP "
+                "(TCP_NODELAY), each server in its own process; compression off; the client is a blocking "
+                "socket sending pre-encoded masked frames"
+            ),
+            (
+                f"all servers run at once; median of {passes} pass(es), each timing every server for "
+                f"~{seconds:g} s per size, the servers' order rotating between passes"
+            ),
+            (
+                "server CPU µs/msg: the time the server process ran on a CPU per round trip (Linux scheduler "
+                "statistics, kernel time included); ratios above 1 mean faster (msg/s) or cheaper (CPU) than "
+                "the best peer on the same event loop"
+            ),
+            f"Python {sys.version.split()[0]}; rows without '+ uvloop' run on asyncio's default event loop",
+            *notes,
+        ],
+    }
+
+
+# ---------------------------------------------------------------- the instruction table
+
+
+def _callgrind_total(path: Path) -> int:
+    """The instruction total of a callgrind output file."""
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise ValueError(f"no instruction total in {path.name}")
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, again every 30 s while the process lives (a signal can be lost under valgrind), for ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        process.terminate()
+        try:
+            process.wait(min(30.0, max(0.0, deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+
+
+def count_instructions(
+    server: Server, counts: Mapping[int, int], folder: Path, valgrind: str, timeout: float = VALGRIND_TIMEOUT
+) -> int:
+    """User-space instructions one run of ``server`` under callgrind executes, start-up and shutdown included.
+
+    One connection per size in ``counts`` is opened first; then each makes ``counts[size]`` round
+    trips in turn, and the server is stopped with every connection still open, so that what it does
+    after the last round trip is the same whatever the counts.
+    """
+    out = Path(tempfile.mkstemp(prefix="callgrind-", suffix=".out", dir=folder)[1])
+    wrapper = [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}"]
+    with (
+        _server_process(server, folder, wrapper=wrapper, env_extra={"PYTHONHASHSEED": "0"}, timeout=timeout) as (
+            process,
+            port,
         ),
-        (
-            f"all servers run at once; median of {passes} pass(es), each timing every server for "
-            f"~{seconds:g} s per size, the servers' order rotating between passes"
-        ),
-        (
-            "server CPU µs/msg: the time the server process ran on a CPU per round trip (Linux scheduler "
-            "statistics); ratios above 1 mean faster (msg/s) or cheaper (CPU) than the best peer"
-        ),
-        f"Python {sys.version.split()[0]}, asyncio's default event loop in every server",
-    ]
-    return [
-        {
-            "title": "Echo server: round trips per second over one connection, and server CPU per round trip",
-            "columns": ["server", "version", "kind", *columns],
-            "rows": rows + errors,
-            "notes": notes,
+        ExitStack() as stack,
+    ):
+        clients = {size: stack.enter_context(closing(EchoClient(port, size, timeout))) for size in counts}
+        for size, count in counts.items():
+            clients[size].round_trips(count)
+        # Stop the server while the connections are open: closing them first would race with the SIGTERM.
+        _stop(process, timeout)
+    if process.returncode != 0:
+        raise RuntimeError(f"{server.label} exited with status {process.returncode} under valgrind")
+    return _callgrind_total(out)
+
+
+def _instruction_runs(
+    server: Server, sizes: Sequence[int], counts: tuple[int, int], folder: Path, valgrind: str, runs: ThreadPoolExecutor
+) -> Callable[[], dict[int, float]]:
+    """Start ``server``'s runs under callgrind; the function returned waits for them and gives per size
+    ``(I(long) - I(short)) / (long - short)``: one run with ``short`` round trips of every size, and one
+    per size with ``long`` round trips of that size."""
+    short, long = counts
+    base = runs.submit(count_instructions, server, dict.fromkeys(sizes, short), folder, valgrind)
+    longer = {
+        size: runs.submit(
+            count_instructions, server, {s: long if s == size else short for s in sizes}, folder, valgrind
+        )
+        for size in sizes
+    }
+
+    def result() -> dict[int, float]:
+        baseline = base.result()
+        return {size: (future.result() - baseline) / (long - short) for size, future in longer.items()}
+
+    return result
+
+
+def instruction_table(
+    servers: Sequence[Server],
+    progress: Progress,
+    *,
+    counts: tuple[int, int] = INSTRUCTION_COUNTS,
+    sizes: Sequence[int] = INSTRUCTION_SIZES,
+    notes: Sequence[str] = (),
+) -> Section:
+    """Count each server's instructions per round trip under callgrind: the instruction section."""
+    columns = [f"{_label(s)} instructions/msg" for s in sizes]
+    title = "Echo server: user-space instructions per round trip (callgrind)"
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {
+            "title": title,
+            "columns": ["server"],
+            "rows": [],
+            "notes": ["valgrind is not installed (e.g. apt-get install valgrind): no instruction counts"],
         }
-    ]
+    absent: dict[str, str] = {}
+    measured: dict[str, list[Value]] = {}
+    versions: dict[str, str] = {}
+    # Each count is exact whatever else runs, so the runs share the cores: all are queued at once.
+    with (
+        tempfile.TemporaryDirectory(prefix="wscodec-bench-callgrind-") as tmp,
+        ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as runs,
+    ):
+        pending = {}
+        for server in servers:
+            shown = _shown_version(server)
+            if shown is None:
+                absent[server.label] = "not installed"
+            else:
+                versions[server.label] = shown
+                pending[server.label] = _instruction_runs(server, sizes, counts, Path(tmp), valgrind, runs)
+        for server in servers:
+            if server.label not in pending:
+                continue
+            progress(f"server: counting instructions of {server.label}")
+            try:
+                per_size = pending[server.label]()
+            except LookupError:
+                absent[server.label] = "not built"
+            except Exception as exc:  # noqa: BLE001 - one broken server must not hide the others
+                absent[server.label] = f"{ERROR}: {type(exc).__name__}: {exc}"
+            else:
+                measured[server.label] = [round(per_size[s]) for s in sizes]
+    return {
+        "title": title,
+        "columns": ["server", "version", "kind", *columns],
+        "rows": _table(servers, measured, versions, absent, [False] * len(sizes)),
+        "notes": [
+            (
+                f"the same client as above; the server runs under valgrind --tool=callgrind with PYTHONHASHSEED=0: "
+                f"(instructions of a run with {counts[1]:,} round trips of a size - those of a run with "
+                f"{counts[0]:,}) / {counts[1] - counts[0]:,}, so that start-up and shutdown cancel out"
+            ),
+            (
+                "user space only (no kernel work, no cache or branch misses); repeatable to a few instructions; "
+                "ratios above 1 mean fewer instructions than the best peer on the same event loop"
+            ),
+            *notes,
+        ],
+    }
+
+
+# ---------------------------------------------------------------- the section runner
+
+#: ``--instructions``: the instruction table where valgrind exists (auto), always (only: alone), never
+INSTRUCTION_MODES = ("auto", "only", "no")
+
+
+def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
+    """The CPU-time section and, where valgrind exists, the instruction section."""
+    quick = bool(getattr(args, "quick", False))
+    mode = getattr(args, "instructions", "auto")
+    servers, notes = _servers(None)
+    sections: list[Section] = []
+    if mode != "only":
+        passes, seconds = (1, 0.05) if quick else (9, 0.15)
+        sections.append(cpu_table(servers, progress, passes=passes, seconds=seconds, notes=notes))
+    if mode == "only" or (mode == "auto" and shutil.which("valgrind")):
+        counts = (INSTRUCTION_COUNTS[0] // 10, INSTRUCTION_COUNTS[1] // 10) if quick else INSTRUCTION_COUNTS
+        sections.append(instruction_table(servers, progress, counts=counts, notes=notes))
+    return sections
 
 
 # ---------------------------------------------------------------- the peers' echo servers
+
+
+def _serve_picows(sock: socket.socket) -> None:
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
+
+    class Echo(WSListener):
+        # picows' own echo server, as its README shows it
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            transport.send(frame.msg_type, frame.get_payload_as_bytes())
+            if frame.msg_type == WSMsgType.CLOSE:
+                transport.disconnect()
+
+    async def main() -> None:
+        _exit_on_sigterm()
+        server = await ws_create_server(lambda request: Echo(), sock=sock)
+        await server.serve_forever()
+
+    asyncio.run(main())
 
 
 def _serve_websockets(sock: socket.socket) -> None:
@@ -327,6 +592,7 @@ def _serve_websockets(sock: socket.socket) -> None:
             await connection.send(message)
 
     async def main() -> None:
+        _exit_on_sigterm()
         async with serve(echo, sock=sock, compression=None, max_size=None, ping_interval=None) as server:
             await server.serve_forever()
 
@@ -346,26 +612,63 @@ def _serve_aiohttp(sock: socket.socket) -> None:
                 await ws.send_bytes(message.data)
         return ws
 
+    async def on_startup(app: web.Application) -> None:
+        _exit_on_sigterm()
+
     app = web.Application()
     app.router.add_get("/", echo)
-    web.run_app(app, sock=sock, print=None, access_log=None)
+    app.on_startup.append(on_startup)
+    web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=False)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run a peer's echo server: ``python -m wscodec.benchmark.server_echo websockets|aiohttp``."""
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends a peer at once, with status 0 (under valgrind: with its counts written).
+
+    aiohttp's graceful shutdown would wait for the open connections. The handler goes through the
+    event loop's wake-up pipe: a plain signal.signal() handler can be missed while the loop sleeps
+    in epoll_wait() under valgrind.
+    """
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, os._exit, 0)
+
+
+def _use_uvloop() -> None:
+    import warnings
+
+    import uvloop
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # event loop policies are deprecated from 3.14
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run an echo server: ``python -m wscodec.benchmark.server_echo [--uvloop] wscodec|picows|websockets|aiohttp``.
+
+    ``wscodec`` is ``python -m wscodec serve`` itself, here to run it on uvloop.
+    """
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("peer", choices=["websockets", "aiohttp"])
+    parser.add_argument("server", choices=["wscodec", *PEERS])
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop's event loop")
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.uvloop:
+        _use_uvloop()
+    if args.server == "wscodec":
+        from ..__main__ import main as wscodec_main
+
+        return wscodec_main(["serve", "--host", args.host, "--port", str(args.port)])
     sock = socket.create_server((args.host, args.port))
     host, port = sock.getsockname()[:2]
-    print(f"{args.peer} echo server on ws://{host}:{port}/", file=sys.stderr, flush=True)
+    loop = "uvloop" if args.uvloop else "asyncio"
+    print(f"{args.server} echo server ({loop}) on ws://{host}:{port}/", file=sys.stderr, flush=True)
+    serve = {"picows": _serve_picows, "websockets": _serve_websockets, "aiohttp": _serve_aiohttp}[args.server]
     try:
-        (_serve_websockets if args.peer == "websockets" else _serve_aiohttp)(sock)
+        serve(sock)
     except KeyboardInterrupt:
         pass
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
