@@ -63,14 +63,14 @@ def dev_tools(*names: str) -> list[str]:
     return found
 
 
-def in_tests(session: nox.Session, python_flags: list[str], env: dict[str, str | None], *args: str) -> None:
-    """``python [flags] -m pytest ARGS`` from tests/.
+def in_tests(session: nox.Session, env: dict[str, str | None], *python_args: str) -> None:
+    """``python PYTHON_ARGS`` (pytest, or coverage running pytest) from tests/.
 
     ``python -m`` puts its working directory first on sys.path: from the checkout's root it would
     import the source tree's wscodec (which has no compiled modules) instead of the installed one.
     """
     with session.chdir(ROOT / "tests"):
-        session.run("python", *python_flags, "-m", "pytest", *args, env=env)
+        session.run("python", *python_args, env=env)
 
 
 @nox.session
@@ -89,20 +89,28 @@ def tests(session: nox.Session, implementation: str, optimize: str) -> None:
     The -O and -OO runs prove that no validation depends on assert statements or docstrings.
     """
     install_wscodec(session, implementation)
-    in_tests(session, [optimize] if optimize else [], RUN_ENV[implementation], ".", *session.posargs)
+    flags = [optimize] if optimize else []
+    in_tests(session, RUN_ENV[implementation], *flags, "-m", "pytest", ".", *session.posargs)
 
 
 @nox.session
 def coverage(session: nox.Session) -> None:
     """Line and branch coverage of the pure implementation (the suite with WSCODEC_NO_EXTENSIONS=1).
 
-    What is measured and the minimum are in pyproject.toml's [tool.coverage] tables.
+    What is measured and the minimum are in pyproject.toml's [tool.coverage] tables; the report
+    names the checkout's files even when the installed package was measured (.ci/run).
     """
     install_wscodec(session, "pure")
-    env = RUN_ENV["pure"] | {"COVERAGE_FILE": str(ROOT / ".coverage")}
-    # pytest-cov reports, and fails the session below [tool.coverage.report]'s fail_under.
-    config = f"--cov-config={ROOT / 'pyproject.toml'}"
-    in_tests(session, [], env, ".", "--cov", config, "--cov-report=term-missing:skip-covered", *session.posargs)
+    coverage_run(session, ROOT / "pyproject.toml", ".coverage", RUN_ENV["pure"])
+
+
+def coverage_run(session: nox.Session, config: Path, data: str, env: dict[str, str | None]) -> None:
+    """The suite under ``coverage run`` with ``config``, then combined (the tests' subprocesses too) and reported."""
+    env = env | {"COVERAGE_RCFILE": str(config), "COVERAGE_FILE": str(ROOT / data)}
+    session.run("python", "-m", "coverage", "erase", env=env)
+    in_tests(session, env, "-m", "coverage", "run", "-m", "pytest", ".", *session.posargs)
+    session.run("python", "-m", "coverage", "combine", "--quiet", env=env)
+    session.run("python", "-m", "coverage", "report", env=env)
 
 
 @nox.session
@@ -173,7 +181,7 @@ def e2e(session: nox.Session) -> None:
         _, assignment = shlex.split(line)  # export NAME=value
         name, _, value = assignment.partition("=")
         env[name] = value
-    in_tests(session, [], env, "e2e", *session.posargs)
+    in_tests(session, env, "-m", "pytest", "e2e", *session.posargs)
 
 
 @nox.session(name="coverage-cython")
@@ -183,9 +191,8 @@ def coverage_cython(session: nox.Session) -> None:
     Builds the modules in place with line tracing (``WSCODEC_LINETRACE=1``), then runs the suite on
     them from this checkout. Its settings and minimum are in tools/coverage-cython.toml.
     """
-    install(session, *PYPROJECT["build-system"]["requires"], *EXTRAS["test"], *dev_tools("coverage", "pytest-cov"))
+    install(session, *PYPROJECT["build-system"]["requires"], *EXTRAS["test"], *dev_tools("coverage"))
     build = {"WSCODEC_REQUIRE_EXTENSIONS": "1", "WSCODEC_LINETRACE": "1"}
     session.run("python", "setup.py", "-q", "build_ext", "--inplace", "-j2", env=build)
-    env = RUN_ENV["compiled"] | {"PYTHONPATH": str(ROOT), "COVERAGE_FILE": str(ROOT / ".coverage-cython")}
-    config = f"--cov-config={ROOT / 'tools' / 'coverage-cython.toml'}"
-    in_tests(session, [], env, ".", "--cov", config, "--cov-report=term-missing:skip-covered", *session.posargs)
+    config = ROOT / "tools" / "coverage-cython.toml"
+    coverage_run(session, config, ".coverage-cython", RUN_ENV["compiled"] | {"PYTHONPATH": str(ROOT)})
