@@ -101,14 +101,14 @@ def coverage(session: nox.Session) -> None:
     names the checkout's files even when the installed package was measured (.ci/run).
     """
     install_wscodec(session, "pure")
-    coverage_run(session, ROOT / "pyproject.toml", ".coverage", RUN_ENV["pure"])
+    coverage_run(session, ROOT / "pyproject.toml", ".coverage", RUN_ENV["pure"], [".", *session.posargs])
 
 
-def coverage_run(session: nox.Session, config: Path, data: str, env: dict[str, str | None]) -> None:
-    """The suite under ``coverage run`` with ``config``, then combined (the tests' subprocesses too) and reported."""
+def coverage_run(session: nox.Session, config: Path, data: str, env: dict[str, str | None], args: list[str]) -> None:
+    """``pytest ARGS`` under ``coverage run`` with ``config``, then combined (the tests' subprocesses too), reported."""
     env = env | {"COVERAGE_RCFILE": str(config), "COVERAGE_FILE": str(ROOT / data)}
     session.run("python", "-m", "coverage", "erase", env=env)
-    in_tests(session, env, "-m", "coverage", "run", "-m", "pytest", ".", *session.posargs)
+    in_tests(session, env, "-m", "coverage", "run", "-m", "pytest", *args)
     session.run("python", "-m", "coverage", "combine", "--quiet", env=env)
     session.run("python", "-m", "coverage", "report", env=env)
 
@@ -184,15 +184,29 @@ def e2e(session: nox.Session) -> None:
     in_tests(session, env, "-m", "pytest", "e2e", *session.posargs)
 
 
+# The tests that drive the compiled modules directly; the others (servers, shims, end-to-end) reach
+# them through the same entry points and run many times slower under line tracing.
+CODEC_TESTS = [
+    "test_mask.py",
+    "test_utf8.py",
+    "test_frames.py",
+    "test_frame_decoder.py",
+    "test_messages.py",
+    "test_deflate.py",
+]
+
+
 @nox.session(name="coverage-cython")
 def coverage_cython(session: nox.Session) -> None:
     """Line coverage of the compiled modules, by Cython's coverage plugin (the CI workflow's job; slow).
 
-    Builds the modules in place with line tracing (``WSCODEC_LINETRACE=1``), then runs the suite on
-    them from this checkout. Its settings and minimum are in tools/coverage-cython.toml.
+    Builds the modules in place with line tracing (``WSCODEC_LINETRACE=1``), then runs the codec's
+    tests (or the pytest arguments given) on them from this checkout. Its settings and minimum are
+    in tools/coverage-cython.toml.
     """
     install(session, *PYPROJECT["build-system"]["requires"], *EXTRAS["test"], *dev_tools("coverage"))
     build = {"WSCODEC_REQUIRE_EXTENSIONS": "1", "WSCODEC_LINETRACE": "1"}
     session.run("python", "setup.py", "-q", "build_ext", "--inplace", "-j2", env=build)
     config = ROOT / "tools" / "coverage-cython.toml"
-    coverage_run(session, config, ".coverage-cython", RUN_ENV["compiled"] | {"PYTHONPATH": str(ROOT)})
+    env = RUN_ENV["compiled"] | {"PYTHONPATH": str(ROOT)}
+    coverage_run(session, config, ".coverage-cython", env, session.posargs or CODEC_TESTS)
