@@ -5,6 +5,10 @@ included) on Linux, macOS and Windows, compiled and pure, and PyPy. wheels.yml: 
 pinned, on native runners for every platform the project ships; an sdist; a pure wheel;
 trusted publishing on a version tag. The cibuildwheel facts are asked of the pinned
 cibuildwheel itself (``--print-build-identifiers``), so they follow its releases.
+
+The developer workflow: .ci/run runs README.md's test command, then nox sessions in that same
+environment; the pre-commit hooks run the dev extra's tools; coverage is enforced for the pure
+implementation and, in one CI job, for the compiled modules.
 """
 
 from __future__ import annotations
