@@ -5,6 +5,8 @@ Build switches (environment variables):
 * ``WSCODEC_NO_EXTENSIONS=1``      build no extension: a pure ``py3-none-any`` wheel.
 * ``WSCODEC_REQUIRE_EXTENSIONS=1`` fail the build if an extension does not compile.
 * neither: try to compile, and install the pure package with a warning if that fails.
+* ``WSCODEC_LINETRACE=1``          compile with Cython's line tracing, for Cython's coverage plugin
+  (``nox -s coverage-cython``); much slower, never for a release.
 """
 
 import os
@@ -37,6 +39,7 @@ def extensions():
         args = ["-O3", "-fno-strict-aliasing"]
     if os.environ.get("WSCODEC_SANITIZE"):
         args = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    linetrace = bool(os.environ.get("WSCODEC_LINETRACE"))
     exts = [
         Extension(
             f"wscodec.{name}",
@@ -46,6 +49,8 @@ def extensions():
             extra_compile_args=args,
             extra_link_args=args if os.environ.get("WSCODEC_SANITIZE") else [],
             libraries=[ZLIB_LIBRARY] if name in ZLIB_MODULES else [],
+            # the nogil sections are traced too
+            define_macros=[("CYTHON_TRACE_NOGIL", "1")] if linetrace else [],
         )
         for name in MODULES
     ]
@@ -58,6 +63,7 @@ def extensions():
             "wraparound": False,
             "cdivision": True,
             "embedsignature": True,
+            "linetrace": linetrace,
         },
     )
 

@@ -1518,3 +1518,34 @@ def test_max_message_size_none_with_deflate(impl: ModuleType) -> None:
         decoder = receiver(impl, DeflateParams(), "server-to-client", max_message_size=limit)
         wire = compressed_message(1, _HELLO, "server-to-client") + compressed_message(1, b"\x00", "server-to-client")
         assert receive(impl, decoder, wire) == [msg(1, b"Hello"), msg(1, b"")]
+
+
+# ---------------------------------------------------------------- what the object says about itself
+
+
+@pytest.mark.parametrize("client", [True, False])
+def test_repr_names_the_parameters_the_side_and_the_backend(impl: ModuleType, client: bool) -> None:
+    params = DeflateParams(server_max_window_bits=10)
+    deflate = impl.PerMessageDeflate(params, client=client)
+    side = "client" if client else "server"
+    assert repr(deflate) == f"PerMessageDeflate({params!r}, {side}, backend={deflate.backend!r})"
+
+
+@pytest.mark.parametrize("name", ["zlib-ng", "isal"])
+def test_a_backend_that_is_not_installed_says_how_to_install_it(
+    impl: ModuleType, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wscodec.deflate_py import BACKENDS, available_backends
+
+    monkeypatch.setitem(sys.modules, BACKENDS[name], None)  # its import now fails, as when it is absent
+    assert name not in available_backends()
+    with pytest.raises(ImportError, match=rf"the '{name}' backend is not installed: pip install 'wscodec\[{name}\]'"):
+        impl.PerMessageDeflate(DeflateParams(), backend=name)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_invalid_utf8_in_a_one_frame_compressed_text_message_is_1007(impl: ModuleType, direction: str) -> None:
+    wire = frame(1, ZlibSender(15).payload(b"valid, then not: \xff"), direction, rsv1=True)
+    outcome = outcome_of(impl, receiver(impl, DeflateParams(), direction), wire)
+    assert outcome.error == (1007, "invalid UTF-8 in text message")
+    assert outcome.delivered == []

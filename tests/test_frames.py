@@ -429,3 +429,22 @@ def test_frame_header_equality(impl: ModuleType) -> None:
     assert impl.parse_header(HELLO_MASKED) == impl.parse_header(bytearray(HELLO_MASKED))
     assert impl.parse_header(HELLO_MASKED) != impl.parse_header(HELLO)
     assert "FrameHeader(" in repr(impl.parse_header(HELLO))
+
+
+def test_value_types_are_unequal_to_other_types(impl: ModuleType) -> None:
+    header = impl.FrameHeader(True, False, False, False, Opcode.TEXT, False, 5, None, 2)
+    frame = impl.Frame(True, Opcode.TEXT, b"hello")
+    message = impl.Message(Opcode.TEXT, b"hello")
+    for value in (header, frame, message):
+        assert value != object()
+        assert not value == (True, Opcode.TEXT, b"hello")  # == itself, not only !=
+    assert frame != message and message != frame
+    assert frame == impl.Frame(True, Opcode.TEXT, b"hello") and message == impl.Message(Opcode.TEXT, b"hello")
+
+
+def test_a_protocol_error_reads_as_its_reason_and_close_code(impl: ModuleType) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        impl.FrameDecoder(client=True).feed(bytes([0x83, 0]))  # a reserved opcode
+    error = caught.value
+    assert error.code == 1002
+    assert str(error) == f"{error.reason} (close code 1002)"

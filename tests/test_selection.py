@@ -49,6 +49,12 @@ def test_env_switch_forces_pure_python() -> None:
     assert out == "python wscodec.mask_py"
 
 
+def test_a_compiled_module_that_does_not_import_means_pure_python() -> None:
+    # sys.modules[name] = None makes that import raise ImportError, as a missing or broken build does
+    code = "import sys; sys.modules['wscodec._frames_c'] = None; import wscodec; print(wscodec.implementation)"
+    assert _run(code) == "python"
+
+
 def test_public_names_come_from_the_active_implementation() -> None:
     active = load_impl(wscodec.implementation)
     for name in PUBLIC_IMPL_NAMES:

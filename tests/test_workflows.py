@@ -5,13 +5,19 @@ included) on Linux, macOS and Windows, compiled and pure, and PyPy. wheels.yml: 
 pinned, on native runners for every platform the project ships; an sdist; a pure wheel;
 trusted publishing on a version tag. The cibuildwheel facts are asked of the pinned
 cibuildwheel itself (``--print-build-identifiers``), so they follow its releases.
+
+The developer workflow: .ci/run runs README.md's test command, then nox sessions in that same
+environment; the pre-commit hooks run the dev extra's tools; coverage is enforced for the pure
+implementation and, in one CI job, for the compiled modules.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from functools import cache
@@ -243,3 +249,84 @@ def test_ci_tests_pypy_on_the_pure_implementation() -> None:
     assert setup["with"]["python-version"].startswith("pypy3")
     assert pypy["env"]["WSCODEC_NO_EXTENSIONS"] == "1"
     assert "--expect python --tests" in commands(pypy)
+
+
+# ---------------------------------------------------------------- the developer workflow
+# .ci/run, noxfile.py, the pre-commit hooks and the coverage settings agree with each other and
+# with the dev extra, so that a contributor's tools are CI's tools.
+CI_RUN = ROOT / ".ci" / "run"
+NOXFILE = ROOT / "noxfile.py"
+PRE_COMMIT = ROOT / ".pre-commit-config.yaml"
+README = ROOT / "README.md"
+
+
+def dev_extra() -> dict[str, str]:
+    """The dev extra's requirements by distribution name."""
+    names = {}
+    for requirement in pyproject()["project"]["optional-dependencies"]["dev"]:
+        names[re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()] = requirement
+    return names
+
+
+def nox_sessions(names: set[str]) -> set[str]:
+    """Those of ``names`` that noxfile.py defines, as ``nox --list --sessions NAMES`` lists them."""
+    needs.module("nox", needs.DEV_EXTRA)
+    result = subprocess.run(
+        [sys.executable, "-m", "nox", "--list", "--json", "--noxfile", str(NOXFILE), "--sessions", *sorted(names)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return {session["session"] for session in json.loads(result.stdout)} if result.returncode == 0 else set()
+
+
+def test_ci_run_starts_with_the_readme_test_command_verbatim() -> None:
+    readme = README.read_text(encoding="utf-8")
+    command = re.search(r"```sh\n(python -m venv .*pytest tests)\n```", readme)
+    assert command, "README.md shows no test command"
+    install_and_test = command.group(1).split(" && ", 2)[2]  # after creating and activating the venv
+    script = CI_RUN.read_text(encoding="utf-8")
+    assert install_and_test in script.splitlines()
+    assert script.index(install_and_test) < script.index("\nsession() {")
+
+
+def test_ci_run_stages_are_nox_sessions_in_its_own_environment() -> None:
+    script = CI_RUN.read_text(encoding="utf-8")
+    # one helper runs every session, in the README's .venv: no environment per session
+    (helper,) = re.findall(r"^session\(\) \{ (nox [^;]*); \}$", script, re.MULTILINE)
+    assert "--no-venv" in helper.split()
+    called = set()
+    for line in script.splitlines():
+        if line.startswith("session -s "):
+            called |= set(shlex.split(line.split(" -- ")[0])[2:])
+    assert called >= {"tests(pure-OO)", "tests(compiled-O)", "coverage", "hosts", "fuzz", "lint", "types", "dist"}
+    assert nox_sessions(called) == called
+    assert "nox" in dev_extra(), "CI installs nox with the dev extra"
+
+
+def test_pre_commit_hooks_run_the_dev_extras_tools() -> None:
+    config = YAML(typ="safe").load(PRE_COMMIT.read_text(encoding="utf-8"))
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert {"ruff", "ruff-format", "cython-lint", "mypy"} <= set(hooks)
+    tools = dev_extra()
+    assert "pre-commit" in tools
+    for hook in hooks.values():
+        if hook.get("language") in ("system", "unsupported"):
+            assert hook["entry"].split()[0] in tools, f"{hook['id']} runs a tool the dev extra does not pin"
+    assert hooks["mypy"]["entry"] == "mypy --strict wscodec", "the same check as CI"
+    assert hooks["mypy"]["pass_filenames"] is False
+
+
+def test_coverage_is_enforced_for_both_implementations() -> None:
+    coverage = pyproject()["tool"]["coverage"]
+    assert coverage["run"]["branch"] is True
+    assert coverage["report"]["fail_under"] >= 95
+    assert "coverage" in dev_extra()
+    jobs = workflow(CI)["jobs"]
+    assert "nox -s coverage-cython" in commands(jobs["coverage-cython"])
+    cython = needs.module("tomllib", python=(3, 11)).loads(
+        (ROOT / "tools" / "coverage-cython.toml").read_text(encoding="utf-8")
+    )["tool"]["coverage"]
+    assert cython["run"]["plugins"] == ["Cython.Coverage"]
+    assert cython["report"]["fail_under"] > 0

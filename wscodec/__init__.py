@@ -31,7 +31,7 @@ def _choose() -> _ModuleType:
         _impl_c.load_all()
     except ImportError:
         return _impl_py
-    return _impl_c
+    return _impl_c  # compiled only
 
 
 _impl: _ModuleType = _choose()

@@ -26,7 +26,7 @@ def describe() -> dict[str, str]:
         + (" (free-threaded)" if not getattr(sys, "_is_gil_enabled", lambda: True)() else ""),
         "machine": platform.machine(),
     }
-    if wscodec.implementation == "cython":
+    if wscodec.implementation == "cython":  # compiled only
         from wscodec import _deflate_c, _mask_c, _utf8_c
 
         info["mask kernel"] = _mask_c.kernel()
