@@ -19,6 +19,14 @@ from ._buffers import readable
 from .deflate_py import PerMessageDeflate as _PurePerMessageDeflate
 from .deflate_py import check_settings, load_backend
 from .errors import ProtocolError
+from ._rules import (
+    COMPRESSED_INVALID,
+    COMPRESSED_TRAILING,
+    COMPRESSED_UNFINISHED,
+    COMPRESSING_IN_ANOTHER_THREAD,
+    INFLATED_TOO_BIG,
+    INFLATING_IN_ANOTHER_THREAD,
+)
 
 
 cdef extern from "Python.h":
@@ -135,7 +143,7 @@ cdef class PerMessageDeflate:
         cdef z_stream *s = &self._deflater
         with cython.critical_section(self):
             if self._sending:
-                raise RuntimeError("this PerMessageDeflate is already compressing in another thread")
+                raise RuntimeError(COMPRESSING_IN_ANOTHER_THREAD)
             self._sending = True
         try:
             if not self._deflater_ready:
@@ -230,7 +238,7 @@ cdef class PerMessageDeflate:
             return k
         with cython.critical_section(self):
             if self._receiving:
-                raise RuntimeError("this PerMessageDeflate is already inflating in another thread")
+                raise RuntimeError(INFLATING_IN_ANOTHER_THREAD)
             self._receiving = True
         try:
             return self._zinflate(src, n, end, buf, length, cap, budget)
@@ -274,7 +282,7 @@ cdef class PerMessageDeflate:
         if self._ended:
             self._ended = False  # the next message starts a new stream (_stream_ended prepared it)
         elif not self._boundary:
-            raise ProtocolError(1007, "invalid compressed data: the message ends inside a deflate block")
+            raise ProtocolError(1007, COMPRESSED_UNFINISHED)
         elif self._recv_reset:
             inflateReset(&self._inflater)
         return produced
@@ -313,14 +321,14 @@ cdef class PerMessageDeflate:
                     # Between blocks? (A call that could do nothing tells nothing: it clears the flag.)
                     self._boundary = (s.data_type & 128) != 0
                 if produced > budget:
-                    raise ProtocolError(1009, "message exceeds the size limit once inflated")
+                    raise ProtocolError(1009, INFLATED_TOO_BIG)
                 if rc == Z_STREAM_END:
                     _after_final(s.next_in, n - (s.next_in - src), tail)
                     self._stream_ended()
                     break
                 if rc != Z_OK and rc != Z_BUF_ERROR:
                     reason = (<bytes>s.msg).decode("ascii", "replace") if s.msg != NULL else f"error {rc}"
-                    raise ProtocolError(1007, f"invalid compressed data: {reason}")
+                    raise ProtocolError(1007, COMPRESSED_INVALID.format(reason))
                 if got < room and s.avail_in == 0 and s.next_in - src == n:
                     break  # every input byte taken, and room left: nothing more to come
         finally:
@@ -353,7 +361,7 @@ cdef int _after_final(const unsigned char *rest, Py_ssize_t n, Py_ssize_t tail) 
     cdef Py_ssize_t i
     for i in range(n - tail if n > tail else 0):
         if rest[i]:
-            raise ProtocolError(1007, "invalid compressed data: bytes after the final deflate block")
+            raise ProtocolError(1007, COMPRESSED_TRAILING)
     return 0
 
 

@@ -18,6 +18,14 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uintptr_t
 from libc.string cimport memcpy
 
+from ._rules import (
+    BUFFER_NOT_CONTIGUOUS,
+    BUFFER_READ_ONLY,
+    HOST_NOT_CALLABLE,
+    MASK_NOT_4_BYTES,
+    OFFSET_NEGATIVE,
+)
+
 cdef extern from "_c/mask.h":
     ctypedef struct ws_mask_kernel:
         const char *name
@@ -91,13 +99,13 @@ cdef int read_key(object mask, unsigned char *key) except -1:
     cdef Py_buffer view
     if type(mask) is bytes:
         if PyBytes_GET_SIZE(mask) != 4:
-            raise ValueError("mask must contain 4 bytes")
+            raise ValueError(MASK_NOT_4_BYTES)
         memcpy(key, PyBytes_AS_STRING(mask), 4)
         return 0
     PyObject_GetBuffer(mask, &view, PyBUF_FULL_RO)
     try:
         if view.len != 4:
-            raise ValueError("mask must contain 4 bytes")
+            raise ValueError(MASK_NOT_4_BYTES)
         to_contiguous(key, &view, 4, b'C')
     finally:
         PyBuffer_Release(&view)
@@ -107,7 +115,7 @@ cdef int read_key(object mask, unsigned char *key) except -1:
 cdef inline Py_ssize_t read_phase(object offset) except -1:
     """The mask phase (0-3) of a payload ``offset``; ValueError if negative."""
     if offset < 0:
-        raise ValueError("offset must be >= 0")
+        raise ValueError(OFFSET_NEGATIVE)
     return offset & 3
 
 
@@ -136,10 +144,10 @@ cdef int get_writable(object buffer, Py_buffer *view) except -1:
     PyObject_GetBuffer(buffer, view, PyBUF_FULL_RO)
     if view.readonly:
         PyBuffer_Release(view)
-        raise BufferError("buffer is read-only")
+        raise BufferError(BUFFER_READ_ONLY)
     if not PyBuffer_IsContiguous(view, b'C'):
         PyBuffer_Release(view)
-        raise BufferError("buffer is not C-contiguous")
+        raise BufferError(BUFFER_NOT_CONTIGUOUS)
     return 0
 
 
@@ -254,7 +262,7 @@ cdef class HostMaskFallback:
 
     def __init__(self, host):
         if not callable(host):
-            raise TypeError("host must be callable")
+            raise TypeError(HOST_NOT_CALLABLE)
         self.host = host
 
     def mask_keyfirst(self, mask, data, /):

@@ -18,6 +18,28 @@ import os
 from typing import Any
 
 from ._buffers import readable
+from ._rules import (
+    CONTROL_TOO_LONG,
+    FEED_IN_ANOTHER_THREAD,
+    FRAGMENTED_CONTROL,
+    FRAME_TOO_BIG,
+    INVALID_OPCODE,
+    LENGTH_NEGATIVE,
+    LENGTH_TOO_BIG,
+    LENGTH_TOP_BIT,
+    MASK_NOT_4_BYTES,
+    MASKED_FROM_SERVER,
+    NON_MINIMAL_16,
+    NON_MINIMAL_64,
+    OFFSET_NEGATIVE,
+    RESERVED_OPCODE,
+    RSV_NOT_NEGOTIATED,
+    SEND_CONTROL_FRAGMENTED,
+    SEND_CONTROL_TOO_LONG,
+    UNMASKED_FROM_CLIENT,
+    check_rsv_allowed,
+    check_size_limit,
+)
 from .enums import Opcode
 from .errors import ProtocolError
 from .mask_py import _tables, _xor
@@ -128,12 +150,12 @@ def _check_start(b0: int, b1: int) -> Opcode:
     """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
     opcode = _OPCODES[b0 & 0x0F]
     if opcode is None:
-        raise ProtocolError(1002, f"reserved opcode {b0 & 0x0F}")
+        raise ProtocolError(1002, RESERVED_OPCODE.format(b0 & 0x0F))
     if opcode >= 8:
         if not b0 & 0x80:
-            raise ProtocolError(1002, "fragmented control frame")
+            raise ProtocolError(1002, FRAGMENTED_CONTROL)
         if (b1 & 0x7F) > 125:
-            raise ProtocolError(1002, "control frame payload over 125 bytes")
+            raise ProtocolError(1002, CONTROL_TOO_LONG)
     return opcode
 
 
@@ -150,13 +172,13 @@ def _extended_length(buf: Any, pos: int, b1: int) -> int:
     if n == 126:
         n = int((buf[pos + 2] << 8) | buf[pos + 3])
         if n < 126:
-            raise ProtocolError(1002, "non-minimal 16-bit payload length")
+            raise ProtocolError(1002, NON_MINIMAL_16)
         return n
     n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
     if n >> 63:
-        raise ProtocolError(1002, "64-bit payload length with the most significant bit set")
+        raise ProtocolError(1002, LENGTH_TOP_BIT)
     if n < 0x10000:
-        raise ProtocolError(1002, "non-minimal 64-bit payload length")
+        raise ProtocolError(1002, NON_MINIMAL_64)
     return n
 
 
@@ -170,7 +192,7 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
     """
     buf = readable(data)
     if offset < 0:
-        raise ValueError("offset must be >= 0")
+        raise ValueError(OFFSET_NEGATIVE)
     avail = len(buf) - offset
     if avail < 2:
         return None
@@ -235,19 +257,19 @@ def _resolve_mask(mask: object) -> bytes | None:
         return _mask_pool.key()
     key = readable(mask)
     if len(key) != 4:
-        raise ValueError("mask must contain 4 bytes")
+        raise ValueError(MASK_NOT_4_BYTES)
     return bytes(key)
 
 
 def _first_byte(opcode: int, length: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> int:
     op = operator.index(opcode)
     if not 0 <= op <= 15 or _OPCODES[op] is None:
-        raise ValueError(f"invalid opcode {opcode!r}")
+        raise ValueError(INVALID_OPCODE.format(opcode))
     if op >= 8:
         if not fin:
-            raise ValueError("control frames cannot be fragmented")
+            raise ValueError(SEND_CONTROL_FRAGMENTED)
         if length > 125:
-            raise ValueError("control frame payload cannot exceed 125 bytes")
+            raise ValueError(SEND_CONTROL_TOO_LONG)
     return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
 
 
@@ -260,7 +282,7 @@ def _pack_header(b0: int, length: int, key: bytes | None) -> bytes:
     elif length < 1 << 63:
         head = bytes((b0, mbit | 127)) + length.to_bytes(8, "big")
     else:
-        raise ValueError("payload length must be below 2**63")
+        raise ValueError(LENGTH_TOO_BIG)
     return head + key if key is not None else head
 
 
@@ -284,7 +306,7 @@ def encode_header(
     """
     length = operator.index(length)
     if length < 0:
-        raise ValueError("length must be >= 0")
+        raise ValueError(LENGTH_NEGATIVE)
     b0 = _first_byte(opcode, length, fin, rsv1, rsv2, rsv3)
     return _pack_header(b0, length, _resolve_mask(mask))
 
@@ -333,10 +355,8 @@ class _FrameReader:
     """
 
     def __init__(self, client: bool, max_frame_size: int | None, rsv_allowed: int) -> None:
-        if max_frame_size is not None and max_frame_size < 0:
-            raise ValueError("max_frame_size must be >= 0 or None")
-        if not 0 <= rsv_allowed <= 7:
-            raise ValueError("rsv_allowed must be a combination of RSV1 (4), RSV2 (2) and RSV3 (1)")
+        check_size_limit("max_frame_size", max_frame_size)
+        rsv_allowed = check_rsv_allowed(rsv_allowed)
         self._client = bool(client)
         self._max_frame = (1 << 63) - 1 if max_frame_size is None else max_frame_size
         self._rsv_refused = (~rsv_allowed & 7) << 4
@@ -359,7 +379,7 @@ class _FrameReader:
 
     def _accept(self, opcode: Opcode, b0: int, length: int) -> None:
         if length > self._max_frame:
-            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+            raise ProtocolError(1009, FRAME_TOO_BIG.format(length, self._max_frame))
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         raise NotImplementedError
@@ -381,7 +401,7 @@ class _FrameReader:
     def _feed(self, data: object) -> list[Any]:
         # A second thread feeding the same decoder is refused, as the compiled decoder does.
         if self._busy:
-            raise RuntimeError("feed() is already running in another thread")
+            raise RuntimeError(FEED_IN_ANOTHER_THREAD)
         self._busy = True
         try:
             return self._feed_locked(data)
@@ -487,13 +507,13 @@ class _FrameReader:
             b0 = view[pos]
             b1 = view[pos + 1]
             if b0 & refused:
-                raise ProtocolError(1002, "reserved bit set without a negotiated extension")
+                raise ProtocolError(1002, RSV_NOT_NEGOTIATED)
             opcode = _check_start(b0, b1)
             if client:
                 if b1 & 0x80:
-                    raise ProtocolError(1002, "masked frame from a server")
+                    raise ProtocolError(1002, MASKED_FROM_SERVER)
             elif not b1 & 0x80:
-                raise ProtocolError(1002, "unmasked frame from a client")
+                raise ProtocolError(1002, UNMASKED_FROM_CLIENT)
             size = _header_size(b1)
             if end - pos < size:
                 break

@@ -7,6 +7,18 @@ import operator
 from typing import Any, cast
 
 from ._buffers import mask_key, readable
+from ._rules import (
+    DATA_INSIDE_FRAGMENTED,
+    FRAME_TOO_BIG,
+    INVALID_UTF8_TEXT,
+    MESSAGE_TOO_BIG,
+    ORPHAN_CONTINUATION,
+    RSV1_ON_CONTINUATION,
+    RSV1_ON_CONTROL,
+    SEND_DATA_ONLY,
+    check_fragment_size,
+    check_size_limit,
+)
 from .close import parse_close
 from .deflate_py import PerMessageDeflate
 from .enums import Opcode
@@ -36,7 +48,7 @@ def decode_text(payload: object, mask: object = None) -> str:
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+        raise ProtocolError(1007, INVALID_UTF8_TEXT) from None
 
 
 class Message:
@@ -90,8 +102,7 @@ class MessageDecoder(_FrameReader):
         max_frame_size: int | None = None,
         deflate: Any = None,
     ) -> None:
-        if max_message_size is not None and max_message_size < 0:
-            raise ValueError("max_message_size must be >= 0 or None")
+        check_size_limit("max_message_size", max_message_size)
         check_deflate(deflate, client, PerMessageDeflate)
         self._max_compressed = compressed_frame_limit(max_message_size, max_frame_size)
         if max_frame_size is None:
@@ -113,24 +124,22 @@ class MessageDecoder(_FrameReader):
     def _accept(self, opcode: Opcode, b0: int, length: int) -> None:
         if b0 & 0x40:  # only when permessage-deflate was negotiated: the reader refuses it otherwise
             if opcode >= 8:
-                raise ProtocolError(1002, "RSV1 set on a control frame")
+                raise ProtocolError(1002, RSV1_ON_CONTROL)
             if opcode == 0:
-                raise ProtocolError(1002, "RSV1 set on a continuation frame")
+                raise ProtocolError(1002, RSV1_ON_CONTINUATION)
         if opcode < 8:
             if opcode == 0:
                 if self._opcode is None:
-                    raise ProtocolError(1002, "continuation frame without a message to continue")
+                    raise ProtocolError(1002, ORPHAN_CONTINUATION)
             elif self._opcode is not None:
-                raise ProtocolError(1002, "new data frame inside a fragmented message")
+                raise ProtocolError(1002, DATA_INSIDE_FRAGMENTED)
             compressed = b0 & 0x40 if opcode else self._compressed
             limit = self._max_compressed if compressed else self._max_frame
             if length > limit:
-                raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {limit}")
+                raise ProtocolError(1009, FRAME_TOO_BIG.format(length, limit))
             # A compressed message is bounded by what it inflates to, as it inflates.
             if not compressed and self._size + length > self._max_message:
-                raise ProtocolError(
-                    1009, f"message of {self._size + length} bytes or more exceeds the limit of {self._max_message}"
-                )
+                raise ProtocolError(1009, MESSAGE_TOO_BIG.format(self._size + length, self._max_message))
 
     def _fail(self, exc: ProtocolError, out: list[Any]) -> ProtocolError:
         self._parts = bytearray()  # a failed decoder holds nothing
@@ -139,7 +148,7 @@ class MessageDecoder(_FrameReader):
     def _inflated(self, data: bytes, text: bool) -> None:
         """Add inflated bytes to the message, validating text as it is produced."""
         if text and not self._utf8.feed(data):
-            raise ProtocolError(1007, "invalid UTF-8 in text message")
+            raise ProtocolError(1007, INVALID_UTF8_TEXT)
         self._parts += data
         self._size += len(data)
 
@@ -161,7 +170,7 @@ class MessageDecoder(_FrameReader):
             if not self._peeked:
                 self._peek = copy.copy(self._utf8)
             if not self._peek.feed(data):
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+                raise ProtocolError(1007, INVALID_UTF8_TEXT)
         self._peeked += len(data)
 
     def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
@@ -207,7 +216,7 @@ class MessageDecoder(_FrameReader):
                 # The whole message inflates in this one call: validated whole, no reassembly.
                 payload = self._deflate._inflate(payload[done:] if done else payload, self._max_message, True)
                 if text and not validate_utf8(payload):
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+                    raise ProtocolError(1007, INVALID_UTF8_TEXT)
             else:
                 self._peeked = done
                 self._take(b0, None, payload[done:] if done else payload, bool(fin))
@@ -215,12 +224,12 @@ class MessageDecoder(_FrameReader):
                 if not fin:
                     return
                 if text and not utf8.complete:
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+                    raise ProtocolError(1007, INVALID_UTF8_TEXT)
                 payload = bytes(self._parts)
                 self._parts = bytearray()
         else:
             if started == Opcode.TEXT and (not utf8.feed(payload) or (fin and not utf8.complete)):
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+                raise ProtocolError(1007, INVALID_UTF8_TEXT)
             if not fin:
                 self._parts += payload
                 self._size += len(payload)
@@ -265,12 +274,9 @@ def encode_message(
     """
     op = operator.index(opcode)
     if op != Opcode.TEXT and op != Opcode.BINARY:
-        raise ValueError(f"encode_message sends TEXT or BINARY messages, not opcode {opcode!r}")
+        raise ValueError(SEND_DATA_ONLY.format(opcode))
     data: Any = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
-    if fragment_size is not None:
-        fragment_size = operator.index(fragment_size)
-        if fragment_size < 1:
-            raise ValueError("fragment_size must be >= 1 or None")
+    fragment_size = check_fragment_size(fragment_size)
     if mask is not None and mask is not False and mask is not True:
         mask = _resolve_mask(mask)  # a bad key raises here, before the compressor sees the message
     if deflate is not None:
