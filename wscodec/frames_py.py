@@ -61,10 +61,29 @@ DEFAULT_MAX_FRAME_SIZE = 1 << 24
 _OPCODES: tuple[Opcode | None, ...] = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 
 
-class FrameHeader:
-    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
+def _read_only(self: object, name: str, value: object = None) -> None:
+    """``__setattr__``/``__delattr__`` of the value types: their fields are read-only, as in the compiled ones."""
+    kind = f"{type(self).__module__}.{type(self).__qualname__}"
+    raise AttributeError(f"attribute {name!r} of {kind!r} objects is not writable")
+
+
+class _HeaderFields:
+    """The storage of :class:`FrameHeader`, writable: the decoders fill one, then make it a FrameHeader.
+
+    Assigning ``__class__`` costs far less than writing each field through its slot's setter, which
+    is what FrameHeader's own __init__ (for other callers) has to do, its __setattr__ refusing.
+    """
 
     __slots__ = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "length", "mask", "header_size")
+    fin: bool
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+    opcode: Opcode
+    masked: bool
+    length: int
+    mask: bytes | None
+    header_size: int
 
     def __init__(
         self,
@@ -88,8 +107,48 @@ class FrameHeader:
         self.mask = mask
         self.header_size = header_size
 
+
+# The slots' own setters: the one way to write a field, which FrameHeader.__setattr__ refuses.
+_H_FIN, _H_RSV1, _H_RSV2, _H_RSV3, _H_OPCODE, _H_MASKED, _H_LENGTH, _H_MASK, _H_SIZE = (
+    getattr(_HeaderFields, name).__set__ for name in _HeaderFields.__slots__
+)
+
+
+class FrameHeader(_HeaderFields):
+    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        fin: bool,
+        rsv1: bool,
+        rsv2: bool,
+        rsv3: bool,
+        opcode: Opcode,
+        masked: bool,
+        length: int,
+        mask: bytes | None,
+        header_size: int,
+    ) -> None:
+        _H_FIN(self, fin)
+        _H_RSV1(self, rsv1)
+        _H_RSV2(self, rsv2)
+        _H_RSV3(self, rsv3)
+        _H_OPCODE(self, opcode)
+        _H_MASKED(self, masked)
+        _H_LENGTH(self, length)
+        _H_MASK(self, mask)
+        _H_SIZE(self, header_size)
+
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+
+    def __reduce__(self) -> tuple[type[FrameHeader], tuple[Any, ...]]:
+        return type(self), self._fields()
+
     def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+        return tuple(getattr(self, name) for name in _HeaderFields.__slots__)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FrameHeader):
@@ -99,14 +158,41 @@ class FrameHeader:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in _HeaderFields.__slots__)
         return f"FrameHeader({args})"
 
 
-class Frame:
-    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
+class _FrameFields:
+    """The storage of :class:`Frame`, writable: the decoders fill one, then make it a Frame (as for headers)."""
 
     __slots__ = ("fin", "opcode", "payload", "rsv1", "rsv2", "rsv3")
+    fin: bool
+    opcode: int
+    payload: bytes
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+
+    def __init__(
+        self, fin: bool, opcode: int, payload: bytes, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False
+    ) -> None:
+        self.fin = fin
+        self.opcode = opcode
+        self.payload = payload
+        self.rsv1 = rsv1
+        self.rsv2 = rsv2
+        self.rsv3 = rsv3
+
+
+_F_FIN, _F_OPCODE, _F_PAYLOAD, _F_RSV1, _F_RSV2, _F_RSV3 = (
+    getattr(_FrameFields, name).__set__ for name in _FrameFields.__slots__
+)
+
+
+class Frame(_FrameFields):
+    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -117,12 +203,18 @@ class Frame:
         rsv2: bool = False,
         rsv3: bool = False,
     ) -> None:
-        self.fin = fin
-        self.opcode = opcode
-        self.payload = payload
-        self.rsv1 = rsv1
-        self.rsv2 = rsv2
-        self.rsv3 = rsv3
+        _F_FIN(self, fin)
+        _F_OPCODE(self, opcode)
+        _F_PAYLOAD(self, payload)
+        _F_RSV1(self, rsv1)
+        _F_RSV2(self, rsv2)
+        _F_RSV3(self, rsv3)
+
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+
+    def __reduce__(self) -> tuple[type[Frame], tuple[Any, ...]]:
+        return type(self), (self.fin, self.opcode, self.payload, self.rsv1, self.rsv2, self.rsv3)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Frame):
@@ -204,7 +296,7 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
         return None
     length = _extended_length(buf, offset, b1)
     masked = bool(b1 & 0x80)
-    return FrameHeader(
+    header = _HeaderFields(
         bool(b0 & 0x80),
         bool(b0 & 0x40),
         bool(b0 & 0x20),
@@ -215,6 +307,8 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
         bytes(buf[offset + size - 4 : offset + size]) if masked else None,
         size,
     )
+    header.__class__ = FrameHeader  # read-only from here on
+    return header  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- encoding
@@ -579,7 +673,9 @@ class FrameDecoder(_FrameReader):
         super().__init__(client, max_frame_size, rsv_allowed)
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
-        out.append(Frame(bool(b0 & 0x80), opcode, payload, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10)))
+        frame = _FrameFields(bool(b0 & 0x80), opcode, payload, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10))
+        frame.__class__ = Frame  # read-only from here on
+        out.append(frame)
 
     def feed(self, data: object) -> list[Frame]:
         """Return every frame completed by ``data``, payloads unmasked.

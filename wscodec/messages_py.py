@@ -23,7 +23,16 @@ from .close import parse_close
 from .deflate_py import PerMessageDeflate
 from .enums import Opcode
 from .errors import ProtocolError
-from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader, _header_size, _resolve_mask, encode_frame
+from .frames_py import (
+    DEFAULT_MAX_FRAME_SIZE,
+    Frame,
+    _FrameFields,
+    _FrameReader,
+    _header_size,
+    _read_only,
+    _resolve_mask,
+    encode_frame,
+)
 from .mask_py import _xor
 from .utf8_py import Utf8Validator, validate_utf8
 
@@ -51,18 +60,39 @@ def decode_text(payload: object, mask: object = None) -> str:
         raise ProtocolError(1007, INVALID_UTF8_TEXT) from None
 
 
-class Message:
+class _MessageFields:
+    """The storage of :class:`Message`, writable: the decoder fills one, then makes it a Message."""
+
+    __slots__ = ("opcode", "payload")
+    opcode: int
+    payload: bytes
+
+    def __init__(self, opcode: int, payload: bytes) -> None:
+        self.opcode = opcode
+        self.payload = payload
+
+
+_M_OPCODE, _M_PAYLOAD = (getattr(_MessageFields, name).__set__ for name in _MessageFields.__slots__)
+
+
+class Message(_MessageFields):
     """A whole data message: ``opcode`` (TEXT or BINARY) and ``payload`` bytes.
 
     A TEXT payload has already been validated as UTF-8; it stays bytes (for
     orjson, msgspec and the like) until :attr:`text` decodes it.
     """
 
-    __slots__ = ("opcode", "payload")
+    __slots__ = ()
 
     def __init__(self, opcode: int, payload: bytes) -> None:
-        self.opcode = opcode
-        self.payload = payload
+        _M_OPCODE(self, opcode)
+        _M_PAYLOAD(self, payload)
+
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+
+    def __reduce__(self) -> tuple[type[Message], tuple[int, bytes]]:
+        return type(self), (self.opcode, self.payload)
 
     @property
     def text(self) -> str:
@@ -202,7 +232,9 @@ class MessageDecoder(_FrameReader):
             if opcode == Opcode.CLOSE:
                 parse_close(payload)
                 self._closed = True
-            out.append(Frame(True, opcode, payload))
+            frame = _FrameFields(True, opcode, payload)
+            frame.__class__ = Frame  # read-only from here on
+            out.append(frame)
             return
         done, self._peeked = self._peeked, 0
         if opcode:  # TEXT or BINARY starts a message
@@ -238,7 +270,9 @@ class MessageDecoder(_FrameReader):
                 self._parts += payload
                 payload = bytes(self._parts)
                 self._parts = bytearray()
-        out.append(Message(started, payload))
+        message = _MessageFields(started, payload)
+        message.__class__ = Message  # read-only from here on
+        out.append(message)
         self._opcode = None
         self._size = 0
         utf8.reset()
