@@ -15,6 +15,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcmp, memcpy, memset
 
+from ._buffer cimport NOGIL_MIN_DEFLATE
 from ._buffers import readable
 from .deflate_py import PerMessageDeflate as _PurePerMessageDeflate
 from .deflate_py import check_settings, load_backend
@@ -53,8 +54,6 @@ def zlib_version():
 
 
 cdef const unsigned char *_TAIL = b"\x00\x00\xff\xff"
-# Messages at least this large are compressed and inflated with the GIL released.
-cdef Py_ssize_t _NOGIL_MIN = 1 << 16
 # Up to this size a message is compressed into a buffer of zlib's bound for it (one call, no growth).
 cdef Py_ssize_t _BOUND_MAX = 1 << 16
 # zlib counts in unsigned int: larger inputs are fed in pieces of this size.
@@ -175,7 +174,7 @@ cdef class PerMessageDeflate:
                 give = min(cap - done, _PIECE)
                 s.next_out = out + done
                 s.avail_out = <unsigned int>give
-                if n >= _NOGIL_MIN:
+                if n >= NOGIL_MIN_DEFLATE:
                     with nogil:
                         rc = deflate(s, flush)
                 else:
@@ -309,7 +308,7 @@ cdef class PerMessageDeflate:
                 s.next_out = buf[0] + length[0]
                 s.avail_out = <unsigned int>room
                 before = s.next_in
-                if n >= _NOGIL_MIN:
+                if n >= NOGIL_MIN_DEFLATE:
                     with nogil:
                         rc = inflate(s, Z_SYNC_FLUSH)
                 else:

@@ -14,11 +14,7 @@ the policies. What differs is how the bytes move:
 """
 
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_CheckExact
-from cpython.bytes cimport (
-    PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, _PyBytes_Resize,
-)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, _PyBytes_Resize
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_CLEAR, Py_INCREF, Py_XDECREF
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -28,6 +24,7 @@ from libc.string cimport memcpy
 
 import os
 
+from ._buffer cimport NOGIL_MIN, Input, acquire, contiguous, release
 from ._deflate_c cimport PerMessageDeflate
 from .close import parse_close
 from .enums import Opcode
@@ -119,8 +116,6 @@ cdef uint64_t _NO_LIMIT = 0x7FFFFFFFFFFFFFFF  # the RFC's own limit: 2**63 - 1
 cdef tuple _OPCODES = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 cdef object _CLOSE = Opcode.CLOSE
 
-# Above this size, copying and unmasking a payload runs with the GIL released.
-cdef Py_ssize_t _NOGIL_MIN = 1 << 16
 # A receive buffer larger than this is freed once empty rather than kept for reuse.
 cdef Py_ssize_t _KEEP_MAX = 1 << 20
 # The same for the buffer compressed messages inflate into (each one does: keep less per connection).
@@ -251,43 +246,6 @@ cdef class Message:
 
 # ---------------------------------------------------------------- input buffers
 
-cdef struct Input:
-    const unsigned char *data
-    Py_ssize_t size
-    bint has_view
-    Py_buffer view
-
-
-cdef object _contiguous(object obj):
-    """``obj`` if it exports a C-contiguous buffer, else a bytes copy (the pure version's rule)."""
-    if PyBytes_CheckExact(obj) or PyByteArray_CheckExact(obj):
-        return obj
-    cdef object view = memoryview(obj)  # TypeError for str and other non-buffers
-    if not view.c_contiguous:
-        return view.tobytes()
-    return obj
-
-
-cdef int _acquire(object obj, Input *inp) except -1:
-    """Point ``inp`` at the bytes of a buffer (exact bytes need no buffer export)."""
-    if PyBytes_CheckExact(obj):
-        inp.data = <const unsigned char *>PyBytes_AS_STRING(obj)
-        inp.size = PyBytes_GET_SIZE(obj)
-        inp.has_view = False
-        return 0
-    PyObject_GetBuffer(obj, &inp.view, PyBUF_SIMPLE)
-    inp.has_view = True
-    inp.data = <const unsigned char *>inp.view.buf
-    inp.size = inp.view.len
-    return 0
-
-
-cdef inline void _release(Input *inp):
-    if inp.has_view:
-        PyBuffer_Release(&inp.view)
-        inp.has_view = False
-
-
 cdef object _text_input(object text, Input *inp):
     """Point ``inp`` at the UTF-8 of str ``text``; return the object holding those bytes.
 
@@ -324,7 +282,7 @@ cdef str _decode_text(const unsigned char *src, Py_ssize_t n, const unsigned cha
         if key == NULL:
             memcpy(dst, src, <size_t>n)
             return text
-        if n >= _NOGIL_MIN:
+        if n >= NOGIL_MIN:
             with nogil:
                 ws_mask_copy(dst, src, <size_t>n, key, 0)
         else:
@@ -351,12 +309,12 @@ def decode_text(payload, mask=None):
     cdef bint masked = mask is not None
     if masked:
         _read_key(mask, key)
-    payload = _contiguous(payload)
-    _acquire(payload, &inp)
+    payload = contiguous(payload)
+    acquire(payload, &inp)
     try:
         return _decode_text(inp.data, inp.size, key if masked else NULL)
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 cdef bytes _copy_out(const unsigned char *src, Py_ssize_t n, bint masked):
@@ -372,12 +330,12 @@ cdef inline void _unmask_into(unsigned char *dst, const unsigned char *src, Py_s
     if n == 0:
         return  # ``dst`` may be NULL: an empty fragment before any message byte
     if masked:
-        if n >= _NOGIL_MIN:
+        if n >= NOGIL_MIN:
             with nogil:
                 ws_mask_copy(dst, src, <size_t>n, src - 4, 0)
         else:
             ws_mask_copy(dst, src, <size_t>n, src - 4, 0)
-    elif n >= _NOGIL_MIN:
+    elif n >= NOGIL_MIN:
         with nogil:
             memcpy(dst, src, <size_t>n)
     else:
@@ -442,10 +400,10 @@ def parse_header(data, Py_ssize_t offset=0):
     cdef const unsigned char *p
     cdef Py_ssize_t size
     cdef uint64_t length
-    data = _contiguous(data)
+    data = contiguous(data)
     if offset < 0:
         raise ValueError(OFFSET_NEGATIVE)
-    _acquire(data, &inp)
+    acquire(data, &inp)
     try:
         if inp.size - offset < 2:
             return None
@@ -462,7 +420,7 @@ def parse_header(data, Py_ssize_t offset=0):
             PyBytes_FromStringAndSize(<const char *>p + size - 4, 4) if masked else None, size,
         )
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 # ---------------------------------------------------------------- encoding
@@ -519,14 +477,14 @@ cdef int _resolve_mask(object mask, unsigned char *key) except -1:
 cdef int _read_key(object mask, unsigned char *key) except -1:
     """Copy a 4-byte masking key into ``key``: TypeError for a non-buffer, ValueError for another length."""
     cdef Input inp
-    mask = _contiguous(mask)
-    _acquire(mask, &inp)
+    mask = contiguous(mask)
+    acquire(mask, &inp)
     try:
         if inp.size != 4:
             raise ValueError(MASK_NOT_4_BYTES)
         memcpy(key, inp.data, 4)
     finally:
-        _release(&inp)
+        release(&inp)
     return 0
 
 
@@ -616,8 +574,8 @@ def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=F
     if isinstance(payload, str):
         payload = _text_input(payload, &inp)
     else:
-        payload = _contiguous(payload)
-        _acquire(payload, &inp)
+        payload = contiguous(payload)
+        acquire(payload, &inp)
     try:
         n = inp.size
         b0 = _first_byte(opcode, <uint64_t>n, fin, rsv1, rsv2, rsv3)
@@ -628,19 +586,19 @@ def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=F
         memcpy(dst, head, size)
         if masked:
             # The key sits right before the payload in ``out``, but the source is elsewhere.
-            if n >= _NOGIL_MIN:
+            if n >= NOGIL_MIN:
                 with nogil:
                     ws_mask_copy(dst + size, inp.data, <size_t>n, key, 0)
             else:
                 ws_mask_copy(dst + size, inp.data, <size_t>n, key, 0)
-        elif n >= _NOGIL_MIN:
+        elif n >= NOGIL_MIN:
             with nogil:
                 memcpy(dst + size, inp.data, <size_t>n)
         else:
             memcpy(dst + size, inp.data, <size_t>n)
         return out
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=None):
@@ -674,14 +632,14 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
     if isinstance(payload, str):
         payload = _text_input(payload, &inp)
     else:
-        payload = _contiguous(payload)
-        _acquire(payload, &inp)
+        payload = contiguous(payload)
+        acquire(payload, &inp)
     try:
         if deflate is not None:
             compressed = (<PerMessageDeflate>deflate)._compress(inp.data, inp.size)
-            _release(&inp)
+            release(&inp)
             payload = compressed
-            _acquire(payload, &inp)
+            acquire(payload, &inp)
         n = inp.size
         piece = n if fragment_size is None or fragment_size >= n else <Py_ssize_t>fragment_size
         frames = 1 if piece == 0 else (n + piece - 1) // piece
@@ -707,7 +665,7 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
             pos += size
         return out
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 cdef inline Py_ssize_t _header_length(Py_ssize_t n, bint masked) noexcept:
@@ -880,7 +838,7 @@ cdef class _FrameReader:
             _PyBytes_Resize(&self._stream, cap)  # on failure it frees the object and sets NULL
             self._stream_cap = cap
         dst = <unsigned char *>PyBytes_AS_STRING(<object>self._stream) + self._stream_len
-        if k >= _NOGIL_MIN:
+        if k >= NOGIL_MIN:
             with nogil:
                 self._copy_stream(dst, src, k)
         else:
@@ -968,12 +926,12 @@ cdef class _FrameReader:
         cdef Py_ssize_t pos = 0
         cdef list out = []
         if self._error_code:
-            _contiguous(data)
+            contiguous(data)
             raise ProtocolError(self._error_code, self._error_reason)
-        data = _contiguous(data)
+        data = contiguous(data)
         if self._closed:
             return out
-        _acquire(data, &inp)
+        acquire(data, &inp)
         try:
             if self._stream != NULL:
                 pos = self._continue_stream(inp.data, inp.size, out)
@@ -994,7 +952,7 @@ cdef class _FrameReader:
             self._drop_all()
             raise
         finally:
-            _release(&inp)
+            release(&inp)
         return out
 
     @property

@@ -18,9 +18,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uintptr_t
 from libc.string cimport memcpy
 
+from ._buffer cimport NOGIL_MIN, get_writable, to_contiguous
 from ._rules import (
-    BUFFER_NOT_CONTIGUOUS,
-    BUFFER_READ_ONLY,
     HOST_NOT_CALLABLE,
     MASK_NOT_4_BYTES,
     OFFSET_NEGATIVE,
@@ -41,11 +40,6 @@ cdef extern from "_c/mask.h":
                            const unsigned char *src, size_t n,
                            const unsigned char *key, size_t phase) nogil
 
-cdef extern from "Python.h":
-    # Declared here with its error value, so a failure propagates as raised.
-    int to_contiguous "PyBuffer_ToContiguous" (void *buf, const Py_buffer *src, Py_ssize_t len,
-                                               char order) except -1
-
 cdef extern from *:
     """
     /* Without the GIL another thread may resize a bytearray at any moment:
@@ -63,14 +57,6 @@ __all__ = [
     "apply_mask", "apply_mask_inplace", "mask_keyfirst", "mask_inplace_keyfirst", "HostMaskFallback", "Masker",
     "kernel", "available_kernels",
 ]
-
-# From this size up the XOR runs without the GIL. Releasing it costs nothing
-# measurable when no other thread wants it; when one does, the GIL goes to that
-# thread and this call waits to get it back, so releasing only pays once the
-# work itself is long (measured with a second thread busy in Python: a
-# releasing call was 25x slower at 64 KiB, 1.8x at 256 KiB, not slower at 1 MiB).
-cdef enum:
-    NOGIL_MIN = 1024 * 1024
 
 ws_mask_init()
 
@@ -137,18 +123,6 @@ cdef bytes masked_view_copy(Py_buffer *view, const unsigned char *key, size_t ph
     to_contiguous(dst, view, view.len, b'C')
     run_kernel(dst, dst, view.len, key, phase)
     return out
-
-
-cdef int get_writable(object buffer, Py_buffer *view) except -1:
-    """Export ``buffer`` as writable C-contiguous memory (the rules of ``_buffers.writable``)."""
-    PyObject_GetBuffer(buffer, view, PyBUF_FULL_RO)
-    if view.readonly:
-        PyBuffer_Release(view)
-        raise BufferError(BUFFER_READ_ONLY)
-    if not PyBuffer_IsContiguous(view, b'C'):
-        PyBuffer_Release(view)
-        raise BufferError(BUFFER_NOT_CONTIGUOUS)
-    return 0
 
 
 cdef bytes mask_copy(object data, object mask):
