@@ -20,14 +20,7 @@ from ._buffers import readable
 from .deflate_py import PerMessageDeflate as _PurePerMessageDeflate
 from .deflate_py import check_settings, load_backend
 from .errors import ProtocolError
-from ._rules import (
-    COMPRESSED_INVALID,
-    COMPRESSED_TRAILING,
-    COMPRESSED_UNFINISHED,
-    COMPRESSING_IN_ANOTHER_THREAD,
-    INFLATED_TOO_BIG,
-    INFLATING_IN_ANOTHER_THREAD,
-)
+from . import _rules  # reasons and checks; as a module, so its names are not this one's
 
 
 cdef extern from "Python.h":
@@ -142,7 +135,7 @@ cdef class PerMessageDeflate:
         cdef z_stream *s = &self._deflater
         with cython.critical_section(self):
             if self._sending:
-                raise RuntimeError(COMPRESSING_IN_ANOTHER_THREAD)
+                raise RuntimeError(_rules.COMPRESSING_IN_ANOTHER_THREAD)
             self._sending = True
         try:
             if not self._deflater_ready:
@@ -237,7 +230,7 @@ cdef class PerMessageDeflate:
             return k
         with cython.critical_section(self):
             if self._receiving:
-                raise RuntimeError(INFLATING_IN_ANOTHER_THREAD)
+                raise RuntimeError(_rules.INFLATING_IN_ANOTHER_THREAD)
             self._receiving = True
         try:
             return self._zinflate(src, n, end, buf, length, cap, budget)
@@ -281,7 +274,7 @@ cdef class PerMessageDeflate:
         if self._ended:
             self._ended = False  # the next message starts a new stream (_stream_ended prepared it)
         elif not self._boundary:
-            raise ProtocolError(1007, COMPRESSED_UNFINISHED)
+            raise ProtocolError(1007, _rules.COMPRESSED_UNFINISHED)
         elif self._recv_reset:
             inflateReset(&self._inflater)
         return produced
@@ -320,14 +313,14 @@ cdef class PerMessageDeflate:
                     # Between blocks? (A call that could do nothing tells nothing: it clears the flag.)
                     self._boundary = (s.data_type & 128) != 0
                 if produced > budget:
-                    raise ProtocolError(1009, INFLATED_TOO_BIG)
+                    raise ProtocolError(1009, _rules.INFLATED_TOO_BIG)
                 if rc == Z_STREAM_END:
                     _after_final(s.next_in, n - (s.next_in - src), tail)
                     self._stream_ended()
                     break
                 if rc != Z_OK and rc != Z_BUF_ERROR:
                     reason = (<bytes>s.msg).decode("ascii", "replace") if s.msg != NULL else f"error {rc}"
-                    raise ProtocolError(1007, COMPRESSED_INVALID.format(reason))
+                    raise ProtocolError(1007, _rules.COMPRESSED_INVALID.format(reason))
                 if got < room and s.avail_in == 0 and s.next_in - src == n:
                     break  # every input byte taken, and room left: nothing more to come
         finally:
@@ -360,7 +353,7 @@ cdef int _after_final(const unsigned char *rest, Py_ssize_t n, Py_ssize_t tail) 
     cdef Py_ssize_t i
     for i in range(n - tail if n > tail else 0):
         if rest[i]:
-            raise ProtocolError(1007, COMPRESSED_TRAILING)
+            raise ProtocolError(1007, _rules.COMPRESSED_TRAILING)
     return 0
 
 

@@ -30,36 +30,7 @@ from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
 from .messages_py import check_deflate, compressed_frame_limit
-from ._rules import (
-    CONTROL_TOO_LONG,
-    DATA_INSIDE_FRAGMENTED,
-    FEED_IN_ANOTHER_THREAD,
-    FRAGMENTED_CONTROL,
-    FRAME_TOO_BIG,
-    INVALID_OPCODE,
-    INVALID_UTF8_TEXT,
-    LENGTH_NEGATIVE,
-    LENGTH_TOO_BIG,
-    LENGTH_TOP_BIT,
-    MASKED_FROM_SERVER,
-    MASK_NOT_4_BYTES,
-    MESSAGE_TOO_BIG,
-    NON_MINIMAL_16,
-    NON_MINIMAL_64,
-    OFFSET_NEGATIVE,
-    ORPHAN_CONTINUATION,
-    RESERVED_OPCODE,
-    RSV1_ON_CONTINUATION,
-    RSV1_ON_CONTROL,
-    RSV_NOT_NEGOTIATED,
-    SEND_CONTROL_FRAGMENTED,
-    SEND_CONTROL_TOO_LONG,
-    SEND_DATA_ONLY,
-    UNMASKED_FROM_CLIENT,
-    check_fragment_size,
-    check_rsv_allowed,
-    check_size_limit,
-)
+from . import _rules  # reasons and checks; as a module, so its names are not this one's
 
 
 cdef extern from "Python.h":
@@ -293,7 +264,7 @@ cdef str _decode_text(const unsigned char *src, Py_ssize_t n, const unsigned cha
     try:
         return PyUnicode_DecodeUTF8(<const char *>dst, n, NULL)
     except UnicodeDecodeError:
-        raise ProtocolError(1007, INVALID_UTF8_TEXT) from None
+        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT) from None
 
 
 def decode_text(payload, mask=None):
@@ -348,12 +319,12 @@ cdef int _check_start(int b0, int b1) except -1:
     """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
     cdef int opcode = b0 & 0x0F
     if _OPCODES[opcode] is None:
-        raise ProtocolError(1002, RESERVED_OPCODE.format(opcode))
+        raise ProtocolError(1002, _rules.RESERVED_OPCODE.format(opcode))
     if opcode >= 8:
         if not b0 & 0x80:
-            raise ProtocolError(1002, FRAGMENTED_CONTROL)
+            raise ProtocolError(1002, _rules.FRAGMENTED_CONTROL)
         if (b1 & 0x7F) > 125:
-            raise ProtocolError(1002, CONTROL_TOO_LONG)
+            raise ProtocolError(1002, _rules.CONTROL_TOO_LONG)
     return 0
 
 
@@ -374,16 +345,16 @@ cdef int _extended_length(const unsigned char *p, uint64_t *length) except -1:
     if n == 126:
         v = (<uint64_t>p[2] << 8) | p[3]
         if v < 126:
-            raise ProtocolError(1002, NON_MINIMAL_16)
+            raise ProtocolError(1002, _rules.NON_MINIMAL_16)
         length[0] = v
         return 0
     v = 0
     for i in range(2, 10):
         v = (v << 8) | p[i]
     if v >> 63:
-        raise ProtocolError(1002, LENGTH_TOP_BIT)
+        raise ProtocolError(1002, _rules.LENGTH_TOP_BIT)
     if v < 0x10000:
-        raise ProtocolError(1002, NON_MINIMAL_64)
+        raise ProtocolError(1002, _rules.NON_MINIMAL_64)
     length[0] = v
     return 0
 
@@ -402,7 +373,7 @@ def parse_header(data, Py_ssize_t offset=0):
     cdef uint64_t length
     data = contiguous(data)
     if offset < 0:
-        raise ValueError(OFFSET_NEGATIVE)
+        raise ValueError(_rules.OFFSET_NEGATIVE)
     acquire(data, &inp)
     try:
         if inp.size - offset < 2:
@@ -481,7 +452,7 @@ cdef int _read_key(object mask, unsigned char *key) except -1:
     acquire(mask, &inp)
     try:
         if inp.size != 4:
-            raise ValueError(MASK_NOT_4_BYTES)
+            raise ValueError(_rules.MASK_NOT_4_BYTES)
         memcpy(key, inp.data, 4)
     finally:
         release(&inp)
@@ -496,12 +467,12 @@ cdef int _first_byte(object opcode, uint64_t length, bint fin, bint rsv1, bint r
     except OverflowError:
         op = -1
     if not 0 <= op <= 15 or _OPCODES[op] is None:
-        raise ValueError(INVALID_OPCODE.format(opcode))
+        raise ValueError(_rules.INVALID_OPCODE.format(opcode))
     if op >= 8:
         if not fin:
-            raise ValueError(SEND_CONTROL_FRAGMENTED)
+            raise ValueError(_rules.SEND_CONTROL_FRAGMENTED)
         if length > 125:
-            raise ValueError(SEND_CONTROL_TOO_LONG)
+            raise ValueError(_rules.SEND_CONTROL_TOO_LONG)
     return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
 
 
@@ -543,9 +514,9 @@ def encode_header(opcode, length, *, bint fin=True, bint rsv1=False, bint rsv2=F
     try:
         signed_length = PyNumber_Index(length)
     except OverflowError:
-        raise ValueError(LENGTH_TOO_BIG) from None
+        raise ValueError(_rules.LENGTH_TOO_BIG) from None
     if signed_length < 0:
-        raise ValueError(LENGTH_NEGATIVE)
+        raise ValueError(_rules.LENGTH_NEGATIVE)
     cdef uint64_t n = <uint64_t>signed_length
     cdef int b0 = _first_byte(opcode, n, fin, rsv1, rsv2, rsv3)
     cdef bint masked = _resolve_mask(mask, key)
@@ -624,8 +595,8 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
     cdef unsigned char *dst
     op = _first_byte(opcode, 0, True, False, False, False) & 0x0F
     if op != 1 and op != 2:
-        raise ValueError(SEND_DATA_ONLY.format(opcode))
-    fragment_size = check_fragment_size(fragment_size)
+        raise ValueError(_rules.SEND_DATA_ONLY.format(opcode))
+    fragment_size = _rules.check_fragment_size(fragment_size)
     masked = _resolve_mask(mask, key) if not fresh_keys else True  # a bad key raises before compressing
     if deflate is not None:
         check_deflate(deflate, None, PerMessageDeflate)
@@ -717,8 +688,8 @@ cdef class _FrameReader:
         Py_XDECREF(self._stream)
 
     cdef int _setup(self, bint client, object max_frame_size, object rsv_allowed) except -1:
-        check_size_limit("max_frame_size", max_frame_size)
-        rsv_allowed = check_rsv_allowed(rsv_allowed)
+        _rules.check_size_limit("max_frame_size", max_frame_size)
+        rsv_allowed = _rules.check_rsv_allowed(rsv_allowed)
         self._client = client
         self._max_frame = _NO_LIMIT if max_frame_size is None else min(max_frame_size, _NO_LIMIT)
         self._rsv_refused = (~rsv_allowed & 7) << 4
@@ -726,7 +697,7 @@ cdef class _FrameReader:
 
     cdef int _accept(self, int opcode, int b0, uint64_t length) except -1:
         if length > self._max_frame:
-            raise ProtocolError(1009, FRAME_TOO_BIG.format(length, self._max_frame))
+            raise ProtocolError(1009, _rules.FRAME_TOO_BIG.format(length, self._max_frame))
         return 0
 
     cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
@@ -753,13 +724,13 @@ cdef class _FrameReader:
         cdef int b0 = p[0]
         cdef int b1 = p[1]
         if b0 & self._rsv_refused:
-            raise ProtocolError(1002, RSV_NOT_NEGOTIATED)
+            raise ProtocolError(1002, _rules.RSV_NOT_NEGOTIATED)
         _check_start(b0, b1)
         if self._client:
             if b1 & 0x80:
-                raise ProtocolError(1002, MASKED_FROM_SERVER)
+                raise ProtocolError(1002, _rules.MASKED_FROM_SERVER)
         elif not b1 & 0x80:
-            raise ProtocolError(1002, UNMASKED_FROM_CLIENT)
+            raise ProtocolError(1002, _rules.UNMASKED_FROM_CLIENT)
         cdef Py_ssize_t size = _header_size(b1)
         if n < size:
             return -1
@@ -914,7 +885,7 @@ cdef class _FrameReader:
         # Large copies release the GIL (and suspend a free-threaded build's critical section), so a
         # second thread feeding the same decoder could resize a buffer under them: refuse it instead.
         if self._busy:
-            raise RuntimeError(FEED_IN_ANOTHER_THREAD)
+            raise RuntimeError(_rules.FEED_IN_ANOTHER_THREAD)
         self._busy = True
         try:
             return self._feed_locked(data)
@@ -1040,7 +1011,7 @@ cdef class MessageDecoder(_FrameReader):
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None,
                  deflate=None):
-        check_size_limit("max_message_size", max_message_size)
+        _rules.check_size_limit("max_message_size", max_message_size)
         check_deflate(deflate, client, PerMessageDeflate)
         self._deflate = deflate
         limit = compressed_frame_limit(max_message_size, max_frame_size)
@@ -1053,24 +1024,24 @@ cdef class MessageDecoder(_FrameReader):
     cdef int _accept(self, int opcode, int b0, uint64_t length) except -1:
         if b0 & 0x40:  # only when permessage-deflate was negotiated: the reader refuses it otherwise
             if opcode >= 8:
-                raise ProtocolError(1002, RSV1_ON_CONTROL)
+                raise ProtocolError(1002, _rules.RSV1_ON_CONTROL)
             if opcode == 0:
-                raise ProtocolError(1002, RSV1_ON_CONTINUATION)
+                raise ProtocolError(1002, _rules.RSV1_ON_CONTINUATION)
         if opcode >= 8:
             return 0
         if opcode == 0:
             if self._opcode < 0:
-                raise ProtocolError(1002, ORPHAN_CONTINUATION)
+                raise ProtocolError(1002, _rules.ORPHAN_CONTINUATION)
         elif self._opcode >= 0:
-            raise ProtocolError(1002, DATA_INSIDE_FRAGMENTED)
+            raise ProtocolError(1002, _rules.DATA_INSIDE_FRAGMENTED)
         cdef bint compressed = ((b0 & 0x40) != 0) if opcode else self._compressed
         cdef uint64_t limit = self._max_compressed if compressed else self._max_frame
         if length > limit:
-            raise ProtocolError(1009, FRAME_TOO_BIG.format(length, limit))
+            raise ProtocolError(1009, _rules.FRAME_TOO_BIG.format(length, limit))
         # A compressed message is bounded by what it inflates to, as it inflates.
         if not compressed and <uint64_t>self._msg_len + length > self._max_message:
             raise ProtocolError(
-                1009, MESSAGE_TOO_BIG.format(self._msg_len + length, self._max_message))
+                1009, _rules.MESSAGE_TOO_BIG.format(self._msg_len + length, self._max_message))
         return 0
 
     cdef inline bint _is_text(self, int opcode) noexcept:
@@ -1119,7 +1090,7 @@ cdef class MessageDecoder(_FrameReader):
             if self._peeked == 0:
                 self._peek = self._utf8
             if ws_utf8_feed(&self._peek, src, <size_t>k) >= 0:
-                raise ProtocolError(1007, INVALID_UTF8_TEXT)
+                raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             self._peeked += k
             p += k
             n -= k
@@ -1133,7 +1104,7 @@ cdef class MessageDecoder(_FrameReader):
                                   <Py_ssize_t>min(budget, <uint64_t>(PY_SSIZE_T_MAX - 1 - before)))
         if text and self._msg_len > before:
             if ws_utf8_feed(&self._utf8, self._msg + before, <size_t>(self._msg_len - before)) >= 0:
-                raise ProtocolError(1007, INVALID_UTF8_TEXT)
+                raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
         return 0
 
     cdef int _pending(self) except -1:
@@ -1187,7 +1158,7 @@ cdef class MessageDecoder(_FrameReader):
             if not fin:
                 return 0
             if self._opcode == 1 and not ws_utf8_complete(&self._utf8):
-                raise ProtocolError(1007, INVALID_UTF8_TEXT)
+                raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             data = self._take_message()
             if self._msg_cap > _KEEP_INFLATED_MAX:
                 # Every compressed message passes through this buffer: keep only a small one between them.
@@ -1202,9 +1173,9 @@ cdef class MessageDecoder(_FrameReader):
                 if self._opcode == 1:
                     if judged:
                         if not ws_utf8_complete(&self._peek):
-                            raise ProtocolError(1007, INVALID_UTF8_TEXT)
+                            raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
                     elif not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
-                        raise ProtocolError(1007, INVALID_UTF8_TEXT)
+                        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             else:
                 self._grow_message(n)
                 dst = self._msg + self._msg_len
@@ -1214,9 +1185,9 @@ cdef class MessageDecoder(_FrameReader):
                     if judged:
                         self._utf8 = self._peek
                     elif ws_utf8_feed(&self._utf8, dst, n) >= 0:
-                        raise ProtocolError(1007, INVALID_UTF8_TEXT)
+                        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
                     if fin and not ws_utf8_complete(&self._utf8):
-                        raise ProtocolError(1007, INVALID_UTF8_TEXT)
+                        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
                 if not fin:
                     return 0
                 data = self._take_message()
