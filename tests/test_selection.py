@@ -88,3 +88,21 @@ def test_info_command_names_the_kernels() -> None:
         from wscodec import _mask_c, _utf8_c
 
         assert _mask_c.kernel() in out and _utf8_c.kernel() in out
+
+
+def test_reasons_and_messages_are_written_once() -> None:
+    """Every reason and argument message is spelled only in wscodec._rules, never again as a literal."""
+    from pathlib import Path
+
+    from wscodec import _rules
+
+    root = Path(wscodec.__file__).parent
+    paths = [path for pattern in ("*.py", "*.pyx", "*.pxd") for path in root.glob(pattern)]
+    sources = {path.name: path.read_text("utf-8") for path in paths}
+    assert "frames_py.py" in sources and sources.pop("_rules.py")
+    words = [getattr(_rules, name) for name in _rules.__all__ if isinstance(getattr(_rules, name), str)]
+    assert len(words) > 30
+    for word in words:
+        fixed = word.split("{")[0]  # a template's text before its first field
+        for name, text in sources.items():
+            assert f'"{fixed}' not in text, (word, name)

@@ -30,7 +30,10 @@ from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
 from .messages_py import check_deflate, compressed_frame_limit
-from . import _rules  # reasons and checks; as a module, so its names are not this one's
+from . import _rules  # the reasons (raising paths only); as a module, so its names are not this one's
+from ._rules import check_fragment_size as _check_fragment_size
+from ._rules import check_rsv_allowed as _check_rsv_allowed
+from ._rules import check_size_limit as _check_size_limit
 
 
 cdef extern from "Python.h":
@@ -596,7 +599,7 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
     op = _first_byte(opcode, 0, True, False, False, False) & 0x0F
     if op != 1 and op != 2:
         raise ValueError(_rules.SEND_DATA_ONLY.format(opcode))
-    fragment_size = _rules.check_fragment_size(fragment_size)
+    fragment_size = _check_fragment_size(fragment_size)
     masked = _resolve_mask(mask, key) if not fresh_keys else True  # a bad key raises before compressing
     if deflate is not None:
         check_deflate(deflate, None, PerMessageDeflate)
@@ -688,8 +691,8 @@ cdef class _FrameReader:
         Py_XDECREF(self._stream)
 
     cdef int _setup(self, bint client, object max_frame_size, object rsv_allowed) except -1:
-        _rules.check_size_limit("max_frame_size", max_frame_size)
-        rsv_allowed = _rules.check_rsv_allowed(rsv_allowed)
+        _check_size_limit("max_frame_size", max_frame_size)
+        rsv_allowed = _check_rsv_allowed(rsv_allowed)
         self._client = client
         self._max_frame = _NO_LIMIT if max_frame_size is None else min(max_frame_size, _NO_LIMIT)
         self._rsv_refused = (~rsv_allowed & 7) << 4
@@ -1011,7 +1014,7 @@ cdef class MessageDecoder(_FrameReader):
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None,
                  deflate=None):
-        _rules.check_size_limit("max_message_size", max_message_size)
+        _check_size_limit("max_message_size", max_message_size)
         check_deflate(deflate, client, PerMessageDeflate)
         self._deflate = deflate
         limit = compressed_frame_limit(max_message_size, max_frame_size)
