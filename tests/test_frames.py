@@ -448,3 +448,38 @@ def test_a_protocol_error_reads_as_its_reason_and_close_code(impl: ModuleType) -
     error = caught.value
     assert error.code == 1002
     assert str(error) == f"{error.reason} (close code 1002)"
+
+
+# ---------------------------------------------------------------- the value types are read-only in both
+
+
+def _values(impl: ModuleType) -> list[tuple[object, tuple[str, ...]]]:
+    header = impl.parse_header(impl.encode_frame(Opcode.TEXT, b"abc", mask=b"\x01\x02\x03\x04"))
+    return [
+        (impl.Frame(True, Opcode.TEXT, b"abc"), ("fin", "opcode", "payload", "rsv1", "rsv2", "rsv3")),
+        (header, ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "length", "mask", "header_size")),
+        (impl.Message(Opcode.TEXT, b"abc"), ("opcode", "payload")),
+    ]
+
+
+def test_frame_header_and_message_fields_are_read_only(impl: ModuleType) -> None:
+    for value, fields in _values(impl):
+        before = repr(value)
+        for field in fields:
+            with pytest.raises(AttributeError, match="is not writable"):
+                setattr(value, field, getattr(value, field))
+            with pytest.raises(AttributeError):
+                delattr(value, field)
+        with pytest.raises(AttributeError):
+            value.extra = 1  # type: ignore[attr-defined]
+        assert repr(value) == before
+
+
+def test_frame_header_and_message_copy_and_pickle(impl: ModuleType) -> None:
+    import copy
+    import pickle
+
+    for value, _ in _values(impl):
+        assert copy.copy(value) == value
+        assert copy.deepcopy(value) == value
+        assert pickle.loads(pickle.dumps(value)) == value

@@ -68,7 +68,7 @@ def peak_rss() -> int:
 
 def _mixed_frames(seed: int) -> list[tuple[int, bytes, bool]]:
     """One batch of (opcode, payload, fin): chat-sized and control frames, a fragmented text
-    message, every length form, and one 70 KiB frame (past the compiled decoder's GIL-free size)."""
+    message, every length form, and one 270 KiB frame (past the compiled decoder's GIL-free size)."""
     rng = random.Random(seed)
     frames: list[tuple[int, bytes, bool]] = []
     while len(frames) < BATCH - 4:
@@ -81,7 +81,7 @@ def _mixed_frames(seed: int) -> list[tuple[int, bytes, bool]]:
             frames += [(1, b"fragmented ", False), (9, b"", True), (0, "text ☃".encode(), True)]
         else:
             frames.append((2, rng.randbytes(rng.choice((0, 2, 125, 126, 1000, 65535))), True))
-    frames.append((2, rng.randbytes(70_000), True))
+    frames.append((2, rng.randbytes(270_000), True))
     return frames
 
 

@@ -5,29 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from types import ModuleType
 
 import pytest
 from impls import IMPL_NAMES, load_impl
 
 import wscodec
-
-PUBLIC_IMPL_NAMES = [
-    "apply_mask",
-    "apply_mask_inplace",
-    "Masker",
-    "validate_utf8",
-    "Utf8Validator",
-    "Frame",
-    "FrameHeader",
-    "parse_header",
-    "encode_header",
-    "encode_frame",
-    "FrameDecoder",
-    "Message",
-    "MessageDecoder",
-    "DEFAULT_MAX_FRAME_SIZE",
-    "DEFAULT_MAX_MESSAGE_SIZE",
-]
+from wscodec._names import IMPLEMENTED, INTERNAL, PUBLIC, SHARED
 
 
 def _run(code: str, **env: str) -> str:
@@ -57,15 +41,48 @@ def test_a_compiled_module_that_does_not_import_means_pure_python() -> None:
 
 def test_public_names_come_from_the_active_implementation() -> None:
     active = load_impl(wscodec.implementation)
-    for name in PUBLIC_IMPL_NAMES:
+    public_impl_names = [name for name in IMPLEMENTED if name not in INTERNAL]
+    assert public_impl_names  # the loop below checks something
+    for name in public_impl_names:
         assert getattr(wscodec, name) is getattr(active, name), name
 
 
+def test_all_is_the_one_list() -> None:
+    assert wscodec.__all__ == list(PUBLIC)
+    assert len(set(PUBLIC)) == len(PUBLIC)
+    assert not set(SHARED) & set(IMPLEMENTED)
+    assert INTERNAL <= set(IMPLEMENTED)
+    for name in PUBLIC:
+        assert hasattr(wscodec, name), name
+    assert public_names(wscodec) == set(PUBLIC)
+
+
+# What a namespace module holds besides its names: its imports and its own machinery.
+MACHINERY = {"annotations", "importlib", "TYPE_CHECKING", "Any", "NAME", "load_all"}
+
+
+def public_names(module: ModuleType) -> set[str]:
+    """The names a module offers: not underscored (``__version__`` aside), not one of its imports."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if (not name.startswith("_") or name == "__version__")
+        and not isinstance(value, ModuleType)
+        and name not in MACHINERY
+    }
+
+
 @pytest.mark.parametrize("name", IMPL_NAMES)
-def test_each_implementation_exports_every_name(name: str) -> None:
+def test_each_implementation_has_exactly_the_listed_names(name: str) -> None:
     impl = load_impl(name)
-    for attr in PUBLIC_IMPL_NAMES:
-        assert getattr(impl, attr) is not None
+    if name == "cython":
+        impl.load_all()  # names resolve lazily; bind every one
+    assert public_names(impl) == set(IMPLEMENTED)
+    for attr, (pure, compiled) in IMPLEMENTED.items():
+        value = getattr(impl, attr)
+        if isinstance(value, int):
+            continue
+        assert value.__module__ == f"wscodec.{pure if name == 'python' else compiled}", attr
     assert impl.NAME == name
 
 
@@ -77,3 +94,21 @@ def test_info_command_names_the_kernels() -> None:
         from wscodec import _mask_c, _utf8_c
 
         assert _mask_c.kernel() in out and _utf8_c.kernel() in out
+
+
+def test_reasons_and_messages_are_written_once() -> None:
+    """Every reason and argument message is spelled only in wscodec._rules, never again as a literal."""
+    from pathlib import Path
+
+    from wscodec import _rules
+
+    root = Path(wscodec.__file__).parent
+    paths = [path for pattern in ("*.py", "*.pyx", "*.pxd") for path in root.glob(pattern)]
+    sources = {path.name: path.read_text("utf-8") for path in paths}
+    assert "frames_py.py" in sources and sources.pop("_rules.py")
+    words = [getattr(_rules, name) for name in _rules.__all__ if isinstance(getattr(_rules, name), str)]
+    assert len(words) > 30
+    for word in words:
+        fixed = word.split("{")[0]  # a template's text before its first field
+        for name, text in sources.items():
+            assert f'"{fixed}' not in text, (word, name)

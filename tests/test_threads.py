@@ -8,7 +8,7 @@
   refused while another thread is inside one) may come out.
 
 Payloads are large enough for the compiled modules' GIL-free sections
-(masking and UTF-8 from 256 KiB, decoder copies from 64 KiB), where another
+(masking, UTF-8 and decoder copies from 256 KiB, deflate from 64 KiB), where another
 thread runs meanwhile. On a free-threaded CPython the same tests run with
 the GIL disabled (``sys._is_gil_enabled()`` is then False). A write to
 freed memory may go unnoticed in a normal build; under tools/sanitize.sh
@@ -23,6 +23,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
+
+import pytest
+
+from wscodec.enums import Opcode
 
 THREADS = 8
 KEY = b"\xa1\xb2\xc3\xd4"
@@ -129,9 +133,10 @@ def _feed_together(decoder: object, chunk: bytes, reads: int) -> list[int]:
 def test_a_decoder_shared_by_threads_does_not_crash(impl: ModuleType) -> None:
     # One huge frame whose payload all threads feed at once: any interleaving of the reads is still a
     # valid payload, so the decoder keeps receiving, its buffers growing, every read copied in without
-    # the GIL (from 64 KiB) while other threads feed. Many fresh decoders: most growth is early.
-    chunk = bytes(96 * 1024)
-    reads = 6
+    # the GIL (from 256 KiB: NOGIL_MIN in wscodec/_buffer.pxd) while other threads feed. Many fresh
+    # decoders: most growth is early.
+    chunk = bytes(288 * 1024)
+    reads = 2
     total = 4 * reads * len(chunk)
     header = impl.encode_header(2, total, mask=KEY)
     for _ in range(10):
@@ -156,3 +161,28 @@ def test_a_validator_and_a_masker_shared_by_threads_do_not_crash(impl: ModuleTyp
                 validator.reset()
 
     _in_threads(work)
+
+
+def test_a_feed_entered_while_another_runs_is_refused(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both implementations refuse a second feed() while one is running, with the same error.
+
+    Deterministic: the decoder's own call to parse_close (for the CLOSE frame below) enters a second
+    feed(), as another thread would when the first one is inside.
+    """
+    decoder = impl.MessageDecoder()
+    module = sys.modules[impl.MessageDecoder.__module__]
+    real = module.parse_close
+    refused: list[str] = []
+
+    def reenter(payload: object) -> tuple[int, str]:
+        try:
+            decoder.feed(b"")
+        except RuntimeError as exc:
+            refused.append(str(exc))
+        return real(payload)
+
+    monkeypatch.setattr(module, "parse_close", reenter)
+    [close] = decoder.feed(impl.encode_frame(Opcode.CLOSE, b"\x03\xe8", mask=KEY))
+    assert close.opcode == Opcode.CLOSE
+    assert refused == ["feed() is already running in another thread"]
+    assert decoder.feed(b"") == []  # the first feed ended: the decoder takes data again

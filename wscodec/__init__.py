@@ -4,20 +4,35 @@ The compiled (Cython) implementation is used when it imports; otherwise the
 pure-Python one. ``WSCODEC_NO_EXTENSIONS`` (any non-empty value) forces pure
 Python. :data:`implementation` says which one is active (``"cython"`` or
 ``"python"``); both stay importable as ``wscodec._impl_c`` and
-``wscodec._impl_py``.
+``wscodec._impl_py``. The public names are listed once, in ``wscodec._names``.
 """
 
 from __future__ import annotations
 
 import os as _os
 from types import ModuleType as _ModuleType
+from typing import TYPE_CHECKING
 
-from ._version import __version__
-from .close import encode_close, parse_close
-from .deflate_params import DeflateParams, accept_deflate_response, deflate_offer, negotiate_deflate
-from .enums import RSV1, RSV2, RSV3, CloseCode, Opcode
-from .errors import ProtocolError
-from .handshake import accept_key, generate_key, validate_key
+from ._names import IMPLEMENTED as _IMPLEMENTED
+from ._names import PUBLIC as _PUBLIC
+
+# The shared names (their modules are plain Python, one for both implementations); ``as`` re-exports them.
+from ._version import __version__ as __version__
+from .close import encode_close as encode_close
+from .close import parse_close as parse_close
+from .deflate_params import DeflateParams as DeflateParams
+from .deflate_params import accept_deflate_response as accept_deflate_response
+from .deflate_params import deflate_offer as deflate_offer
+from .deflate_params import negotiate_deflate as negotiate_deflate
+from .enums import RSV1 as RSV1
+from .enums import RSV2 as RSV2
+from .enums import RSV3 as RSV3
+from .enums import CloseCode as CloseCode
+from .enums import Opcode as Opcode
+from .errors import ProtocolError as ProtocolError
+from .handshake import accept_key as accept_key
+from .handshake import generate_key as generate_key
+from .handshake import validate_key as validate_key
 
 
 def _choose() -> _ModuleType:
@@ -39,59 +54,10 @@ _impl: _ModuleType = _choose()
 #: ``"cython"`` or ``"python"``: the implementation behind the public names.
 implementation: str = _impl.NAME
 
-apply_mask = _impl.apply_mask
-apply_mask_inplace = _impl.apply_mask_inplace
-Masker = _impl.Masker
-validate_utf8 = _impl.validate_utf8
-Utf8Validator = _impl.Utf8Validator
-Frame = _impl.Frame
-FrameHeader = _impl.FrameHeader
-parse_header = _impl.parse_header
-encode_header = _impl.encode_header
-encode_frame = _impl.encode_frame
-FrameDecoder = _impl.FrameDecoder
-Message = _impl.Message
-MessageDecoder = _impl.MessageDecoder
-decode_text = _impl.decode_text
-encode_message = _impl.encode_message
-PerMessageDeflate = _impl.PerMessageDeflate
-DEFAULT_MAX_FRAME_SIZE = _impl.DEFAULT_MAX_FRAME_SIZE
-DEFAULT_MAX_MESSAGE_SIZE = _impl.DEFAULT_MAX_MESSAGE_SIZE
-
-__all__ = [
-    "__version__",
-    "implementation",
-    "apply_mask",
-    "apply_mask_inplace",
-    "Masker",
-    "validate_utf8",
-    "Utf8Validator",
-    "Opcode",
-    "CloseCode",
-    "RSV1",
-    "RSV2",
-    "RSV3",
-    "ProtocolError",
-    "Frame",
-    "FrameHeader",
-    "parse_header",
-    "encode_header",
-    "encode_frame",
-    "FrameDecoder",
-    "Message",
-    "MessageDecoder",
-    "decode_text",
-    "encode_message",
-    "PerMessageDeflate",
-    "DEFAULT_MAX_FRAME_SIZE",
-    "DEFAULT_MAX_MESSAGE_SIZE",
-    "parse_close",
-    "encode_close",
-    "generate_key",
-    "accept_key",
-    "validate_key",
-    "DeflateParams",
-    "negotiate_deflate",
-    "deflate_offer",
-    "accept_deflate_response",
-]
+if TYPE_CHECKING:
+    # Checkers type the implementation's names as the pure implementation's (the stubs of the compiled
+    # modules declare the same signatures); at run time they come from the chosen implementation.
+    from ._impl_py import *  # noqa: F403
+else:
+    globals().update({name: getattr(_impl, name) for name in _PUBLIC if name in _IMPLEMENTED})
+    __all__ = list(_PUBLIC)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
+from ._rules import BUFFER_NOT_CONTIGUOUS, BUFFER_READ_ONLY, MASK_NOT_4_BYTES
+
 __all__ = ["readable", "writable", "mask_key"]
 
 Readable: TypeAlias = bytes | memoryview
@@ -34,9 +36,9 @@ def writable(data: object) -> memoryview:
     """Return ``data`` as a flat writable byte ``memoryview``."""
     view = memoryview(data)  # type: ignore[arg-type]
     if view.readonly:
-        raise BufferError("buffer is read-only")
+        raise BufferError(BUFFER_READ_ONLY)
     if not view.c_contiguous:
-        raise BufferError("buffer is not C-contiguous")
+        raise BufferError(BUFFER_NOT_CONTIGUOUS)
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B") if view.nbytes else memoryview(bytearray())  # cast() rejects a zero in the shape
     return view
@@ -46,5 +48,5 @@ def mask_key(mask: object) -> bytes:
     """Return the 4-byte masking key as ``bytes``; ``ValueError`` if it is not 4 bytes long."""
     key = mask if type(mask) is bytes else memoryview(mask).tobytes()  # type: ignore[arg-type]
     if len(key) != 4:
-        raise ValueError("mask must contain 4 bytes")
+        raise ValueError(MASK_NOT_4_BYTES)
     return key

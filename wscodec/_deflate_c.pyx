@@ -15,10 +15,12 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcmp, memcpy, memset
 
+from ._buffer cimport NOGIL_MIN_DEFLATE
 from ._buffers import readable
 from .deflate_py import PerMessageDeflate as _PurePerMessageDeflate
 from .deflate_py import check_settings, load_backend
 from .errors import ProtocolError
+from . import _rules  # reasons and checks; as a module, so its names are not this one's
 
 
 cdef extern from "Python.h":
@@ -45,8 +47,6 @@ def zlib_version():
 
 
 cdef const unsigned char *_TAIL = b"\x00\x00\xff\xff"
-# Messages at least this large are compressed and inflated with the GIL released.
-cdef Py_ssize_t _NOGIL_MIN = 1 << 16
 # Up to this size a message is compressed into a buffer of zlib's bound for it (one call, no growth).
 cdef Py_ssize_t _BOUND_MAX = 1 << 16
 # zlib counts in unsigned int: larger inputs are fed in pieces of this size.
@@ -135,7 +135,7 @@ cdef class PerMessageDeflate:
         cdef z_stream *s = &self._deflater
         with cython.critical_section(self):
             if self._sending:
-                raise RuntimeError("this PerMessageDeflate is already compressing in another thread")
+                raise RuntimeError(_rules.COMPRESSING_IN_ANOTHER_THREAD)
             self._sending = True
         try:
             if not self._deflater_ready:
@@ -167,7 +167,7 @@ cdef class PerMessageDeflate:
                 give = min(cap - done, _PIECE)
                 s.next_out = out + done
                 s.avail_out = <unsigned int>give
-                if n >= _NOGIL_MIN:
+                if n >= NOGIL_MIN_DEFLATE:
                     with nogil:
                         rc = deflate(s, flush)
                 else:
@@ -230,7 +230,7 @@ cdef class PerMessageDeflate:
             return k
         with cython.critical_section(self):
             if self._receiving:
-                raise RuntimeError("this PerMessageDeflate is already inflating in another thread")
+                raise RuntimeError(_rules.INFLATING_IN_ANOTHER_THREAD)
             self._receiving = True
         try:
             return self._zinflate(src, n, end, buf, length, cap, budget)
@@ -274,7 +274,7 @@ cdef class PerMessageDeflate:
         if self._ended:
             self._ended = False  # the next message starts a new stream (_stream_ended prepared it)
         elif not self._boundary:
-            raise ProtocolError(1007, "invalid compressed data: the message ends inside a deflate block")
+            raise ProtocolError(1007, _rules.COMPRESSED_UNFINISHED)
         elif self._recv_reset:
             inflateReset(&self._inflater)
         return produced
@@ -301,7 +301,7 @@ cdef class PerMessageDeflate:
                 s.next_out = buf[0] + length[0]
                 s.avail_out = <unsigned int>room
                 before = s.next_in
-                if n >= _NOGIL_MIN:
+                if n >= NOGIL_MIN_DEFLATE:
                     with nogil:
                         rc = inflate(s, Z_SYNC_FLUSH)
                 else:
@@ -313,14 +313,14 @@ cdef class PerMessageDeflate:
                     # Between blocks? (A call that could do nothing tells nothing: it clears the flag.)
                     self._boundary = (s.data_type & 128) != 0
                 if produced > budget:
-                    raise ProtocolError(1009, "message exceeds the size limit once inflated")
+                    raise ProtocolError(1009, _rules.INFLATED_TOO_BIG)
                 if rc == Z_STREAM_END:
                     _after_final(s.next_in, n - (s.next_in - src), tail)
                     self._stream_ended()
                     break
                 if rc != Z_OK and rc != Z_BUF_ERROR:
                     reason = (<bytes>s.msg).decode("ascii", "replace") if s.msg != NULL else f"error {rc}"
-                    raise ProtocolError(1007, f"invalid compressed data: {reason}")
+                    raise ProtocolError(1007, _rules.COMPRESSED_INVALID.format(reason))
                 if got < room and s.avail_in == 0 and s.next_in - src == n:
                     break  # every input byte taken, and room left: nothing more to come
         finally:
@@ -353,7 +353,7 @@ cdef int _after_final(const unsigned char *rest, Py_ssize_t n, Py_ssize_t tail) 
     cdef Py_ssize_t i
     for i in range(n - tail if n > tail else 0):
         if rest[i]:
-            raise ProtocolError(1007, "invalid compressed data: bytes after the final deflate block")
+            raise ProtocolError(1007, _rules.COMPRESSED_TRAILING)
     return 0
 
 

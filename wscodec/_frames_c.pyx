@@ -14,11 +14,7 @@ the policies. What differs is how the bytes move:
 """
 
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_CheckExact
-from cpython.bytes cimport (
-    PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, _PyBytes_Resize,
-)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE, _PyBytes_Resize
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_CLEAR, Py_INCREF, Py_XDECREF
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -28,11 +24,16 @@ from libc.string cimport memcpy
 
 import os
 
+from ._buffer cimport NOGIL_MIN, Input, acquire, contiguous, release
 from ._deflate_c cimport PerMessageDeflate
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
 from .messages_py import check_deflate, compressed_frame_limit
+from . import _rules  # the reasons (raising paths only); as a module, so its names are not this one's
+from ._rules import check_fragment_size as _check_fragment_size
+from ._rules import check_rsv_allowed as _check_rsv_allowed
+from ._rules import check_size_limit as _check_size_limit
 
 
 cdef extern from "Python.h":
@@ -89,8 +90,6 @@ cdef uint64_t _NO_LIMIT = 0x7FFFFFFFFFFFFFFF  # the RFC's own limit: 2**63 - 1
 cdef tuple _OPCODES = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 cdef object _CLOSE = Opcode.CLOSE
 
-# Above this size, copying and unmasking a payload runs with the GIL released.
-cdef Py_ssize_t _NOGIL_MIN = 1 << 16
 # A receive buffer larger than this is freed once empty rather than kept for reuse.
 cdef Py_ssize_t _KEEP_MAX = 1 << 20
 # The same for the buffer compressed messages inflate into (each one does: keep less per connection).
@@ -221,43 +220,6 @@ cdef class Message:
 
 # ---------------------------------------------------------------- input buffers
 
-cdef struct Input:
-    const unsigned char *data
-    Py_ssize_t size
-    bint has_view
-    Py_buffer view
-
-
-cdef object _contiguous(object obj):
-    """``obj`` if it exports a C-contiguous buffer, else a bytes copy (the pure version's rule)."""
-    if PyBytes_CheckExact(obj) or PyByteArray_CheckExact(obj):
-        return obj
-    cdef object view = memoryview(obj)  # TypeError for str and other non-buffers
-    if not view.c_contiguous:
-        return view.tobytes()
-    return obj
-
-
-cdef int _acquire(object obj, Input *inp) except -1:
-    """Point ``inp`` at the bytes of a buffer (exact bytes need no buffer export)."""
-    if PyBytes_CheckExact(obj):
-        inp.data = <const unsigned char *>PyBytes_AS_STRING(obj)
-        inp.size = PyBytes_GET_SIZE(obj)
-        inp.has_view = False
-        return 0
-    PyObject_GetBuffer(obj, &inp.view, PyBUF_SIMPLE)
-    inp.has_view = True
-    inp.data = <const unsigned char *>inp.view.buf
-    inp.size = inp.view.len
-    return 0
-
-
-cdef inline void _release(Input *inp):
-    if inp.has_view:
-        PyBuffer_Release(&inp.view)
-        inp.has_view = False
-
-
 cdef object _text_input(object text, Input *inp):
     """Point ``inp`` at the UTF-8 of str ``text``; return the object holding those bytes.
 
@@ -294,7 +256,7 @@ cdef str _decode_text(const unsigned char *src, Py_ssize_t n, const unsigned cha
         if key == NULL:
             memcpy(dst, src, <size_t>n)
             return text
-        if n >= _NOGIL_MIN:
+        if n >= NOGIL_MIN:
             with nogil:
                 ws_mask_copy(dst, src, <size_t>n, key, 0)
         else:
@@ -305,7 +267,7 @@ cdef str _decode_text(const unsigned char *src, Py_ssize_t n, const unsigned cha
     try:
         return PyUnicode_DecodeUTF8(<const char *>dst, n, NULL)
     except UnicodeDecodeError:
-        raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT) from None
 
 
 def decode_text(payload, mask=None):
@@ -321,12 +283,12 @@ def decode_text(payload, mask=None):
     cdef bint masked = mask is not None
     if masked:
         _read_key(mask, key)
-    payload = _contiguous(payload)
-    _acquire(payload, &inp)
+    payload = contiguous(payload)
+    acquire(payload, &inp)
     try:
         return _decode_text(inp.data, inp.size, key if masked else NULL)
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 cdef bytes _copy_out(const unsigned char *src, Py_ssize_t n, bint masked):
@@ -342,12 +304,12 @@ cdef inline void _unmask_into(unsigned char *dst, const unsigned char *src, Py_s
     if n == 0:
         return  # ``dst`` may be NULL: an empty fragment before any message byte
     if masked:
-        if n >= _NOGIL_MIN:
+        if n >= NOGIL_MIN:
             with nogil:
                 ws_mask_copy(dst, src, <size_t>n, src - 4, 0)
         else:
             ws_mask_copy(dst, src, <size_t>n, src - 4, 0)
-    elif n >= _NOGIL_MIN:
+    elif n >= NOGIL_MIN:
         with nogil:
             memcpy(dst, src, <size_t>n)
     else:
@@ -360,12 +322,12 @@ cdef int _check_start(int b0, int b1) except -1:
     """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
     cdef int opcode = b0 & 0x0F
     if _OPCODES[opcode] is None:
-        raise ProtocolError(1002, f"reserved opcode {opcode}")
+        raise ProtocolError(1002, _rules.RESERVED_OPCODE.format(opcode))
     if opcode >= 8:
         if not b0 & 0x80:
-            raise ProtocolError(1002, "fragmented control frame")
+            raise ProtocolError(1002, _rules.FRAGMENTED_CONTROL)
         if (b1 & 0x7F) > 125:
-            raise ProtocolError(1002, "control frame payload over 125 bytes")
+            raise ProtocolError(1002, _rules.CONTROL_TOO_LONG)
     return 0
 
 
@@ -386,16 +348,16 @@ cdef int _extended_length(const unsigned char *p, uint64_t *length) except -1:
     if n == 126:
         v = (<uint64_t>p[2] << 8) | p[3]
         if v < 126:
-            raise ProtocolError(1002, "non-minimal 16-bit payload length")
+            raise ProtocolError(1002, _rules.NON_MINIMAL_16)
         length[0] = v
         return 0
     v = 0
     for i in range(2, 10):
         v = (v << 8) | p[i]
     if v >> 63:
-        raise ProtocolError(1002, "64-bit payload length with the most significant bit set")
+        raise ProtocolError(1002, _rules.LENGTH_TOP_BIT)
     if v < 0x10000:
-        raise ProtocolError(1002, "non-minimal 64-bit payload length")
+        raise ProtocolError(1002, _rules.NON_MINIMAL_64)
     length[0] = v
     return 0
 
@@ -412,10 +374,10 @@ def parse_header(data, Py_ssize_t offset=0):
     cdef const unsigned char *p
     cdef Py_ssize_t size
     cdef uint64_t length
-    data = _contiguous(data)
+    data = contiguous(data)
     if offset < 0:
-        raise ValueError("offset must be >= 0")
-    _acquire(data, &inp)
+        raise ValueError(_rules.OFFSET_NEGATIVE)
+    acquire(data, &inp)
     try:
         if inp.size - offset < 2:
             return None
@@ -432,7 +394,7 @@ def parse_header(data, Py_ssize_t offset=0):
             PyBytes_FromStringAndSize(<const char *>p + size - 4, 4) if masked else None, size,
         )
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 # ---------------------------------------------------------------- encoding
@@ -489,14 +451,14 @@ cdef int _resolve_mask(object mask, unsigned char *key) except -1:
 cdef int _read_key(object mask, unsigned char *key) except -1:
     """Copy a 4-byte masking key into ``key``: TypeError for a non-buffer, ValueError for another length."""
     cdef Input inp
-    mask = _contiguous(mask)
-    _acquire(mask, &inp)
+    mask = contiguous(mask)
+    acquire(mask, &inp)
     try:
         if inp.size != 4:
-            raise ValueError("mask must contain 4 bytes")
+            raise ValueError(_rules.MASK_NOT_4_BYTES)
         memcpy(key, inp.data, 4)
     finally:
-        _release(&inp)
+        release(&inp)
     return 0
 
 
@@ -508,12 +470,12 @@ cdef int _first_byte(object opcode, uint64_t length, bint fin, bint rsv1, bint r
     except OverflowError:
         op = -1
     if not 0 <= op <= 15 or _OPCODES[op] is None:
-        raise ValueError(f"invalid opcode {opcode!r}")
+        raise ValueError(_rules.INVALID_OPCODE.format(opcode))
     if op >= 8:
         if not fin:
-            raise ValueError("control frames cannot be fragmented")
+            raise ValueError(_rules.SEND_CONTROL_FRAGMENTED)
         if length > 125:
-            raise ValueError("control frame payload cannot exceed 125 bytes")
+            raise ValueError(_rules.SEND_CONTROL_TOO_LONG)
     return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
 
 
@@ -555,9 +517,9 @@ def encode_header(opcode, length, *, bint fin=True, bint rsv1=False, bint rsv2=F
     try:
         signed_length = PyNumber_Index(length)
     except OverflowError:
-        raise ValueError("payload length must be below 2**63") from None
+        raise ValueError(_rules.LENGTH_TOO_BIG) from None
     if signed_length < 0:
-        raise ValueError("length must be >= 0")
+        raise ValueError(_rules.LENGTH_NEGATIVE)
     cdef uint64_t n = <uint64_t>signed_length
     cdef int b0 = _first_byte(opcode, n, fin, rsv1, rsv2, rsv3)
     cdef bint masked = _resolve_mask(mask, key)
@@ -586,8 +548,8 @@ def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=F
     if isinstance(payload, str):
         payload = _text_input(payload, &inp)
     else:
-        payload = _contiguous(payload)
-        _acquire(payload, &inp)
+        payload = contiguous(payload)
+        acquire(payload, &inp)
     try:
         n = inp.size
         b0 = _first_byte(opcode, <uint64_t>n, fin, rsv1, rsv2, rsv3)
@@ -598,19 +560,19 @@ def encode_frame(opcode, payload, *, bint fin=True, bint rsv1=False, bint rsv2=F
         memcpy(dst, head, size)
         if masked:
             # The key sits right before the payload in ``out``, but the source is elsewhere.
-            if n >= _NOGIL_MIN:
+            if n >= NOGIL_MIN:
                 with nogil:
                     ws_mask_copy(dst + size, inp.data, <size_t>n, key, 0)
             else:
                 ws_mask_copy(dst + size, inp.data, <size_t>n, key, 0)
-        elif n >= _NOGIL_MIN:
+        elif n >= NOGIL_MIN:
             with nogil:
                 memcpy(dst + size, inp.data, <size_t>n)
         else:
             memcpy(dst + size, inp.data, <size_t>n)
         return out
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=None):
@@ -636,25 +598,22 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
     cdef unsigned char *dst
     op = _first_byte(opcode, 0, True, False, False, False) & 0x0F
     if op != 1 and op != 2:
-        raise ValueError(f"encode_message sends TEXT or BINARY messages, not opcode {opcode!r}")
-    if fragment_size is not None:
-        fragment_size = PyNumber_Index(fragment_size)
-        if fragment_size < 1:
-            raise ValueError("fragment_size must be >= 1 or None")
+        raise ValueError(_rules.SEND_DATA_ONLY.format(opcode))
+    fragment_size = _check_fragment_size(fragment_size)
     masked = _resolve_mask(mask, key) if not fresh_keys else True  # a bad key raises before compressing
     if deflate is not None:
         check_deflate(deflate, None, PerMessageDeflate)
     if isinstance(payload, str):
         payload = _text_input(payload, &inp)
     else:
-        payload = _contiguous(payload)
-        _acquire(payload, &inp)
+        payload = contiguous(payload)
+        acquire(payload, &inp)
     try:
         if deflate is not None:
             compressed = (<PerMessageDeflate>deflate)._compress(inp.data, inp.size)
-            _release(&inp)
+            release(&inp)
             payload = compressed
-            _acquire(payload, &inp)
+            acquire(payload, &inp)
         n = inp.size
         piece = n if fragment_size is None or fragment_size >= n else <Py_ssize_t>fragment_size
         frames = 1 if piece == 0 else (n + piece - 1) // piece
@@ -680,7 +639,7 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
             pos += size
         return out
     finally:
-        _release(&inp)
+        release(&inp)
 
 
 cdef inline Py_ssize_t _header_length(Py_ssize_t n, bint masked) noexcept:
@@ -732,11 +691,8 @@ cdef class _FrameReader:
         Py_XDECREF(self._stream)
 
     cdef int _setup(self, bint client, object max_frame_size, object rsv_allowed) except -1:
-        rsv_allowed = PyNumber_Index(rsv_allowed)
-        if max_frame_size is not None and max_frame_size < 0:
-            raise ValueError("max_frame_size must be >= 0 or None")
-        if not 0 <= rsv_allowed <= 7:
-            raise ValueError("rsv_allowed must be a combination of RSV1 (4), RSV2 (2) and RSV3 (1)")
+        _check_size_limit("max_frame_size", max_frame_size)
+        rsv_allowed = _check_rsv_allowed(rsv_allowed)
         self._client = client
         self._max_frame = _NO_LIMIT if max_frame_size is None else min(max_frame_size, _NO_LIMIT)
         self._rsv_refused = (~rsv_allowed & 7) << 4
@@ -744,7 +700,7 @@ cdef class _FrameReader:
 
     cdef int _accept(self, int opcode, int b0, uint64_t length) except -1:
         if length > self._max_frame:
-            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+            raise ProtocolError(1009, _rules.FRAME_TOO_BIG.format(length, self._max_frame))
         return 0
 
     cdef int _deliver(self, Header *h, const unsigned char *payload, bytes ready, list out) except -1:
@@ -771,13 +727,13 @@ cdef class _FrameReader:
         cdef int b0 = p[0]
         cdef int b1 = p[1]
         if b0 & self._rsv_refused:
-            raise ProtocolError(1002, "reserved bit set without a negotiated extension")
+            raise ProtocolError(1002, _rules.RSV_NOT_NEGOTIATED)
         _check_start(b0, b1)
         if self._client:
             if b1 & 0x80:
-                raise ProtocolError(1002, "masked frame from a server")
+                raise ProtocolError(1002, _rules.MASKED_FROM_SERVER)
         elif not b1 & 0x80:
-            raise ProtocolError(1002, "unmasked frame from a client")
+            raise ProtocolError(1002, _rules.UNMASKED_FROM_CLIENT)
         cdef Py_ssize_t size = _header_size(b1)
         if n < size:
             return -1
@@ -856,7 +812,7 @@ cdef class _FrameReader:
             _PyBytes_Resize(&self._stream, cap)  # on failure it frees the object and sets NULL
             self._stream_cap = cap
         dst = <unsigned char *>PyBytes_AS_STRING(<object>self._stream) + self._stream_len
-        if k >= _NOGIL_MIN:
+        if k >= NOGIL_MIN:
             with nogil:
                 self._copy_stream(dst, src, k)
         else:
@@ -932,7 +888,7 @@ cdef class _FrameReader:
         # Large copies release the GIL (and suspend a free-threaded build's critical section), so a
         # second thread feeding the same decoder could resize a buffer under them: refuse it instead.
         if self._busy:
-            raise RuntimeError("feed() is already running in another thread")
+            raise RuntimeError(_rules.FEED_IN_ANOTHER_THREAD)
         self._busy = True
         try:
             return self._feed_locked(data)
@@ -944,12 +900,12 @@ cdef class _FrameReader:
         cdef Py_ssize_t pos = 0
         cdef list out = []
         if self._error_code:
-            _contiguous(data)
+            contiguous(data)
             raise ProtocolError(self._error_code, self._error_reason)
-        data = _contiguous(data)
+        data = contiguous(data)
         if self._closed:
             return out
-        _acquire(data, &inp)
+        acquire(data, &inp)
         try:
             if self._stream != NULL:
                 pos = self._continue_stream(inp.data, inp.size, out)
@@ -970,7 +926,7 @@ cdef class _FrameReader:
             self._drop_all()
             raise
         finally:
-            _release(&inp)
+            release(&inp)
         return out
 
     @property
@@ -1058,8 +1014,7 @@ cdef class MessageDecoder(_FrameReader):
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None,
                  deflate=None):
-        if max_message_size is not None and max_message_size < 0:
-            raise ValueError("max_message_size must be >= 0 or None")
+        _check_size_limit("max_message_size", max_message_size)
         check_deflate(deflate, client, PerMessageDeflate)
         self._deflate = deflate
         limit = compressed_frame_limit(max_message_size, max_frame_size)
@@ -1072,24 +1027,24 @@ cdef class MessageDecoder(_FrameReader):
     cdef int _accept(self, int opcode, int b0, uint64_t length) except -1:
         if b0 & 0x40:  # only when permessage-deflate was negotiated: the reader refuses it otherwise
             if opcode >= 8:
-                raise ProtocolError(1002, "RSV1 set on a control frame")
+                raise ProtocolError(1002, _rules.RSV1_ON_CONTROL)
             if opcode == 0:
-                raise ProtocolError(1002, "RSV1 set on a continuation frame")
+                raise ProtocolError(1002, _rules.RSV1_ON_CONTINUATION)
         if opcode >= 8:
             return 0
         if opcode == 0:
             if self._opcode < 0:
-                raise ProtocolError(1002, "continuation frame without a message to continue")
+                raise ProtocolError(1002, _rules.ORPHAN_CONTINUATION)
         elif self._opcode >= 0:
-            raise ProtocolError(1002, "new data frame inside a fragmented message")
+            raise ProtocolError(1002, _rules.DATA_INSIDE_FRAGMENTED)
         cdef bint compressed = ((b0 & 0x40) != 0) if opcode else self._compressed
         cdef uint64_t limit = self._max_compressed if compressed else self._max_frame
         if length > limit:
-            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {limit}")
+            raise ProtocolError(1009, _rules.FRAME_TOO_BIG.format(length, limit))
         # A compressed message is bounded by what it inflates to, as it inflates.
         if not compressed and <uint64_t>self._msg_len + length > self._max_message:
             raise ProtocolError(
-                1009, f"message of {self._msg_len + length} bytes or more exceeds the limit of {self._max_message}")
+                1009, _rules.MESSAGE_TOO_BIG.format(self._msg_len + length, self._max_message))
         return 0
 
     cdef inline bint _is_text(self, int opcode) noexcept:
@@ -1138,7 +1093,7 @@ cdef class MessageDecoder(_FrameReader):
             if self._peeked == 0:
                 self._peek = self._utf8
             if ws_utf8_feed(&self._peek, src, <size_t>k) >= 0:
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+                raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             self._peeked += k
             p += k
             n -= k
@@ -1152,7 +1107,7 @@ cdef class MessageDecoder(_FrameReader):
                                   <Py_ssize_t>min(budget, <uint64_t>(PY_SSIZE_T_MAX - 1 - before)))
         if text and self._msg_len > before:
             if ws_utf8_feed(&self._utf8, self._msg + before, <size_t>(self._msg_len - before)) >= 0:
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+                raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
         return 0
 
     cdef int _pending(self) except -1:
@@ -1206,7 +1161,7 @@ cdef class MessageDecoder(_FrameReader):
             if not fin:
                 return 0
             if self._opcode == 1 and not ws_utf8_complete(&self._utf8):
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+                raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             data = self._take_message()
             if self._msg_cap > _KEEP_INFLATED_MAX:
                 # Every compressed message passes through this buffer: keep only a small one between them.
@@ -1221,9 +1176,9 @@ cdef class MessageDecoder(_FrameReader):
                 if self._opcode == 1:
                     if judged:
                         if not ws_utf8_complete(&self._peek):
-                            raise ProtocolError(1007, "invalid UTF-8 in text message")
+                            raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
                     elif not ws_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), n):
-                        raise ProtocolError(1007, "invalid UTF-8 in text message")
+                        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             else:
                 self._grow_message(n)
                 dst = self._msg + self._msg_len
@@ -1233,9 +1188,9 @@ cdef class MessageDecoder(_FrameReader):
                     if judged:
                         self._utf8 = self._peek
                     elif ws_utf8_feed(&self._utf8, dst, n) >= 0:
-                        raise ProtocolError(1007, "invalid UTF-8 in text message")
+                        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
                     if fin and not ws_utf8_complete(&self._utf8):
-                        raise ProtocolError(1007, "invalid UTF-8 in text message")
+                        raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
                 if not fin:
                     return 0
                 data = self._take_message()

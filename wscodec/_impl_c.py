@@ -1,4 +1,4 @@
-"""The compiled implementation, gathered under the public names.
+"""The compiled implementation, gathered under the names listed in :mod:`wscodec._names`.
 
 Names resolve lazily from the module that defines them, so a test of one
 compiled module does not need the others; :func:`load_all` (called by
@@ -10,30 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._names import IMPLEMENTED as _IMPLEMENTED
+
 NAME = "cython"
 
-_SOURCES = {
-    "apply_mask": "_mask_c",
-    "apply_mask_inplace": "_mask_c",
-    "Masker": "_mask_c",
-    "mask_keyfirst": "_mask_c",
-    "mask_inplace_keyfirst": "_mask_c",
-    "validate_utf8": "_utf8_c",
-    "Utf8Validator": "_utf8_c",
-    "Frame": "_frames_c",
-    "FrameHeader": "_frames_c",
-    "parse_header": "_frames_c",
-    "encode_header": "_frames_c",
-    "encode_frame": "_frames_c",
-    "FrameDecoder": "_frames_c",
-    "DEFAULT_MAX_FRAME_SIZE": "_frames_c",
-    "Message": "_frames_c",
-    "MessageDecoder": "_frames_c",
-    "decode_text": "_frames_c",
-    "DEFAULT_MAX_MESSAGE_SIZE": "_frames_c",
-    "encode_message": "_frames_c",
-    "PerMessageDeflate": "_deflate_c",
-}
+_SOURCES = {name: compiled for name, (_, compiled) in _IMPLEMENTED.items()}
 
 if TYPE_CHECKING:
     # __getattr__ resolves these at run time; declared so that type checkers (and stubtest) know their type.

@@ -18,6 +18,13 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uintptr_t
 from libc.string cimport memcpy
 
+from ._buffer cimport NOGIL_MIN, get_writable, to_contiguous
+from ._rules import (
+    HOST_NOT_CALLABLE,
+    MASK_NOT_4_BYTES,
+    OFFSET_NEGATIVE,
+)
+
 cdef extern from "_c/mask.h":
     ctypedef struct ws_mask_kernel:
         const char *name
@@ -32,11 +39,6 @@ cdef extern from "_c/mask.h":
     void ws_mask_copy_with(const ws_mask_kernel *kernel, unsigned char *dst,
                            const unsigned char *src, size_t n,
                            const unsigned char *key, size_t phase) nogil
-
-cdef extern from "Python.h":
-    # Declared here with its error value, so a failure propagates as raised.
-    int to_contiguous "PyBuffer_ToContiguous" (void *buf, const Py_buffer *src, Py_ssize_t len,
-                                               char order) except -1
 
 cdef extern from *:
     """
@@ -55,14 +57,6 @@ __all__ = [
     "apply_mask", "apply_mask_inplace", "mask_keyfirst", "mask_inplace_keyfirst", "HostMaskFallback", "Masker",
     "kernel", "available_kernels",
 ]
-
-# From this size up the XOR runs without the GIL. Releasing it costs nothing
-# measurable when no other thread wants it; when one does, the GIL goes to that
-# thread and this call waits to get it back, so releasing only pays once the
-# work itself is long (measured with a second thread busy in Python: a
-# releasing call was 25x slower at 64 KiB, 1.8x at 256 KiB, not slower at 1 MiB).
-cdef enum:
-    NOGIL_MIN = 1024 * 1024
 
 ws_mask_init()
 
@@ -91,13 +85,13 @@ cdef int read_key(object mask, unsigned char *key) except -1:
     cdef Py_buffer view
     if type(mask) is bytes:
         if PyBytes_GET_SIZE(mask) != 4:
-            raise ValueError("mask must contain 4 bytes")
+            raise ValueError(MASK_NOT_4_BYTES)
         memcpy(key, PyBytes_AS_STRING(mask), 4)
         return 0
     PyObject_GetBuffer(mask, &view, PyBUF_FULL_RO)
     try:
         if view.len != 4:
-            raise ValueError("mask must contain 4 bytes")
+            raise ValueError(MASK_NOT_4_BYTES)
         to_contiguous(key, &view, 4, b'C')
     finally:
         PyBuffer_Release(&view)
@@ -107,7 +101,7 @@ cdef int read_key(object mask, unsigned char *key) except -1:
 cdef inline Py_ssize_t read_phase(object offset) except -1:
     """The mask phase (0-3) of a payload ``offset``; ValueError if negative."""
     if offset < 0:
-        raise ValueError("offset must be >= 0")
+        raise ValueError(OFFSET_NEGATIVE)
     return offset & 3
 
 
@@ -129,18 +123,6 @@ cdef bytes masked_view_copy(Py_buffer *view, const unsigned char *key, size_t ph
     to_contiguous(dst, view, view.len, b'C')
     run_kernel(dst, dst, view.len, key, phase)
     return out
-
-
-cdef int get_writable(object buffer, Py_buffer *view) except -1:
-    """Export ``buffer`` as writable C-contiguous memory (the rules of ``_buffers.writable``)."""
-    PyObject_GetBuffer(buffer, view, PyBUF_FULL_RO)
-    if view.readonly:
-        PyBuffer_Release(view)
-        raise BufferError("buffer is read-only")
-    if not PyBuffer_IsContiguous(view, b'C'):
-        PyBuffer_Release(view)
-        raise BufferError("buffer is not C-contiguous")
-    return 0
 
 
 cdef bytes mask_copy(object data, object mask):
@@ -254,7 +236,7 @@ cdef class HostMaskFallback:
 
     def __init__(self, host):
         if not callable(host):
-            raise TypeError("host must be callable")
+            raise TypeError(HOST_NOT_CALLABLE)
         self.host = host
 
     def mask_keyfirst(self, mask, data, /):

@@ -7,14 +7,10 @@ that was chosen for this CPU when the module was imported.
 """
 
 cimport cython
-from cpython.buffer cimport (
-    PyBUF_FULL_RO,
-    PyBUF_SIMPLE,
-    PyBuffer_IsContiguous,
-    PyBuffer_Release,
-    PyObject_GetBuffer,
-)
+from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from ._buffer cimport NOGIL_MIN, get_readable
 
 cdef extern from "_c/utf8.h":
     ctypedef struct ws_utf8_kernel:
@@ -39,26 +35,7 @@ cdef extern from "_c/utf8.h":
 
 __all__ = ["validate_utf8", "Utf8Validator", "kernel", "available_kernels"]
 
-# From this size up the bytes are checked without the GIL. Releasing it costs
-# ~0.1 µs (2 KiB of ASCII), and if another thread takes it, getting it back
-# can take a whole switch interval: only worth it for >= 10 µs of work.
-cdef enum:
-    NOGIL_MIN = 256 * 1024
-
 ws_utf8_init_dispatch()
-
-
-cdef int get_readable(object data, Py_buffer *view) except -1:
-    """Export ``data`` as C-contiguous bytes (the rules of ``_buffers.readable``).
-
-    TypeError for a non-buffer; a non-contiguous buffer is read from a copy.
-    The export also stops a bytearray from being resized while it is read.
-    """
-    PyObject_GetBuffer(data, view, PyBUF_FULL_RO)
-    if not PyBuffer_IsContiguous(view, b'C'):
-        PyBuffer_Release(view)
-        PyObject_GetBuffer(memoryview(data).tobytes(), view, PyBUF_SIMPLE)
-    return 0
 
 
 cdef int check_readable(object data) except -1:

@@ -22,6 +22,14 @@ from types import ModuleType
 from typing import Any
 
 from ._buffers import readable
+from ._rules import (
+    COMPRESSED_INVALID,
+    COMPRESSED_TRAILING,
+    COMPRESSED_UNFINISHED,
+    COMPRESSING_IN_ANOTHER_THREAD,
+    INFLATED_TOO_BIG,
+    INFLATING_IN_ANOTHER_THREAD,
+)
 from .errors import ProtocolError
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "PerMessageDeflate", "available_backends"]
@@ -155,11 +163,11 @@ class PerMessageDeflate:
 
     def _sending(self) -> None:
         if not self._send_lock.acquire(blocking=False):
-            raise RuntimeError("this PerMessageDeflate is already compressing in another thread")
+            raise RuntimeError(COMPRESSING_IN_ANOTHER_THREAD)
 
     def _receiving(self) -> None:
         if not self._receive_lock.acquire(blocking=False):
-            raise RuntimeError("this PerMessageDeflate is already inflating in another thread")
+            raise RuntimeError(INFLATING_IN_ANOTHER_THREAD)
 
     # ---------------------------------------------------------------- sending
 
@@ -238,7 +246,7 @@ class PerMessageDeflate:
                 piece = inflater.decompress(data, room)
                 produced += len(piece)
                 if produced > budget:
-                    raise ProtocolError(1009, "message exceeds the size limit once inflated")
+                    raise ProtocolError(1009, INFLATED_TOO_BIG)
                 pieces.append(piece)
                 if inflater.eof:
                     _after_final(inflater.unused_data, tail)
@@ -248,7 +256,7 @@ class PerMessageDeflate:
                     break  # every input byte taken, and room left: nothing more to come
         except self._zlib.error as exc:
             # zlib's own words, without the module's "Error -3 while decompressing data: " prefix.
-            raise ProtocolError(1007, f"invalid compressed data: {str(exc).rpartition(': ')[2]}") from None
+            raise ProtocolError(1007, COMPRESSED_INVALID.format(str(exc).rpartition(": ")[2])) from None
         out = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         self._keep(out)
         return out
@@ -268,7 +276,7 @@ class PerMessageDeflate:
                 out += self._run(_TAIL, budget - len(out), 4)
             inflater = self._inflater
             if not inflater.eof and not _at_block_boundary(inflater, self._zlib.error):
-                raise ProtocolError(1007, "invalid compressed data: the message ends inside a deflate block")
+                raise ProtocolError(1007, COMPRESSED_UNFINISHED)
             if inflater.eof or self._recv_reset:
                 # A new stream for the next message: afresh, or (after BFINAL) primed with the window.
                 self._inflater = None
@@ -284,7 +292,7 @@ def _after_final(data: Any, tail: int) -> None:
     """What follows a BFINAL block in the same message may only be zero padding (and our own tail)."""
     rest = bytes(data)[: max(len(data) - tail, 0)]  # the final block may end inside our tail
     if rest.count(0) != len(rest):
-        raise ProtocolError(1007, "invalid compressed data: bytes after the final deflate block")
+        raise ProtocolError(1007, COMPRESSED_TRAILING)
 
 
 # A final fixed-Huffman block holding only its end: it completes a stream only from a block boundary.

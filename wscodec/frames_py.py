@@ -18,6 +18,28 @@ import os
 from typing import Any
 
 from ._buffers import readable
+from ._rules import (
+    CONTROL_TOO_LONG,
+    FEED_IN_ANOTHER_THREAD,
+    FRAGMENTED_CONTROL,
+    FRAME_TOO_BIG,
+    INVALID_OPCODE,
+    LENGTH_NEGATIVE,
+    LENGTH_TOO_BIG,
+    LENGTH_TOP_BIT,
+    MASK_NOT_4_BYTES,
+    MASKED_FROM_SERVER,
+    NON_MINIMAL_16,
+    NON_MINIMAL_64,
+    OFFSET_NEGATIVE,
+    RESERVED_OPCODE,
+    RSV_NOT_NEGOTIATED,
+    SEND_CONTROL_FRAGMENTED,
+    SEND_CONTROL_TOO_LONG,
+    UNMASKED_FROM_CLIENT,
+    check_rsv_allowed,
+    check_size_limit,
+)
 from .enums import Opcode
 from .errors import ProtocolError
 from .mask_py import _tables, _xor
@@ -39,10 +61,29 @@ DEFAULT_MAX_FRAME_SIZE = 1 << 24
 _OPCODES: tuple[Opcode | None, ...] = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 
 
-class FrameHeader:
-    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
+def _read_only(self: object, name: str, value: object = None) -> None:
+    """``__setattr__``/``__delattr__`` of the value types: their fields are read-only, as in the compiled ones."""
+    kind = f"{type(self).__module__}.{type(self).__qualname__}"
+    raise AttributeError(f"attribute {name!r} of {kind!r} objects is not writable")
+
+
+class _HeaderFields:
+    """The storage of :class:`FrameHeader`, writable: the decoders fill one, then make it a FrameHeader.
+
+    Assigning ``__class__`` costs far less than writing each field through its slot's setter, which
+    is what FrameHeader's own __init__ (for other callers) has to do, its __setattr__ refusing.
+    """
 
     __slots__ = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "length", "mask", "header_size")
+    fin: bool
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+    opcode: Opcode
+    masked: bool
+    length: int
+    mask: bytes | None
+    header_size: int
 
     def __init__(
         self,
@@ -66,8 +107,48 @@ class FrameHeader:
         self.mask = mask
         self.header_size = header_size
 
+
+# The slots' own setters: the one way to write a field, which FrameHeader.__setattr__ refuses.
+_H_FIN, _H_RSV1, _H_RSV2, _H_RSV3, _H_OPCODE, _H_MASKED, _H_LENGTH, _H_MASK, _H_SIZE = (
+    getattr(_HeaderFields, name).__set__ for name in _HeaderFields.__slots__
+)
+
+
+class FrameHeader(_HeaderFields):
+    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        fin: bool,
+        rsv1: bool,
+        rsv2: bool,
+        rsv3: bool,
+        opcode: Opcode,
+        masked: bool,
+        length: int,
+        mask: bytes | None,
+        header_size: int,
+    ) -> None:
+        _H_FIN(self, fin)
+        _H_RSV1(self, rsv1)
+        _H_RSV2(self, rsv2)
+        _H_RSV3(self, rsv3)
+        _H_OPCODE(self, opcode)
+        _H_MASKED(self, masked)
+        _H_LENGTH(self, length)
+        _H_MASK(self, mask)
+        _H_SIZE(self, header_size)
+
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+
+    def __reduce__(self) -> tuple[type[FrameHeader], tuple[Any, ...]]:
+        return type(self), self._fields()
+
     def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+        return tuple(getattr(self, name) for name in _HeaderFields.__slots__)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FrameHeader):
@@ -77,14 +158,41 @@ class FrameHeader:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in _HeaderFields.__slots__)
         return f"FrameHeader({args})"
 
 
-class Frame:
-    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
+class _FrameFields:
+    """The storage of :class:`Frame`, writable: the decoders fill one, then make it a Frame (as for headers)."""
 
     __slots__ = ("fin", "opcode", "payload", "rsv1", "rsv2", "rsv3")
+    fin: bool
+    opcode: int
+    payload: bytes
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+
+    def __init__(
+        self, fin: bool, opcode: int, payload: bytes, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False
+    ) -> None:
+        self.fin = fin
+        self.opcode = opcode
+        self.payload = payload
+        self.rsv1 = rsv1
+        self.rsv2 = rsv2
+        self.rsv3 = rsv3
+
+
+_F_FIN, _F_OPCODE, _F_PAYLOAD, _F_RSV1, _F_RSV2, _F_RSV3 = (
+    getattr(_FrameFields, name).__set__ for name in _FrameFields.__slots__
+)
+
+
+class Frame(_FrameFields):
+    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -95,12 +203,18 @@ class Frame:
         rsv2: bool = False,
         rsv3: bool = False,
     ) -> None:
-        self.fin = fin
-        self.opcode = opcode
-        self.payload = payload
-        self.rsv1 = rsv1
-        self.rsv2 = rsv2
-        self.rsv3 = rsv3
+        _F_FIN(self, fin)
+        _F_OPCODE(self, opcode)
+        _F_PAYLOAD(self, payload)
+        _F_RSV1(self, rsv1)
+        _F_RSV2(self, rsv2)
+        _F_RSV3(self, rsv3)
+
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+
+    def __reduce__(self) -> tuple[type[Frame], tuple[Any, ...]]:
+        return type(self), (self.fin, self.opcode, self.payload, self.rsv1, self.rsv2, self.rsv3)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Frame):
@@ -128,12 +242,12 @@ def _check_start(b0: int, b1: int) -> Opcode:
     """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
     opcode = _OPCODES[b0 & 0x0F]
     if opcode is None:
-        raise ProtocolError(1002, f"reserved opcode {b0 & 0x0F}")
+        raise ProtocolError(1002, RESERVED_OPCODE.format(b0 & 0x0F))
     if opcode >= 8:
         if not b0 & 0x80:
-            raise ProtocolError(1002, "fragmented control frame")
+            raise ProtocolError(1002, FRAGMENTED_CONTROL)
         if (b1 & 0x7F) > 125:
-            raise ProtocolError(1002, "control frame payload over 125 bytes")
+            raise ProtocolError(1002, CONTROL_TOO_LONG)
     return opcode
 
 
@@ -150,13 +264,13 @@ def _extended_length(buf: Any, pos: int, b1: int) -> int:
     if n == 126:
         n = int((buf[pos + 2] << 8) | buf[pos + 3])
         if n < 126:
-            raise ProtocolError(1002, "non-minimal 16-bit payload length")
+            raise ProtocolError(1002, NON_MINIMAL_16)
         return n
     n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
     if n >> 63:
-        raise ProtocolError(1002, "64-bit payload length with the most significant bit set")
+        raise ProtocolError(1002, LENGTH_TOP_BIT)
     if n < 0x10000:
-        raise ProtocolError(1002, "non-minimal 64-bit payload length")
+        raise ProtocolError(1002, NON_MINIMAL_64)
     return n
 
 
@@ -170,7 +284,7 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
     """
     buf = readable(data)
     if offset < 0:
-        raise ValueError("offset must be >= 0")
+        raise ValueError(OFFSET_NEGATIVE)
     avail = len(buf) - offset
     if avail < 2:
         return None
@@ -182,7 +296,7 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
         return None
     length = _extended_length(buf, offset, b1)
     masked = bool(b1 & 0x80)
-    return FrameHeader(
+    header = _HeaderFields(
         bool(b0 & 0x80),
         bool(b0 & 0x40),
         bool(b0 & 0x20),
@@ -193,6 +307,8 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
         bytes(buf[offset + size - 4 : offset + size]) if masked else None,
         size,
     )
+    header.__class__ = FrameHeader  # read-only from here on
+    return header  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- encoding
@@ -235,19 +351,19 @@ def _resolve_mask(mask: object) -> bytes | None:
         return _mask_pool.key()
     key = readable(mask)
     if len(key) != 4:
-        raise ValueError("mask must contain 4 bytes")
+        raise ValueError(MASK_NOT_4_BYTES)
     return bytes(key)
 
 
 def _first_byte(opcode: int, length: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> int:
     op = operator.index(opcode)
     if not 0 <= op <= 15 or _OPCODES[op] is None:
-        raise ValueError(f"invalid opcode {opcode!r}")
+        raise ValueError(INVALID_OPCODE.format(opcode))
     if op >= 8:
         if not fin:
-            raise ValueError("control frames cannot be fragmented")
+            raise ValueError(SEND_CONTROL_FRAGMENTED)
         if length > 125:
-            raise ValueError("control frame payload cannot exceed 125 bytes")
+            raise ValueError(SEND_CONTROL_TOO_LONG)
     return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
 
 
@@ -260,7 +376,7 @@ def _pack_header(b0: int, length: int, key: bytes | None) -> bytes:
     elif length < 1 << 63:
         head = bytes((b0, mbit | 127)) + length.to_bytes(8, "big")
     else:
-        raise ValueError("payload length must be below 2**63")
+        raise ValueError(LENGTH_TOO_BIG)
     return head + key if key is not None else head
 
 
@@ -284,7 +400,7 @@ def encode_header(
     """
     length = operator.index(length)
     if length < 0:
-        raise ValueError("length must be >= 0")
+        raise ValueError(LENGTH_NEGATIVE)
     b0 = _first_byte(opcode, length, fin, rsv1, rsv2, rsv3)
     return _pack_header(b0, length, _resolve_mask(mask))
 
@@ -333,10 +449,8 @@ class _FrameReader:
     """
 
     def __init__(self, client: bool, max_frame_size: int | None, rsv_allowed: int) -> None:
-        if max_frame_size is not None and max_frame_size < 0:
-            raise ValueError("max_frame_size must be >= 0 or None")
-        if not 0 <= rsv_allowed <= 7:
-            raise ValueError("rsv_allowed must be a combination of RSV1 (4), RSV2 (2) and RSV3 (1)")
+        check_size_limit("max_frame_size", max_frame_size)
+        rsv_allowed = check_rsv_allowed(rsv_allowed)
         self._client = bool(client)
         self._max_frame = (1 << 63) - 1 if max_frame_size is None else max_frame_size
         self._rsv_refused = (~rsv_allowed & 7) << 4
@@ -359,7 +473,7 @@ class _FrameReader:
 
     def _accept(self, opcode: Opcode, b0: int, length: int) -> None:
         if length > self._max_frame:
-            raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {self._max_frame}")
+            raise ProtocolError(1009, FRAME_TOO_BIG.format(length, self._max_frame))
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         raise NotImplementedError
@@ -381,7 +495,7 @@ class _FrameReader:
     def _feed(self, data: object) -> list[Any]:
         # A second thread feeding the same decoder is refused, as the compiled decoder does.
         if self._busy:
-            raise RuntimeError("feed() is already running in another thread")
+            raise RuntimeError(FEED_IN_ANOTHER_THREAD)
         self._busy = True
         try:
             return self._feed_locked(data)
@@ -487,13 +601,13 @@ class _FrameReader:
             b0 = view[pos]
             b1 = view[pos + 1]
             if b0 & refused:
-                raise ProtocolError(1002, "reserved bit set without a negotiated extension")
+                raise ProtocolError(1002, RSV_NOT_NEGOTIATED)
             opcode = _check_start(b0, b1)
             if client:
                 if b1 & 0x80:
-                    raise ProtocolError(1002, "masked frame from a server")
+                    raise ProtocolError(1002, MASKED_FROM_SERVER)
             elif not b1 & 0x80:
-                raise ProtocolError(1002, "unmasked frame from a client")
+                raise ProtocolError(1002, UNMASKED_FROM_CLIENT)
             size = _header_size(b1)
             if end - pos < size:
                 break
@@ -559,7 +673,9 @@ class FrameDecoder(_FrameReader):
         super().__init__(client, max_frame_size, rsv_allowed)
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
-        out.append(Frame(bool(b0 & 0x80), opcode, payload, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10)))
+        frame = _FrameFields(bool(b0 & 0x80), opcode, payload, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10))
+        frame.__class__ = Frame  # read-only from here on
+        out.append(frame)
 
     def feed(self, data: object) -> list[Frame]:
         """Return every frame completed by ``data``, payloads unmasked.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._buffers import mask_key, readable, writable
+from ._rules import HOST_NOT_CALLABLE, OFFSET_NEGATIVE
 
 __all__ = ["HostMaskFallback", "Masker", "apply_mask", "apply_mask_inplace", "mask_inplace_keyfirst", "mask_keyfirst"]
 
@@ -87,7 +88,7 @@ def apply_mask_inplace(buffer: object, mask: object, offset: int = 0) -> None:
     target = buffer if type(buffer) is bytearray else writable(buffer)
     key = mask if type(mask) is bytes and len(mask) == 4 else mask_key(mask)
     if offset < 0:
-        raise ValueError("offset must be >= 0")
+        raise ValueError(OFFSET_NEGATIVE)
     key = _rotate(key, offset)  # before the length test: a bad offset fails even on empty buffers
     if type(target) is bytearray and len(target) > _INT_XOR_MAX:
         _translate(target, key)  # no copy in or out
@@ -136,7 +137,7 @@ class HostMaskFallback:
 
     def __init__(self, host: Callable[[object, object], object]) -> None:
         if not callable(host):
-            raise TypeError("host must be callable")
+            raise TypeError(HOST_NOT_CALLABLE)
         self._host = host
 
     @property

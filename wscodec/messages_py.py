@@ -7,11 +7,32 @@ import operator
 from typing import Any, cast
 
 from ._buffers import mask_key, readable
+from ._rules import (
+    DATA_INSIDE_FRAGMENTED,
+    FRAME_TOO_BIG,
+    INVALID_UTF8_TEXT,
+    MESSAGE_TOO_BIG,
+    ORPHAN_CONTINUATION,
+    RSV1_ON_CONTINUATION,
+    RSV1_ON_CONTROL,
+    SEND_DATA_ONLY,
+    check_fragment_size,
+    check_size_limit,
+)
 from .close import parse_close
 from .deflate_py import PerMessageDeflate
 from .enums import Opcode
 from .errors import ProtocolError
-from .frames_py import DEFAULT_MAX_FRAME_SIZE, Frame, _FrameReader, _header_size, _resolve_mask, encode_frame
+from .frames_py import (
+    DEFAULT_MAX_FRAME_SIZE,
+    Frame,
+    _FrameFields,
+    _FrameReader,
+    _header_size,
+    _read_only,
+    _resolve_mask,
+    encode_frame,
+)
 from .mask_py import _xor
 from .utf8_py import Utf8Validator, validate_utf8
 
@@ -36,21 +57,42 @@ def decode_text(payload: object, mask: object = None) -> str:
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+        raise ProtocolError(1007, INVALID_UTF8_TEXT) from None
 
 
-class Message:
+class _MessageFields:
+    """The storage of :class:`Message`, writable: the decoder fills one, then makes it a Message."""
+
+    __slots__ = ("opcode", "payload")
+    opcode: int
+    payload: bytes
+
+    def __init__(self, opcode: int, payload: bytes) -> None:
+        self.opcode = opcode
+        self.payload = payload
+
+
+_M_OPCODE, _M_PAYLOAD = (getattr(_MessageFields, name).__set__ for name in _MessageFields.__slots__)
+
+
+class Message(_MessageFields):
     """A whole data message: ``opcode`` (TEXT or BINARY) and ``payload`` bytes.
 
     A TEXT payload has already been validated as UTF-8; it stays bytes (for
     orjson, msgspec and the like) until :attr:`text` decodes it.
     """
 
-    __slots__ = ("opcode", "payload")
+    __slots__ = ()
 
     def __init__(self, opcode: int, payload: bytes) -> None:
-        self.opcode = opcode
-        self.payload = payload
+        _M_OPCODE(self, opcode)
+        _M_PAYLOAD(self, payload)
+
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+
+    def __reduce__(self) -> tuple[type[Message], tuple[int, bytes]]:
+        return type(self), (self.opcode, self.payload)
 
     @property
     def text(self) -> str:
@@ -90,8 +132,7 @@ class MessageDecoder(_FrameReader):
         max_frame_size: int | None = None,
         deflate: Any = None,
     ) -> None:
-        if max_message_size is not None and max_message_size < 0:
-            raise ValueError("max_message_size must be >= 0 or None")
+        check_size_limit("max_message_size", max_message_size)
         check_deflate(deflate, client, PerMessageDeflate)
         self._max_compressed = compressed_frame_limit(max_message_size, max_frame_size)
         if max_frame_size is None:
@@ -113,24 +154,22 @@ class MessageDecoder(_FrameReader):
     def _accept(self, opcode: Opcode, b0: int, length: int) -> None:
         if b0 & 0x40:  # only when permessage-deflate was negotiated: the reader refuses it otherwise
             if opcode >= 8:
-                raise ProtocolError(1002, "RSV1 set on a control frame")
+                raise ProtocolError(1002, RSV1_ON_CONTROL)
             if opcode == 0:
-                raise ProtocolError(1002, "RSV1 set on a continuation frame")
+                raise ProtocolError(1002, RSV1_ON_CONTINUATION)
         if opcode < 8:
             if opcode == 0:
                 if self._opcode is None:
-                    raise ProtocolError(1002, "continuation frame without a message to continue")
+                    raise ProtocolError(1002, ORPHAN_CONTINUATION)
             elif self._opcode is not None:
-                raise ProtocolError(1002, "new data frame inside a fragmented message")
+                raise ProtocolError(1002, DATA_INSIDE_FRAGMENTED)
             compressed = b0 & 0x40 if opcode else self._compressed
             limit = self._max_compressed if compressed else self._max_frame
             if length > limit:
-                raise ProtocolError(1009, f"frame payload of {length} bytes exceeds the limit of {limit}")
+                raise ProtocolError(1009, FRAME_TOO_BIG.format(length, limit))
             # A compressed message is bounded by what it inflates to, as it inflates.
             if not compressed and self._size + length > self._max_message:
-                raise ProtocolError(
-                    1009, f"message of {self._size + length} bytes or more exceeds the limit of {self._max_message}"
-                )
+                raise ProtocolError(1009, MESSAGE_TOO_BIG.format(self._size + length, self._max_message))
 
     def _fail(self, exc: ProtocolError, out: list[Any]) -> ProtocolError:
         self._parts = bytearray()  # a failed decoder holds nothing
@@ -139,7 +178,7 @@ class MessageDecoder(_FrameReader):
     def _inflated(self, data: bytes, text: bool) -> None:
         """Add inflated bytes to the message, validating text as it is produced."""
         if text and not self._utf8.feed(data):
-            raise ProtocolError(1007, "invalid UTF-8 in text message")
+            raise ProtocolError(1007, INVALID_UTF8_TEXT)
         self._parts += data
         self._size += len(data)
 
@@ -161,7 +200,7 @@ class MessageDecoder(_FrameReader):
             if not self._peeked:
                 self._peek = copy.copy(self._utf8)
             if not self._peek.feed(data):
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+                raise ProtocolError(1007, INVALID_UTF8_TEXT)
         self._peeked += len(data)
 
     def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
@@ -193,7 +232,9 @@ class MessageDecoder(_FrameReader):
             if opcode == Opcode.CLOSE:
                 parse_close(payload)
                 self._closed = True
-            out.append(Frame(True, opcode, payload))
+            frame = _FrameFields(True, opcode, payload)
+            frame.__class__ = Frame  # read-only from here on
+            out.append(frame)
             return
         done, self._peeked = self._peeked, 0
         if opcode:  # TEXT or BINARY starts a message
@@ -207,7 +248,7 @@ class MessageDecoder(_FrameReader):
                 # The whole message inflates in this one call: validated whole, no reassembly.
                 payload = self._deflate._inflate(payload[done:] if done else payload, self._max_message, True)
                 if text and not validate_utf8(payload):
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+                    raise ProtocolError(1007, INVALID_UTF8_TEXT)
             else:
                 self._peeked = done
                 self._take(b0, None, payload[done:] if done else payload, bool(fin))
@@ -215,12 +256,12 @@ class MessageDecoder(_FrameReader):
                 if not fin:
                     return
                 if text and not utf8.complete:
-                    raise ProtocolError(1007, "invalid UTF-8 in text message")
+                    raise ProtocolError(1007, INVALID_UTF8_TEXT)
                 payload = bytes(self._parts)
                 self._parts = bytearray()
         else:
             if started == Opcode.TEXT and (not utf8.feed(payload) or (fin and not utf8.complete)):
-                raise ProtocolError(1007, "invalid UTF-8 in text message")
+                raise ProtocolError(1007, INVALID_UTF8_TEXT)
             if not fin:
                 self._parts += payload
                 self._size += len(payload)
@@ -229,7 +270,9 @@ class MessageDecoder(_FrameReader):
                 self._parts += payload
                 payload = bytes(self._parts)
                 self._parts = bytearray()
-        out.append(Message(started, payload))
+        message = _MessageFields(started, payload)
+        message.__class__ = Message  # read-only from here on
+        out.append(message)
         self._opcode = None
         self._size = 0
         utf8.reset()
@@ -265,12 +308,9 @@ def encode_message(
     """
     op = operator.index(opcode)
     if op != Opcode.TEXT and op != Opcode.BINARY:
-        raise ValueError(f"encode_message sends TEXT or BINARY messages, not opcode {opcode!r}")
+        raise ValueError(SEND_DATA_ONLY.format(opcode))
     data: Any = payload.encode("utf-8") if isinstance(payload, str) else readable(payload)
-    if fragment_size is not None:
-        fragment_size = operator.index(fragment_size)
-        if fragment_size < 1:
-            raise ValueError("fragment_size must be >= 1 or None")
+    fragment_size = check_fragment_size(fragment_size)
     if mask is not None and mask is not False and mask is not True:
         mask = _resolve_mask(mask)  # a bad key raises here, before the compressor sees the message
     if deflate is not None:

@@ -1,0 +1,94 @@
+# Buffer acquisition and the GIL thresholds, shared by every compiled module: cimported, and inlined
+# where used (a .pxd's inline functions are compiled into each module that cimports them).
+
+from cpython.buffer cimport (
+    PyBUF_FULL_RO,
+    PyBUF_SIMPLE,
+    PyBuffer_IsContiguous,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
+from cpython.bytearray cimport PyByteArray_CheckExact
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+
+
+cdef extern from "Python.h":
+    # Declared here with its error value, so a failure propagates as raised.
+    int to_contiguous "PyBuffer_ToContiguous" (void *buf, const Py_buffer *src, Py_ssize_t len,
+                                               char order) except -1
+
+
+# When a compiled module releases the GIL: once the work is long enough that releasing pays even when
+# another thread takes the GIL meanwhile (getting it back can then cost a whole switch interval).
+# Measured with a second thread busy in Python, a releasing XOR was 25x slower at 64 KiB and 1.8x at
+# 256 KiB: byte-moving kernels (masking, copying, UTF-8 validation) release from NOGIL_MIN up;
+# deflate, two orders of magnitude slower per byte, from NOGIL_MIN_DEFLATE up.
+cdef enum:
+    NOGIL_MIN = 256 * 1024
+    NOGIL_MIN_DEFLATE = 64 * 1024
+
+
+# A readable input: the bytes of ``bytes`` directly, of anything else through a buffer export
+# (which also stops a bytearray from being resized while it is read).
+cdef struct Input:
+    const unsigned char *data
+    Py_ssize_t size
+    bint has_view
+    Py_buffer view
+
+
+cdef inline object contiguous(object obj):
+    """``obj`` if it exports a C-contiguous buffer, else a bytes copy (the pure version's rule)."""
+    if PyBytes_CheckExact(obj) or PyByteArray_CheckExact(obj):
+        return obj
+    cdef object view = memoryview(obj)  # TypeError for str and other non-buffers
+    if not view.c_contiguous:
+        return view.tobytes()
+    return obj
+
+
+cdef inline int acquire(object obj, Input *inp) except -1:
+    """Point ``inp`` at the bytes of a C-contiguous buffer (exact bytes need no buffer export)."""
+    if PyBytes_CheckExact(obj):
+        inp.data = <const unsigned char *>PyBytes_AS_STRING(obj)
+        inp.size = PyBytes_GET_SIZE(obj)
+        inp.has_view = False
+        return 0
+    PyObject_GetBuffer(obj, &inp.view, PyBUF_SIMPLE)
+    inp.has_view = True
+    inp.data = <const unsigned char *>inp.view.buf
+    inp.size = inp.view.len
+    return 0
+
+
+cdef inline void release(Input *inp) noexcept:
+    if inp.has_view:
+        PyBuffer_Release(&inp.view)
+        inp.has_view = False
+
+
+cdef inline int get_readable(object data, Py_buffer *view) except -1:
+    """Export ``data`` as C-contiguous bytes (the rules of ``_buffers.readable``).
+
+    TypeError for a non-buffer; a non-contiguous buffer is read from a copy.
+    The export also stops a bytearray from being resized while it is read.
+    """
+    PyObject_GetBuffer(data, view, PyBUF_FULL_RO)
+    if not PyBuffer_IsContiguous(view, b'C'):
+        PyBuffer_Release(view)
+        PyObject_GetBuffer(memoryview(data).tobytes(), view, PyBUF_SIMPLE)
+    return 0
+
+
+cdef inline int get_writable(object buffer, Py_buffer *view) except -1:
+    """Export ``buffer`` as writable C-contiguous memory (the rules of ``_buffers.writable``)."""
+    PyObject_GetBuffer(buffer, view, PyBUF_FULL_RO)
+    if view.readonly:
+        PyBuffer_Release(view)
+        from ._rules import BUFFER_READ_ONLY
+        raise BufferError(BUFFER_READ_ONLY)
+    if not PyBuffer_IsContiguous(view, b'C'):
+        PyBuffer_Release(view)
+        from ._rules import BUFFER_NOT_CONTIGUOUS
+        raise BufferError(BUFFER_NOT_CONTIGUOUS)
+    return 0

@@ -1,0 +1,60 @@
+"""The public names, written once.
+
+``wscodec.__all__``, both implementation namespaces (``wscodec._impl_py`` and
+``wscodec._impl_c``) and the tests derive from these tables; a test fails if an
+implementation lacks one of these names or has a public name not listed here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["IMPLEMENTED", "INTERNAL", "SHARED", "PUBLIC"]
+
+#: The names each implementation defines, with the module that defines it in each:
+#: ``name: (pure module, compiled module)``.
+IMPLEMENTED: dict[str, tuple[str, str]] = {
+    "apply_mask": ("mask_py", "_mask_c"),
+    "apply_mask_inplace": ("mask_py", "_mask_c"),
+    "Masker": ("mask_py", "_mask_c"),
+    "mask_keyfirst": ("mask_py", "_mask_c"),
+    "mask_inplace_keyfirst": ("mask_py", "_mask_c"),
+    "validate_utf8": ("utf8_py", "_utf8_c"),
+    "Utf8Validator": ("utf8_py", "_utf8_c"),
+    "Frame": ("frames_py", "_frames_c"),
+    "FrameHeader": ("frames_py", "_frames_c"),
+    "parse_header": ("frames_py", "_frames_c"),
+    "encode_header": ("frames_py", "_frames_c"),
+    "encode_frame": ("frames_py", "_frames_c"),
+    "FrameDecoder": ("frames_py", "_frames_c"),
+    "DEFAULT_MAX_FRAME_SIZE": ("frames_py", "_frames_c"),
+    "Message": ("messages_py", "_frames_c"),
+    "MessageDecoder": ("messages_py", "_frames_c"),
+    "decode_text": ("messages_py", "_frames_c"),
+    "encode_message": ("messages_py", "_frames_c"),
+    "DEFAULT_MAX_MESSAGE_SIZE": ("messages_py", "_frames_c"),
+    "PerMessageDeflate": ("deflate_py", "_deflate_c"),
+}
+
+#: Implementation names that are not public API: the key-first masking entry points the shims call.
+INTERNAL = frozenset({"mask_keyfirst", "mask_inplace_keyfirst"})
+
+#: Public names defined once in plain Python and shared by both implementations.
+SHARED = (
+    "Opcode",
+    "CloseCode",
+    "RSV1",
+    "RSV2",
+    "RSV3",
+    "ProtocolError",
+    "parse_close",
+    "encode_close",
+    "generate_key",
+    "accept_key",
+    "validate_key",
+    "DeflateParams",
+    "negotiate_deflate",
+    "deflate_offer",
+    "accept_deflate_response",
+)
+
+#: ``wscodec.__all__``.
+PUBLIC = ("__version__", "implementation", *(name for name in IMPLEMENTED if name not in INTERNAL), *SHARED)

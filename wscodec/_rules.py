@@ -1,0 +1,133 @@
+"""The codec's words and argument checks, written once for both implementations.
+
+Plain Python: the pure modules import it, and so do the compiled ones (at
+module level, for raising paths only, so the hot loops never look a name up).
+Every ``ProtocolError`` reason and every argument error message lives here;
+the tests compare them byte for byte across the implementations.
+"""
+
+from __future__ import annotations
+
+import operator
+
+__all__ = [
+    "RESERVED_OPCODE",
+    "FRAGMENTED_CONTROL",
+    "CONTROL_TOO_LONG",
+    "NON_MINIMAL_16",
+    "LENGTH_TOP_BIT",
+    "NON_MINIMAL_64",
+    "FRAME_TOO_BIG",
+    "MESSAGE_TOO_BIG",
+    "RSV_NOT_NEGOTIATED",
+    "MASKED_FROM_SERVER",
+    "UNMASKED_FROM_CLIENT",
+    "RSV1_ON_CONTROL",
+    "RSV1_ON_CONTINUATION",
+    "ORPHAN_CONTINUATION",
+    "DATA_INSIDE_FRAGMENTED",
+    "INVALID_UTF8_TEXT",
+    "INFLATED_TOO_BIG",
+    "COMPRESSED_INVALID",
+    "COMPRESSED_UNFINISHED",
+    "COMPRESSED_TRAILING",
+    "MASK_NOT_4_BYTES",
+    "OFFSET_NEGATIVE",
+    "LENGTH_NEGATIVE",
+    "LENGTH_TOO_BIG",
+    "INVALID_OPCODE",
+    "SEND_CONTROL_FRAGMENTED",
+    "SEND_CONTROL_TOO_LONG",
+    "SEND_DATA_ONLY",
+    "BUFFER_READ_ONLY",
+    "BUFFER_NOT_CONTIGUOUS",
+    "HOST_NOT_CALLABLE",
+    "FEED_IN_ANOTHER_THREAD",
+    "COMPRESSING_IN_ANOTHER_THREAD",
+    "INFLATING_IN_ANOTHER_THREAD",
+    "check_size_limit",
+    "check_rsv_allowed",
+    "check_fragment_size",
+]
+
+# ProtocolError reasons. Those with ``{}`` are str.format templates, filled with the offending values.
+
+#: 1002: opcodes 3-7 and 11-15 (RFC 6455 §5.2).
+RESERVED_OPCODE = "reserved opcode {}"
+#: 1002: a control frame without FIN (§5.5).
+FRAGMENTED_CONTROL = "fragmented control frame"
+#: 1002: a control frame's payload over 125 bytes (§5.5).
+CONTROL_TOO_LONG = "control frame payload over 125 bytes"
+#: 1002: a 16-bit extended length below 126 (§5.2: "the minimal number of bytes MUST be used").
+NON_MINIMAL_16 = "non-minimal 16-bit payload length"
+#: 1002: a 64-bit length with its top bit set (§5.2).
+LENGTH_TOP_BIT = "64-bit payload length with the most significant bit set"
+#: 1002: a 64-bit extended length below 65536.
+NON_MINIMAL_64 = "non-minimal 64-bit payload length"
+#: 1009: the frame's length and the limit.
+FRAME_TOO_BIG = "frame payload of {} bytes exceeds the limit of {}"
+#: 1009: the message's size so far with this frame, and the limit.
+MESSAGE_TOO_BIG = "message of {} bytes or more exceeds the limit of {}"
+#: 1002: an RSV bit that no extension negotiated (§5.2).
+RSV_NOT_NEGOTIATED = "reserved bit set without a negotiated extension"
+#: 1002: a client's decoder got a masked frame (§5.1).
+MASKED_FROM_SERVER = "masked frame from a server"
+#: 1002: a server's decoder got an unmasked frame (§5.1).
+UNMASKED_FROM_CLIENT = "unmasked frame from a client"
+#: 1002: permessage-deflate's RSV1 belongs on a data message's first frame only (RFC 7692 §6).
+RSV1_ON_CONTROL = "RSV1 set on a control frame"
+RSV1_ON_CONTINUATION = "RSV1 set on a continuation frame"
+#: 1002: fragmentation errors (§5.4).
+ORPHAN_CONTINUATION = "continuation frame without a message to continue"
+DATA_INSIDE_FRAGMENTED = "new data frame inside a fragmented message"
+#: 1007: a text message that is not UTF-8 (§8.1).
+INVALID_UTF8_TEXT = "invalid UTF-8 in text message"
+#: 1009: a compressed message inflates past the limit.
+INFLATED_TOO_BIG = "message exceeds the size limit once inflated"
+#: 1007: the inflater's own words follow.
+COMPRESSED_INVALID = "invalid compressed data: {}"
+COMPRESSED_UNFINISHED = "invalid compressed data: the message ends inside a deflate block"
+COMPRESSED_TRAILING = "invalid compressed data: bytes after the final deflate block"
+
+# Argument errors (ValueError, BufferError, TypeError, RuntimeError).
+
+MASK_NOT_4_BYTES = "mask must contain 4 bytes"
+OFFSET_NEGATIVE = "offset must be >= 0"
+LENGTH_NEGATIVE = "length must be >= 0"
+LENGTH_TOO_BIG = "payload length must be below 2**63"
+#: Filled with the opcode's repr.
+INVALID_OPCODE = "invalid opcode {!r}"
+SEND_CONTROL_FRAGMENTED = "control frames cannot be fragmented"
+SEND_CONTROL_TOO_LONG = "control frame payload cannot exceed 125 bytes"
+#: Filled with the opcode's repr.
+SEND_DATA_ONLY = "encode_message sends TEXT or BINARY messages, not opcode {!r}"
+BUFFER_READ_ONLY = "buffer is read-only"
+BUFFER_NOT_CONTIGUOUS = "buffer is not C-contiguous"
+HOST_NOT_CALLABLE = "host must be callable"
+FEED_IN_ANOTHER_THREAD = "feed() is already running in another thread"
+COMPRESSING_IN_ANOTHER_THREAD = "this PerMessageDeflate is already compressing in another thread"
+INFLATING_IN_ANOTHER_THREAD = "this PerMessageDeflate is already inflating in another thread"
+
+
+def check_size_limit(name: str, value: object) -> None:
+    """``ValueError`` unless ``value`` (the argument called ``name``) is None or >= 0."""
+    if value is not None and value < 0:  # type: ignore[operator]
+        raise ValueError(f"{name} must be >= 0 or None")
+
+
+def check_rsv_allowed(value: object) -> int:
+    """``rsv_allowed`` as an int; ``ValueError`` unless it combines RSV1 (4), RSV2 (2) and RSV3 (1)."""
+    bits = operator.index(value)  # type: ignore[arg-type]
+    if not 0 <= bits <= 7:
+        raise ValueError("rsv_allowed must be a combination of RSV1 (4), RSV2 (2) and RSV3 (1)")
+    return bits
+
+
+def check_fragment_size(value: object) -> int | None:
+    """``fragment_size`` as an int or None; ``ValueError`` if below 1."""
+    if value is None:
+        return None
+    size = operator.index(value)  # type: ignore[arg-type]
+    if size < 1:
+        raise ValueError("fragment_size must be >= 1 or None")
+    return size
