@@ -71,7 +71,7 @@ from __future__ import annotations
 import importlib
 import time
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
@@ -92,7 +92,7 @@ __all__ = [
 #: distribution name of the host library
 HOST = "wsproto"
 #: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("1.3.2",)
+TESTED_VERSIONS = ("1.2.0", "1.3.0", "1.3.1", "1.3.2")
 #: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate text:
 #: JSON-like text with wsproto's PerMessageDeflate negotiated, at its defaults)
 BENCH_KINDS = ("binary", "text", "deflate text")
@@ -150,6 +150,15 @@ def _build(impl: ModuleType) -> dict[str, type]:
     opcodes = {int(op): op for op in Opcode}
     framable = (bytes, bytearray, memoryview)
     message_types = (BytesMessage, TextMessage)
+    # The shapes of the wsproto release installed (they differ across the supported range; see _shapes).
+    shapes = _shapes(fp)
+    masked_type: type = shapes.masked_type
+    copy: Any = _copy if shapes.unmasked_type is bytes else _copy_bytearray
+    # The type of an empty payload, masked or not (before 1.3 wsproto hands its empty bytearray on).
+    empty: Any = shapes.unmasked_type
+    not_data_error: type[Exception] = shapes.not_data_error
+    # What a server frames itself: a memoryview before wsproto 1.3 is framed by wsproto (see _Shapes).
+    server_framable = framable if shapes.server_memoryview else (bytes, bytearray)
 
     class XorMaskerSimple:
         """wsproto's stateful masker on wscodec's kernel: ``process`` keeps the mask phase across chunks."""
@@ -160,13 +169,16 @@ def _build(impl: ModuleType) -> dict[str, type]:
             self._key = bytes(masking_key)
             self._phase = 0
 
-        def process(self, data: bytearray) -> bytearray:
-            """Return a masked copy of ``data`` as a bytearray, continuing the phase of the previous chunk."""
+        def process(self, data: bytearray) -> Any:
+            """Return a masked copy of ``data``, continuing the phase of the previous chunk: a bytearray
+            (bytes before wsproto 1.3, as its own masker)."""
             out = bytearray(data)
             if out:
                 apply_mask_inplace(out, self._key, self._phase)
                 self._phase = (self._phase + len(out)) & 3
-            return out
+            elif masked_type is not bytearray:
+                return data  # wsproto before 1.3 hands an empty chunk back as it came
+            return out if masked_type is bytearray else masked_type(out)
 
         def unmask(self, chunk: Any) -> bytes:
             """Like :meth:`process`, but straight to ``bytes`` (one copy), for the frame decoder."""
@@ -238,8 +250,10 @@ def _build(impl: ModuleType) -> dict[str, type]:
                     payload: str | bytes
                     if opcode is TEXT and found.fin and messages is not None and messages.opcode is None:
                         payload = self._text(src, pos, stop, key)
+                    elif length:
+                        payload = apply_mask(_view(src, pos, stop), key) if key else copy(src, pos, stop)
                     else:
-                        payload = apply_mask(_view(src, pos, stop), key) if key else _copy(src, pos, stop)
+                        payload = empty()
                     self._consume(src, stop)
                     return tuple.__new__(Frame, (opcode, payload, True, found.fin))
                 header = self.header = tuple.__new__(Header, (found.fin, no_rsv, opcode, length, None))
@@ -259,7 +273,10 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 self._consume(src, pos)
                 return None  # (a control frame is delivered whole)
             stop = pos + n
-            payload = masker.unmask(_view(src, pos, stop)) if type(masker) is XorMaskerSimple else _copy(src, pos, stop)
+            if type(masker) is XorMaskerSimple and n:
+                payload = masker.unmask(_view(src, pos, stop))
+            else:
+                payload = copy(src, pos, stop)  # (an empty payload too: the type wsproto gives it)
             self._consume(src, stop)
             self.payload_consumed += n
             finished = self.payload_consumed == length
@@ -420,8 +437,10 @@ def _build(impl: ModuleType) -> dict[str, type]:
                             payload = self._inflate(
                                 apply_mask(_view(src, pos, stop), key) if key else _view(src, pos, stop), fin
                             )
+                        elif length:
+                            payload = apply_mask(_view(src, pos, stop), key) if key else copy(src, pos, stop)
                         else:
-                            payload = apply_mask(_view(src, pos, stop), key) if key else _copy(src, pos, stop)
+                            payload = empty()
                         self._consume(src, stop)
                         if fin and opcode < 8:
                             self._compressed = None
@@ -439,10 +458,12 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 self._consume(src, pos)
                 return None  # (a control frame is delivered whole)
             stop = pos + n
-            if type(masker) is XorMaskerSimple:
+            if not n:
+                payload = empty()
+            elif type(masker) is XorMaskerSimple:
                 payload = masker.unmask(_view(src, pos, stop))
             elif type(masker) is XorMaskerNull:
-                payload = _copy(src, pos, stop)
+                payload = copy(src, pos, stop)
             else:  # a masker of wsproto's own parser
                 payload = bytes(masker.process(bytearray(_view(src, pos, stop))))
             self._consume(src, stop)
@@ -506,6 +527,8 @@ def _build(impl: ModuleType) -> dict[str, type]:
 
         def __init__(self, client: bool, extensions: Any) -> None:
             super().__init__(client, extensions)
+            # The payload types this side frames itself (others: wsproto's code, and its errors).
+            self._framable = framable if client else server_framable
             # What wsproto's _parse_more generator keeps in its frame: it ends
             # after delivering a CLOSE frame or raising.
             self._parse_done = False
@@ -558,7 +581,9 @@ def _build(impl: ModuleType) -> dict[str, type]:
                     fin = bool(int(fin))
                 if opcode < 8:
                     return bytearray(self._deflated(opcode, payload, fin))
-            elif self.extensions or type(payload) not in framable or type(fin) is not bool:
+                if type(payload) not in self._framable:  # (wsproto's own code)
+                    return super()._serialize_frame(opcode, payload, fin)  # type: ignore[no-any-return]
+            elif self.extensions or type(payload) not in self._framable or type(fin) is not bool:
                 return super()._serialize_frame(opcode, payload, fin)  # type: ignore[no-any-return]
             if opcode >= 8 and len(payload) > 125:
                 raise ValueError("payload too long for control frame")
@@ -582,10 +607,12 @@ def _build(impl: ModuleType) -> dict[str, type]:
             """``send_data`` as bytes, framed in one pass (wsproto's checks and messages)."""
             if isinstance(payload, framable):
                 opcode = BINARY
+                if self._deflate is None and type(payload) not in self._framable:  # (wsproto's own code)
+                    return bytes(super().send_data(payload, fin))
             elif isinstance(payload, str):
                 opcode = TEXT  # encode_frame takes the str itself: an ASCII one is framed from its own data
             else:
-                raise TypeError("Must provide bytes or text")
+                raise not_data_error("Must provide bytes or text")  # (ValueError before wsproto 1.3)
             outbound = self._outbound_opcode
             if outbound is None:
                 first = opcode
@@ -689,6 +716,65 @@ def _copy(src: bytes | bytearray, pos: int, stop: int) -> bytes:
     return bytes(memoryview(src)[pos:stop])
 
 
+def _copy_bytearray(src: bytes | bytearray, pos: int, stop: int) -> bytearray:
+    """``src[pos:stop]`` as a bytearray: what wsproto before 1.3 delivers of an unmasked payload."""
+    return bytearray(memoryview(src)[pos:stop])
+
+
+class _Shapes(NamedTuple):
+    """What differs across the supported wsproto releases, found by running wsproto's own code."""
+
+    #: the type of a payload wsproto unmasked (its ``XorMaskerSimple.process``): bytes before 1.3, then bytearray
+    masked_type: type
+    #: the type of an unmasked payload it delivers: bytearray before 1.3 (its buffer's slice), then bytes
+    unmasked_type: type
+    #: what ``send_data`` raises for a payload neither bytes nor str: ValueError before 1.3, then TypeError
+    not_data_error: type[Exception]
+    #: whether a server frames any memoryview (before 1.3 it concatenates it to the header, which fails for a
+    #: strided one and counts elements, not bytes, for one of wider items: its own code runs for those)
+    server_memoryview: bool
+
+
+def _shapes(fp: Any) -> _Shapes:
+    """The shapes of the installed wsproto (see :class:`_Shapes`); UnsupportedHostError for any other.
+
+    Found once, on wsproto's own classes (the first call comes before any install).
+    """
+    global _found_shapes
+    if _found_shapes is not None:
+        return _found_shapes
+    masked = fp.XorMaskerSimple(b"\x01\x02\x03\x04").process(bytearray(b"abcd"))
+    decoder = fp.FrameDecoder(client=True)
+    decoder.receive_bytes(b"\x82\x01x")
+    frame = decoder.process_buffer()
+    unmasked = type(getattr(frame, "payload", None))
+    try:
+        fp.FrameProtocol(True, []).send_data(0)
+    except (TypeError, ValueError) as exc:
+        error: type[Exception] = type(exc)
+    else:
+        error = Exception
+    try:
+        strided = memoryview(b"xyz")[::2]
+        server_memoryview = bytes(fp.FrameProtocol(False, [])._serialize_frame(fp.Opcode.BINARY, strided))
+    except TypeError:
+        server_memoryview = b""
+    if (
+        bytes(masked) != b"````"
+        or type(masked) not in (bytes, bytearray)
+        or unmasked not in (bytes, bytearray)
+        or frame.payload != b"x"
+        or error not in (TypeError, ValueError)
+        or server_memoryview not in (b"", b"\x82\x02xz")
+    ):
+        raise UnsupportedHostError("wsproto's frame payloads differ; this wsproto version is not supported")
+    _found_shapes = _Shapes(type(masked), unmasked, error, bool(server_memoryview))
+    return _found_shapes
+
+
+_found_shapes: _Shapes | None = None
+
+
 def _check_internals(fp: Any, conn: Any) -> None:
     """Raise UnsupportedHostError unless wsproto's internals are the ones the subclasses build on."""
     for owner, name, params in (
@@ -751,6 +837,7 @@ def _plan(impl: ModuleType) -> Plan:
     conn = importlib.import_module("wsproto.connection")
     handshake = importlib.import_module("wsproto.handshake")
     _check_internals(fp, conn)
+    _shapes(fp)
     classes = _BUILT.get(impl.NAME)
     if classes is None:
         classes = _BUILT[impl.NAME] = _build(impl)
