@@ -47,7 +47,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError
 
 import wscodec.integrations.wsproto as shim
-from wscodec.integrations import UnsupportedHostError
+from wscodec.integrations import UnsupportedHostError, Versions
 
 CLIENT, SERVER = ConnectionType.CLIENT, ConnectionType.SERVER
 #: every name the shim replaces
@@ -127,9 +127,9 @@ def test_switching_implementation_restores_first(impls: list[ModuleType]) -> Non
     assert all(getattr(module, name) is original for (module, name), original in zip(PATCHED, originals, strict=True))
 
 
-def test_refuses_an_untested_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shim._SHIM, "tested", ("0.0",))
-    with pytest.raises(UnsupportedHostError, match=r"wsproto 0\.0.*1\.3\.2 is installed"):
+def test_refuses_an_older_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("99.0", "99.0"))
+    with pytest.raises(UnsupportedHostError, match=r"supports wsproto 99\.0 to 99\.0\.x; .* is installed, older"):
         shim.install()
     assert not shim.is_installed()
 

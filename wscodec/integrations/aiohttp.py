@@ -84,6 +84,7 @@ from ._patch import (
     Replace,
     Shim,
     UnsupportedHostError,
+    Versions,
     expect_function,
     host_mask_fallback,
 )
@@ -91,7 +92,7 @@ from ._patch import (
 __all__ = [
     "BENCH_KINDS",
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "describe",
     "echo_roundtrip",
     "install",
@@ -101,8 +102,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "aiohttp"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("3.14.5",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="3.14.5", newest="3.14")
 #: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
 BENCH_KINDS = ("binary", "deflate text")
 
@@ -294,15 +295,18 @@ def _plan(impl: ModuleType) -> Plan:
     return native + plan + deflate
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
     """Replace aiohttp's ``websocket_mask`` with compiled wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
-    aiohttp version or unexpected internals.
+    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a aiohttp
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
+    release newer than the range that fails the checks at install is left
+    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
+    ``reason`` says why).
     """
     return _SHIM.install(impl)
 

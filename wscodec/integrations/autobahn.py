@@ -59,11 +59,11 @@ from typing import Any
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, expect_function
+from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, expect_function
 
 __all__ = [
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "BENCH_KINDS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "describe",
@@ -76,8 +76,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "autobahn"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("26.10.2",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="26.10.2", newest="26.10")
 #: what the integration benchmark measures: the echo of binary and of text messages (UTF-8
 #: handling is replaced too), the validation of each text message alone (text_validation_rate), and
 #: the echo of JSON-like text with permessage-deflate accepted (autobahn's defaults)
@@ -418,7 +418,7 @@ def _deflate_plan(impl: ModuleType, deflate_class: type) -> Plan:
     ]
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan)
 
 
 def install(

@@ -74,6 +74,7 @@ from ._patch import (
     Replace,
     Shim,
     UnsupportedHostError,
+    Versions,
     expect_function,
     host_mask_fallback,
     native_beats_pure,
@@ -81,7 +82,7 @@ from ._patch import (
 
 __all__ = [
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "BENCH_KINDS",
     "describe",
     "echo_roundtrip",
@@ -92,8 +93,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "tornado"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("6.6.1",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="6.6.1", newest="6.6")
 #: what the integration benchmark measures: the echo of binary messages, and of JSON-like text with
 #: permessage-deflate on (``compression_options={}``, tornado's defaults)
 BENCH_KINDS = ("binary", "deflate text")
@@ -414,7 +415,7 @@ def _plan(impl: ModuleType) -> Plan:
     return plan
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:

@@ -87,6 +87,7 @@ from ._patch import (
     Replace,
     Shim,
     UnsupportedHostError,
+    Versions,
     expect_function,
     host_mask_fallback,
     native_beats_pure,
@@ -95,7 +96,7 @@ from ._patch import (
 __all__ = [
     "BENCH_KINDS",
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "describe",
     "echo_roundtrip",
     "install",
@@ -105,8 +106,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "websockets"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("17.4",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="17.4", newest="17.4")
 #: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
 BENCH_KINDS = ("binary", "deflate text")
 
@@ -343,15 +344,18 @@ def _plan(impl: ModuleType) -> Plan:
     return [*plan, deflate]
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
     """Replace websockets' ``apply_mask`` and ``PerMessageDeflate`` with wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
-    websockets version or unexpected internals.
+    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a websockets
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
+    release newer than the range that fails the checks at install is left
+    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
+    ``reason`` says why).
     """
     return _SHIM.install(impl)
 

@@ -75,11 +75,11 @@ from typing import Any, NamedTuple
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, expect_function
+from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, expect_function
 
 __all__ = [
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "BENCH_KINDS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "describe",
@@ -91,8 +91,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "wsproto"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("1.2.0", "1.3.0", "1.3.1", "1.3.2")
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="1.2", newest="1.3")
 #: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate text:
 #: JSON-like text with wsproto's PerMessageDeflate negotiated, at its defaults)
 BENCH_KINDS = ("binary", "text", "deflate text")
@@ -875,7 +875,7 @@ def _plan(impl: ModuleType) -> Plan:
     return plan
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan)
 
 
 def install(
