@@ -838,3 +838,23 @@ def exchange(sock: socket.socket, ws: wsproto.WSConnection, until: type | None) 
                 parts.append(event.data)
                 if event.message_finished:
                     return parts
+
+
+# ---------------------------------------------------------------- self-check (for releases newer than the range)
+
+
+def installed_originals() -> dict[str, object]:
+    """The host's own objects the installed shim replaced, by dotted name (what install() gives its self-check)."""
+    return {patch.module.__spec__.name + "." + patch.attribute: patch.original for patch in shim._SHIM._patches}
+
+
+def test_the_self_check_passes_on_this_release(impl: ModuleType) -> None:
+    shim.install(impl)
+    shim._self_check(impl, installed_originals())
+
+
+def test_the_self_check_fails_when_a_replacement_differs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    shim.install(impl)
+    monkeypatch.setattr(fp.FrameProtocol, "_data_frame", lambda self, payload, fin: b"\x82\x00")
+    with pytest.raises(UnsupportedHostError, match="serialized differently"):
+        shim._self_check(impl, installed_originals())

@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -875,7 +876,87 @@ def _plan(impl: ModuleType) -> Plan:
     return plan
 
 
-_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan)
+def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
+    """Raise unless the replacements, installed, give wsproto's own results (for a release newer than the range).
+
+    wsproto's own code is run from ``originals`` where it looks up none of the
+    patched names (its server-side framing, its client-side decoder), the
+    shim's through the patched names, on a few frames: whole and in odd chunks,
+    text, binary, fragmented, control, invalid UTF-8, and compressed.
+    """
+    fp: Any = importlib.import_module("wsproto.frame_protocol")
+    conn: Any = importlib.import_module("wsproto.connection")
+    extensions: Any = importlib.import_module("wsproto.extensions")
+    events: Any = importlib.import_module("wsproto.events")
+    HostProtocol: Any = originals["wsproto.frame_protocol.FrameProtocol"]
+    HostDecoder: Any = originals["wsproto.frame_protocol.FrameDecoder"]
+    HostMessages: Any = originals["wsproto.frame_protocol.MessageDecoder"]
+    Opcode = fp.Opcode
+    HostMasker: Any = originals.get("wsproto.frame_protocol.XorMaskerSimple")
+    if HostMasker is not None:
+        for chunks in ([b"", b"a", b"bcdefg"], [bytes(range(256)) * 9, b"xyz"]):
+            theirs, ours = HostMasker(b"\x01\x82\x33\xf4"), fp.XorMaskerSimple(b"\x01\x82\x33\xf4")
+            for chunk in chunks:
+                expected, got = theirs.process(bytearray(chunk)), ours.process(bytearray(chunk))
+                if got != expected or type(got) is not type(expected):
+                    raise UnsupportedHostError("XorMaskerSimple masks differently")
+
+    def host_frame(opcode: Any, payload: Any, fin: bool = True, extensions: Any = ()) -> bytes:
+        reference = object.__new__(HostProtocol)
+        reference.client, reference.extensions = False, list(extensions)
+        return bytes(HostProtocol._serialize_frame(reference, opcode, payload, fin))
+
+    server = conn.Connection(conn.ConnectionType.SERVER)
+    wire = b""
+    for payload, fin in ((b"", True), (b"abc", True), ("h\u00e9llo", True), (bytes(200), False), (bytes(70000), True)):
+        kind = events.TextMessage if isinstance(payload, str) else events.BytesMessage
+        ours = bytes(server.send(kind(data=payload, message_finished=fin)))
+        # (the last one continues the message the one before left unfinished)
+        opcode = (
+            Opcode.CONTINUATION if len(payload) == 70000 else Opcode.TEXT if isinstance(payload, str) else Opcode.BINARY
+        )
+        data = payload.encode() if isinstance(payload, str) else payload
+        if ours != host_frame(opcode, data, fin):
+            raise UnsupportedHostError("frames are serialized differently")
+        wire += ours
+    wire += host_frame(Opcode.PING, b"!") + host_frame(Opcode.TEXT, b"\xff") + host_frame(Opcode.CLOSE, b"\x03\xe8")
+
+    def frames(decoder: Any, messages: Any, chunks: list[bytes]) -> list[Any]:
+        out: list[Any] = []
+        try:
+            for chunk in chunks:
+                decoder.receive_bytes(chunk)
+                while (frame := decoder.process_buffer()) is not None:
+                    if frame.opcode < 8:
+                        frame = messages.process_frame(frame)
+                    out.append((*frame, type(frame.payload)))
+        except fp.ParseFailed as exc:
+            out.append((str(exc), exc.code))
+        return out
+
+    for chunks in ([wire], [wire[i : i + 7] for i in range(0, len(wire), 7)]):
+        expected = frames(HostDecoder(client=True), HostMessages(), chunks)
+        if frames(fp.FrameDecoder(client=True), fp.MessageDecoder(), chunks) != expected:
+            raise UnsupportedHostError("frames are received differently")
+    # Compression: the same bytes as wsproto's extension for a whole message, and inflated back.
+    Extension = extensions.PerMessageDeflate
+    client_ext, server_ext, reference_ext = Extension(), Extension(), Extension()
+    offer = client_ext.offer()
+    reference_ext.accept(offer)
+    client_ext.finalize(f"permessage-deflate; {server_ext.accept(offer)}")
+    client = conn.Connection(conn.ConnectionType.CLIENT, [client_ext])
+    server = conn.Connection(conn.ConnectionType.SERVER, [server_ext])
+    text = '{"op": "update", "items": [1, 2, 3], "name": "wscodec"}' * 3
+    for _ in range(2):
+        data = bytes(server.send(events.TextMessage(data=text)))
+        if data != host_frame(Opcode.TEXT, text.encode(), True, [reference_ext]):
+            raise UnsupportedHostError("messages are compressed differently")
+        client.receive_data(data)
+        if [event.data for event in client.events()] != [text]:
+            raise UnsupportedHostError("compressed messages are received differently")
+
+
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
 
 def install(
