@@ -46,6 +46,18 @@ compressed bytes flushed (autobahn holds them until the end): other bytes on
 the wire, the same message inflated. A ``PerMessageDeflate`` subclass defined
 before :func:`install`, and connections opened before it, keep autobahn's
 code.
+
+Supported releases (:data:`SUPPORTED_VERSIONS`): autobahn 26.7 to 26.11.x,
+tested on 26.7.1, 26.10.2 and 26.11.1. The floor is 26.7, the first release
+whose ``PerMessageDeflate.decompress_message_data(data, max_output_len)``
+takes a budget and whose protocol catches ``PayloadExceededError`` from it
+(closing with 1009): the subclass's bound relies on both. Before 26.7 the
+protocol calls it without a budget and catches nothing, so the bound could
+only drop the connection (and 24.4 has neither NVX nor ``USES_NVX``). From
+26.7 to 26.9 corrupt compressed data raises ``zlib.error`` (autobahn's
+``PayloadCorruptError`` comes in 26.10): the subclass raises what the
+installed release does. A newer release installs only if
+:func:`_self_check` passes.
 """
 
 from __future__ import annotations
@@ -512,8 +524,9 @@ def install(
 
     Idempotent; returns what was replaced and what was left alone and why.
     Connections opened before the call keep the validator and the compression
-    they made. Raises :class:`~wscodec.integrations.UnsupportedHostError` on
-    an untested autobahn version or unexpected internals.
+    they made. Raises :class:`~wscodec.integrations.UnsupportedHostError` on a autobahn
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
+    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
     """
     global _max_message_size
     if max_message_size is not None and (

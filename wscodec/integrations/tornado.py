@@ -52,6 +52,15 @@ never inflated). The subclass also reads a masked frame's mask and payload
 together (up to 16 KiB): one read less per frame. Connections opened before
 :func:`install` keep tornado's classes; those opened while it is installed
 keep the shim's after :func:`uninstall`.
+
+Supported releases (:data:`SUPPORTED_VERSIONS`): tornado 6.3 to 6.6.x, tested
+on 6.3.3, 6.4.2, 6.5.10 and 6.6.1. The floor is the oldest line checked: from
+6.3 on, ``_receive_frame`` (which the subclass re-implements), the compressor
+and decompressor and ``_websocket_mask`` are the same code; the one
+difference, the arguments of the ``ValueError`` for a bad window size (a
+format string and its values before 6.6), is kept by letting tornado's own
+constructor raise it. A newer release installs only if :func:`_self_check`
+passes, which requires its ``_receive_frame`` to be that same code.
 """
 
 from __future__ import annotations
@@ -491,8 +500,9 @@ def install(impl: ModuleType | str | None = None) -> InstallReport:
     """Replace tornado's ``_websocket_mask`` and its compression with wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
-    tornado version or unexpected internals.
+    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a tornado
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
+    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
     """
     return _SHIM.install(impl)
 
