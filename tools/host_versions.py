@@ -46,13 +46,27 @@ LINES: dict[str, list[str]] = {
         "17.4",
     ],
     "aiohttp": ["3.13.2", "3.13.5", "3.14.5"],
+    "wsproto": ["1.2.0", "1.3.2"],
+    "tornado": ["6.3.3", "6.4.2", "6.5.10", "6.6.1"],
+    "autobahn": ["26.7.1", "26.10.2", "26.11.1"],
 }
 #: what the shim tests need besides the host (the test extra, without the other hosts)
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "pytest-asyncio>=0.24", "pytest-mock>=3.14"]
+#: what a shim's tests need on top for its host (the peer they talk to, as in the test extra)
+HOST_TEST_DEPS: dict[str, list[str]] = {
+    "websockets": [],
+    "aiohttp": [],
+    "wsproto": ["websockets==17.4"],
+    "tornado": ["websockets==17.4"],
+    "autobahn": ["websockets==17.4"],
+}
 #: what each host's own suite needs on top
 SUITE_DEPS: dict[str, list[str]] = {
     "websockets": [],
     "aiohttp": [],
+    "wsproto": [],
+    "tornado": [],
+    "autobahn": ["twisted>=24.7"],  # (its Twisted flavour runs under trial)
 }
 
 
@@ -109,7 +123,12 @@ def websockets_source(python: Path, version: str, work: Path) -> Path | None:
 
 def test_release(host: str, version: str, args: argparse.Namespace, venvs: Path, wheel: Path | None) -> list[str]:
     """Everything asked for one release; the names of the runs that failed."""
-    requirements = [f"{host}=={version}", *TEST_DEPS, *(SUITE_DEPS[host] if args.host_suite else [])]
+    requirements = [
+        f"{host}=={version}",
+        *TEST_DEPS,
+        *HOST_TEST_DEPS[host],
+        *(SUITE_DEPS[host] if args.host_suite else []),
+    ]
     python = make_venv(venvs / f"{host}-{version}", requirements, wheel)
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
