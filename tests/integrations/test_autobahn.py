@@ -733,3 +733,10 @@ def test_the_self_check_fails_when_a_replacement_differs(impl: ModuleType, monke
     monkeypatch.setattr(compress_deflate.PerMessageDeflate, "end_compress_message", lambda self: b"\x00")
     with pytest.raises(UnsupportedHostError, match="compresses differently"):
         shim._self_check(impl, installed_originals())
+
+
+def test_a_newer_release_with_these_internals_installs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This release taken as newer than the range: it installs, after the self-check, not left alone.
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
+    report = shim.install(impl)
+    assert report.newer and not report.reason and report.replaced and shim.is_installed()

@@ -33,7 +33,7 @@ from tornado.web import Application
 from tornado.websocket import WebSocketClientConnection, WebSocketHandler, websocket_connect
 
 import wscodec.integrations.tornado as shim
-from wscodec.integrations import UnsupportedHostError
+from wscodec.integrations import UnsupportedHostError, Versions
 
 #: the tornado release installed (the shim supports a range of them)
 HOST_VERSION = importlib.metadata.version("tornado")
@@ -478,3 +478,10 @@ def test_the_self_check_fails_when_compression_differs(impl: ModuleType, monkeyp
     monkeypatch.setattr(tornado.websocket._PerMessageDeflateCompressor, "compress", lambda self, data: b"")
     with pytest.raises(UnsupportedHostError, match="compressed differently"):
         shim._self_check(impl, installed_originals())
+
+
+def test_a_newer_release_with_these_internals_installs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This release taken as newer than the range: it installs, after the self-check, not left alone.
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
+    report = shim.install(impl)
+    assert report.newer and not report.reason and report.replaced and shim.is_installed()
