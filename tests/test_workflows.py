@@ -13,6 +13,7 @@ implementation and, in one CI job, for the compiled modules.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import json
 import os
@@ -330,3 +331,24 @@ def test_coverage_is_enforced_for_both_implementations() -> None:
     )["tool"]["coverage"]
     assert cython["run"]["plugins"] == ["Cython.Coverage"]
     assert cython["report"]["fail_under"] > 0
+
+
+def test_ci_tests_every_minor_line_of_each_shims_host() -> None:
+    """The host-versions job runs tools/host_versions.py on every release it lists, the host's own suite
+    on the oldest and newest of each host; the range starts where the shim's SUPPORTED_VERSIONS does."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("host_versions", ROOT / "tools" / "host_versions.py")
+    assert spec is not None and spec.loader is not None
+    host_versions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(host_versions)
+    job = workflow(CI)["jobs"]["host-versions"]
+    rows = job["strategy"]["matrix"]["include"]
+    assert "tools/host_versions.py ${{ matrix.host }} ${{ matrix.version }} ${{ matrix.suite }}" in commands(job)
+    for host, versions in host_versions.LINES.items():
+        assert [row["version"] for row in rows if row["host"] == host] == versions
+        suites = [row["version"] for row in rows if row["host"] == host and row.get("suite") == "--host-suite"]
+        assert suites == [versions[0], versions[-1]]
+        supported = importlib.import_module(f"wscodec.integrations.{host}").SUPPORTED_VERSIONS
+        assert all(supported.classify(version) == "supported" for version in versions)
+        assert versions[0].startswith(supported.oldest) and versions[-1].startswith(supported.newest)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import array
 import asyncio
+import importlib.metadata
 import inspect
 import sys
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -32,6 +34,7 @@ from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3
 
 import wscodec.integrations.aiohttp as shim
 from wscodec.benchmark.inputs import json_text
+from wscodec.integrations import HostVersionWarning, Versions
 
 NAMES = ["helpers", "writer", "reader_py"]
 HOST_WRITER = writer_module.WebSocketWriter
@@ -80,7 +83,11 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
     writers = writer_holders()
     assert all(module.WebSocketWriter is HOST_WRITER for module in writers.values())
     report = shim.install(impl)
-    assert report.host == "aiohttp" and report.version == "3.14.5" and report.implementation == impl.NAME
+    assert (
+        report.host == "aiohttp"
+        and report.version == importlib.metadata.version("aiohttp")
+        and report.implementation == impl.NAME
+    )
     assert "aiohttp._websocket.reader_c.websocket_mask" in report.left_alone
     # aiohttp's own inflater stays (see the shim's docstring), its writer is replaced
     assert {f"{name}.ZLibDecompressor" for name in ("aiohttp._websocket.reader_py", _READER_C)} <= set(
@@ -492,3 +499,44 @@ def test_cancelled_large_send_keeps_the_stream(impl: ModuleType, loop: asyncio.A
 
     loop.run_until_complete(run())
     assert inflated(loop, transport.chunks) == [big, small]
+
+
+# --- an aiohttp release newer than the supported range ---
+
+
+def test_a_newer_release_installs_when_its_results_are_aiohttps(
+    impl: ModuleType, build: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The self-check passes on this release, as if it were newer than the range: the shim installs."""
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
+    expected = shim.describe(impl)[1:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = shim.install(impl)
+    assert report.newer and not report.reason and shim.is_installed()
+    assert report.lines() == expected and report.replaced
+
+
+def test_a_newer_release_whose_results_differ_is_left_alone(
+    impl: ModuleType, build: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host whose compressor makes other bytes than the shim's writer: nothing patched, a warning."""
+
+    def _send_compressed_frame_sync(self: Any, message: bytes, opcode: int, compress: int | None) -> None:
+        self._write_websocket_frame(message, opcode, 0x40)  # "compresses" nothing
+
+    monkeypatch.setattr(HOST_WRITER, "_send_compressed_frame_sync", _send_compressed_frame_sync)
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
+    masks = {name: module.websocket_mask for name, module in MODULES.items()}
+    if impl.NAME == "python":
+        # pure wscodec replaces no mask, and its writer compresses with aiohttp's own code (the one
+        # sabotaged here too): the results are aiohttp's, so the shim installs
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert not shim.install(impl).reason
+        return
+    with pytest.warns(HostVersionWarning, match=r"is newer than the supported 0\.1 to 0\.1\.x and its results differ"):
+        report = shim.install(impl)
+    assert report.reason and report.replaced == {} and not shim.is_installed()
+    assert all(module.WebSocketWriter is HOST_WRITER for module in writer_holders().values())
+    assert {name: module.websocket_mask for name, module in MODULES.items()} == masks

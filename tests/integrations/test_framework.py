@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import types
 import warnings
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
 import pytest
 from shim_cases import subprocess_env
 
 from wscodec import integrations
 from wscodec.__main__ import main
-from wscodec.integrations import UnsupportedHostError, install_all, uninstall_all
+from wscodec.integrations import HostVersionWarning, UnsupportedHostError, Versions, install_all, uninstall_all
 from wscodec.integrations._patch import (
     Leave,
     Plan,
     Replace,
     Shim,
     expect_function,
+    installed_version,
     is_native,
     native_beats_pure,
-    require_version,
     resolve_impl,
 )
 
@@ -61,8 +65,7 @@ def test_shim_patches_and_restores_the_very_same_objects(impl: ModuleType, monke
             Leave("fake_host.other", "already fast"),
         ]
 
-    shim = Shim("pytest", ("0",), plan)
-    monkeypatch.setattr("wscodec.integrations._patch.require_version", lambda name, tested: "0")
+    shim = Shim("pytest", Versions("0", "99999"), plan)
     report = shim.install(impl)
     assert shim.is_installed() and shim.report() is report
     assert report.replaced == {"fake_host.encode": "a test double"}
@@ -88,19 +91,194 @@ def test_a_failing_plan_patches_nothing(monkeypatch: pytest.MonkeyPatch) -> None
     def plan(namespace: ModuleType) -> Plan:
         raise UnsupportedHostError("internals changed")
 
-    monkeypatch.setattr("wscodec.integrations._patch.require_version", lambda name, tested: "0")
-    shim = Shim("pytest", ("0",), plan)
+    shim = Shim("pytest", Versions("0", "99999"), plan)
     with pytest.raises(UnsupportedHostError, match="internals changed"):
         shim.install("python")
     assert not shim.is_installed() and host.encode is original
 
 
-def test_require_version() -> None:
-    assert require_version("pytest", (pytest.__version__,)) == pytest.__version__
-    with pytest.raises(UnsupportedHostError, match=r"written for pytest 0\.1; .* is installed"):
-        require_version("pytest", ("0.1",))
+def test_installed_version() -> None:
+    assert installed_version("pytest") == pytest.__version__
     with pytest.raises(ModuleNotFoundError, match="not installed"):
-        require_version("no-such-distribution-wscodec", ("1",))
+        installed_version("no-such-distribution-wscodec")
+
+
+@pytest.mark.parametrize(
+    ("version", "kind"),
+    [
+        ("12.9.9", "older"),
+        ("12", "older"),
+        ("13", "supported"),
+        ("13.0", "supported"),
+        ("13.0.0", "supported"),
+        ("13.0.0.post1", "supported"),
+        ("15.0.1", "supported"),
+        ("17.4", "supported"),
+        ("17.4.12", "supported"),  # every patch release of the newest minor line
+        ("17.5", "newer"),
+        ("17.5.0", "newer"),
+        ("18", "newer"),
+        ("18.0rc1", "newer"),  # by its release segments
+        ("", "older"),  # no numeric release: nothing to vouch for it
+        ("dev", "older"),
+    ],
+)
+def test_versions_classify(version: str, kind: str) -> None:
+    assert Versions("13.0", "17.4").classify(version) == kind
+
+
+def test_versions_of_other_widths() -> None:
+    assert Versions("3.10", "3.14").classify("3.9.9") == "older"
+    assert Versions("3.10", "3.14").classify("3.10.0") == "supported"
+    assert Versions("3.10", "3.14").classify("3.14.5") == "supported"
+    assert Versions("3.10", "3.14").classify("3.15.0") == "newer"
+    assert Versions("3.10", "3.14").classify("4.0") == "newer"
+    assert Versions("1.3.2", "1.3").classify("1.3.1") == "older"
+    assert Versions("1.3.2", "1.3").classify("1.3.9") == "supported"
+    assert Versions("6", "6").classify("6.9.9") == "supported" and Versions("6", "6").classify("7.0") == "newer"
+    assert str(Versions("3.10", "3.14")) == "3.10 to 3.14.x"
+    with pytest.raises(ValueError, match="numeric release"):
+        Versions("latest", "3.14")
+
+
+def fake_version(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    """Make the shim machinery see ``version`` as pytest's installed version (the fake host's)."""
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: version if name == "pytest" else real(name))
+
+
+class FakeHost:
+    """A fake host module, a replacement for its ``encode``, a follower module and a recording check."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, check_passes: bool = True) -> None:
+        self.host = make_host()
+        self.original = self.host.encode  # type: ignore[attr-defined]
+        self.follower = types.ModuleType("fake_follower")
+        monkeypatch.setitem(sys.modules, "fake_follower", self.follower)
+        self.check_passes = check_passes
+        self.checked: list[tuple[str, dict[str, object], bool]] = []
+
+    def replacement(self, data: bytes, mask: bytes) -> bytes:
+        return data if self.check_passes else b"other"
+
+    def plan(self, namespace: ModuleType) -> Plan:
+        return [
+            Replace(self.host, "encode", self.replacement, "a test double", followers=("fake_follower",)),
+            Leave("fake_host.other", "already fast"),
+        ]
+
+    def check(self, namespace: ModuleType, originals: Mapping[str, object]) -> None:
+        patched = self.host.encode == self.replacement  # type: ignore[attr-defined]
+        self.follower.encode = self.host.encode  # type: ignore[attr-defined]  # imported while installed
+        self.checked.append((namespace.NAME, dict(originals), patched))
+        original: Any = originals["fake_host.encode"]
+        if self.host.encode(b"data", b"mask") != original(b"data", b"mask"):  # type: ignore[attr-defined]
+            raise ValueError("not the host's result")
+
+    def shim(self) -> Shim:
+        return Shim("pytest", Versions("13.0", "17.4"), self.plan, self.check)
+
+    def untouched(self) -> bool:
+        return self.host.encode is self.original and getattr(self.follower, "encode", self.original) is self.original  # type: ignore[attr-defined]
+
+
+def test_an_older_release_is_refused(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeHost(monkeypatch)
+    shim = fake.shim()
+    fake_version(monkeypatch, "12.0")
+    with pytest.raises(UnsupportedHostError, match=r"supports pytest 13\.0 to 17\.4\.x; 12\.0 is installed, older"):
+        shim.install(impl)
+    with pytest.raises(UnsupportedHostError, match=r"12\.0 is installed"):
+        shim.describe(impl)
+    assert not shim.is_installed() and fake.untouched() and not fake.checked
+
+
+@pytest.mark.parametrize("version", ["13.0", "15.0.1", "17.4", "17.4.3"])
+def test_a_release_in_the_range_installs_without_the_self_check(
+    impl: ModuleType, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    fake = FakeHost(monkeypatch, check_passes=False)  # (never run for a release in the range)
+    shim = fake.shim()
+    fake_version(monkeypatch, version)
+    report = shim.install(impl)
+    assert report.version == version and not report.newer and not report.reason
+    assert report.replaced == {"fake_host.encode": "a test double"} and shim.is_installed()
+    assert fake.host.encode == fake.replacement and not fake.checked  # type: ignore[attr-defined]
+    assert shim.describe(impl) == report.lines()
+    shim.uninstall()
+    assert fake.untouched()
+
+
+def test_a_newer_release_installs_when_the_self_check_passes(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeHost(monkeypatch)
+    shim = fake.shim()
+    fake_version(monkeypatch, "18.0")
+    assert shim.describe(impl) == [
+        "pytest 18.0 is newer than the supported 13.0 to 17.4.x: install() checks it first",
+        "replaces fake_host.encode with a test double",
+        "leaves fake_host.other alone: already fast",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = shim.install(impl)
+    assert report.newer and not report.reason and shim.is_installed() and shim.report() is report
+    assert report.replaced == {"fake_host.encode": "a test double"}
+    # the check ran with the host patched, and was given the host's own objects
+    assert fake.checked == [(impl.NAME, {"fake_host.encode": fake.original}, True)]
+    assert fake.host.encode == fake.replacement  # type: ignore[attr-defined]
+    shim.uninstall()
+    assert fake.untouched()
+
+
+def assert_left_alone(shim: Shim, impl: ModuleType, fake: FakeHost, reason: str) -> None:
+    """install() leaves the fake host alone with a HostVersionWarning whose text, and the report's reason, match."""
+    with pytest.warns(HostVersionWarning, match=reason) as caught:
+        report = shim.install(impl)
+    assert len(caught) == 1 and caught[0].filename == __file__  # the warning points at the caller
+    assert report.newer and report.replaced == {} and report.left_alone == {}
+    assert re.search(reason, report.reason) and report.lines() == [f"leaves pytest 18.0 alone: {report.reason}"]
+    assert not shim.is_installed() and shim.report() is None and fake.untouched()
+
+
+def test_a_newer_release_failing_the_self_check_is_left_alone(
+    impl: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeHost(monkeypatch, check_passes=False)
+    shim = fake.shim()
+    fake_version(monkeypatch, "18.0")
+    assert_left_alone(
+        shim,
+        impl,
+        fake,
+        r"pytest 18\.0 is newer than the supported 13\.0 to 17\.4\.x and its results differ with the shim "
+        r"\(ValueError\(\"not the host's result\"\)\)",
+    )
+    assert [patched for _, _, patched in fake.checked] == [True]  # it was patched, then all restored
+
+
+def test_a_newer_release_with_other_internals_is_left_alone(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeHost(monkeypatch)
+
+    def plan(namespace: ModuleType) -> Plan:
+        raise UnsupportedHostError("fake_host.encode takes (payload), expected (data, mask)")
+
+    shim = Shim("pytest", Versions("13.0", "17.4"), plan, fake.check)
+    fake_version(monkeypatch, "18.0")
+    assert shim.describe(impl)[1:] == [
+        "leaves pytest 18.0 alone: its internals differ (fake_host.encode takes (payload), expected (data, mask))"
+    ]
+    assert_left_alone(shim, impl, fake, r"its internals differ \(fake_host\.encode takes \(payload\)")
+    assert not fake.checked
+    with pytest.raises(UnsupportedHostError, match="takes"):  # in the range, other internals are an error
+        fake_version(monkeypatch, "17.0")
+        shim.install(impl)
+
+
+def test_a_newer_release_without_a_self_check_is_left_alone(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeHost(monkeypatch)
+    shim = Shim("pytest", Versions("13.0", "17.4"), fake.plan)
+    fake_version(monkeypatch, "18.0")
+    assert_left_alone(shim, impl, fake, "no self-check")
 
 
 def test_expect_function_checks_name_and_parameters() -> None:
@@ -144,13 +322,31 @@ def test_install_all_installs_every_importable_host(impl: ModuleType) -> None:
 def test_install_all_strict_rolls_back_and_lenient_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     # aiohttp comes after wsproto in SHIMS, so a shim is already installed when aiohttp's refuses
     aiohttp_shim = integrations.shim_module("aiohttp")
-    monkeypatch.setattr(aiohttp_shim._SHIM, "tested", ("0.0",))
+    monkeypatch.setattr(aiohttp_shim._SHIM, "versions", Versions("99.0", "99.0"))
     with pytest.raises(UnsupportedHostError, match="aiohttp"):
         install_all("python")
     assert not any(integrations.shim_module(host).is_installed() for host in integrations.SHIMS)
-    with pytest.warns(RuntimeWarning, match="aiohttp shim was written for aiohttp 0.0"):
+    with pytest.warns(RuntimeWarning, match=r"aiohttp shim supports aiohttp 99\.0 to 99\.0\.x; .* older"):
         names = install_all("python", strict=False)
     assert "aiohttp" not in names and "wsproto" in names
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_install_all_leaves_a_newer_host_failing_its_check_alone(
+    impl: ModuleType, monkeypatch: pytest.MonkeyPatch, strict: bool
+) -> None:
+    aiohttp_shim = integrations.shim_module("aiohttp")
+
+    def check(namespace: ModuleType, originals: Mapping[str, object]) -> None:
+        raise ValueError("not the host's result")
+
+    monkeypatch.setattr(aiohttp_shim._SHIM, "versions", Versions("0.1", "0.1"))
+    monkeypatch.setattr(aiohttp_shim._SHIM, "_check", check)
+    with pytest.warns(HostVersionWarning, match=r"aiohttp .* is newer than the supported 0\.1 to 0\.1\.x"):
+        names = install_all(impl, strict=strict)
+    assert names == [host for host in PRESENT if host != "aiohttp"]
+    assert not aiohttp_shim.is_installed()
+    uninstall_all()
 
 
 def test_unknown_host() -> None:
@@ -208,10 +404,25 @@ def test_cli_lists_every_shim(impl: ModuleType, capsys: pytest.CaptureFixture[st
 
 
 def test_cli_reports_an_unsupported_host(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(integrations.shim_module("aiohttp")._SHIM, "tested", ("0.0",))
+    monkeypatch.setattr(integrations.shim_module("aiohttp")._SHIM, "versions", Versions("99.0", "99.0"))
     assert main(["integrations", "--json"]) == 0
     entry = next(e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == "aiohttp")
-    assert entry["status"] == "unsupported" and "aiohttp 0.0" in entry["error"]
+    assert entry["status"] == "unsupported" and "aiohttp 99.0 to 99.0.x" in entry["error"]
+
+
+def test_cli_reports_a_newer_host(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    shim = integrations.shim_module("aiohttp")
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
+    monkeypatch.setattr(shim, "SUPPORTED_VERSIONS", Versions("0.1", "0.1"))
+    assert main(["integrations", "--json"]) == 0
+    entry = next(e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == "aiohttp")
+    assert entry["status"] == "newer than supported" and entry["supported_versions"] == {
+        "oldest": "0.1",
+        "newest": "0.1",
+    }
+    assert "is newer than the supported 0.1 to 0.1.x: install() checks it first" in entry["would"][0]
+    assert main(["integrations"]) == 0
+    assert "[newer than supported; supports 0.1 to 0.1.x]" in capsys.readouterr().out
 
 
 def test_no_warning_when_nothing_is_wrong() -> None:

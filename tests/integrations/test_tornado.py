@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import importlib.metadata
 import inspect
 import zlib
 from collections.abc import Callable, Iterator
@@ -32,7 +33,10 @@ from tornado.web import Application
 from tornado.websocket import WebSocketClientConnection, WebSocketHandler, websocket_connect
 
 import wscodec.integrations.tornado as shim
+from wscodec.integrations import UnsupportedHostError, Versions
 
+#: the tornado release installed (the shim supports a range of them)
+HOST_VERSION = importlib.metadata.version("tornado")
 MODULES = {"util": tornado.util, "websocket": tornado.websocket, "web": tornado.web}
 
 
@@ -61,7 +65,7 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
     original = tornado.util._websocket_mask
     classes = {name: getattr(tornado.websocket, name) for name in CLASSES}
     report = shim.install(impl)
-    assert report.host == "tornado" and report.version == "6.6.1" and report.implementation == impl.NAME
+    assert report.host == "tornado" and report.version == HOST_VERSION and report.implementation == impl.NAME
     dotted = {f"tornado.{name}._websocket_mask" for name in MODULES}
     compression = {f"tornado.websocket.{name}" for name in CLASSES}
     kept = set()
@@ -444,3 +448,40 @@ def test_compressed_echo_with_the_shim_installed(impl: ModuleType, options: dict
     echoed, wire_in, message_in = asyncio.run(main())
     check_echo(echoed)
     assert wire_in < message_in  # compressed on the way back
+
+
+# ---------------------------------------------------------------- self-check (for releases newer than the range)
+
+
+def installed_originals() -> dict[str, object]:
+    """The host's own objects the installed shim replaced, by dotted name (what install() gives its self-check)."""
+    return {patch.module.__spec__.name + "." + patch.attribute: patch.original for patch in shim._SHIM._patches}
+
+
+def test_the_self_check_passes_on_this_release(impl: ModuleType) -> None:
+    shim.install(impl)
+    shim._self_check(impl, installed_originals())
+
+
+def test_the_self_check_refuses_another_receive_frame(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    shim.install(impl)
+    monkeypatch.setattr(shim, "_RECEIVE_FRAME_AST", "0" * 16)
+    with pytest.raises(UnsupportedHostError, match="_receive_frame"):
+        shim._self_check(impl, installed_originals())
+
+
+def test_the_self_check_fails_when_compression_differs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    shim.install(impl)
+    if impl.NAME == "python":  # (tornado's own compressor is left in place: nothing to compare)
+        assert f"tornado.websocket.{shim._COMPRESSION[0]}" not in installed_originals()
+        return
+    monkeypatch.setattr(tornado.websocket._PerMessageDeflateCompressor, "compress", lambda self, data: b"")
+    with pytest.raises(UnsupportedHostError, match="compressed differently"):
+        shim._self_check(impl, installed_originals())
+
+
+def test_a_newer_release_with_these_internals_installs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This release taken as newer than the range: it installs, after the self-check, not left alone.
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
+    report = shim.install(impl)
+    assert report.newer and not report.reason and report.replaced and shim.is_installed()

@@ -11,8 +11,13 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python -m pip download --quiet --no-binary :all: --no-deps "wsproto==$version" -d "$work/sdist"
 tar -xzf "$work/sdist/wsproto-$version.tar.gz" -C "$work/sdist"
-# Only the tests: the wsproto under test is the installed one, which the shim patches.
-mv "$work/sdist/wsproto-$version/tests" "$work/tests"
+# Only the tests: the wsproto under test is the installed one, which the shim patches
+# (in tests/ from 1.3, in test/ before).
+if [ -d "$work/sdist/wsproto-$version/tests" ]; then
+    mv "$work/sdist/wsproto-$version/tests" "$work/tests"
+else
+    mv "$work/sdist/wsproto-$version/test" "$work/tests"
+fi
 rm -rf "$work/sdist"
 
 status=0

@@ -3,9 +3,16 @@
 Each host has a shim module, ``wscodec.integrations.<host>``, exposing
 ``install(impl=None)``, ``uninstall()``, ``is_installed()`` and ``describe()``.
 ``install()`` replaces the host's masking (and, where the host spends its
-time in Python, more) with wscodec's, where the host binds those names; it
-refuses with :class:`UnsupportedHostError` on a host version it was not
-written for. Importing this package or a shim module never imports a host.
+time in Python, more) with wscodec's, where the host binds those names.
+
+Each shim supports a range of host releases, its ``SUPPORTED_VERSIONS``
+(:class:`Versions`). ``install()`` refuses a release older than the range
+with :class:`UnsupportedHostError`; a release newer than the range is
+patched only if the internals the shim patches have the expected shape and
+the replacements, checked at install on a few inputs, give the host's own
+results; otherwise the host is left alone with a :class:`HostVersionWarning`
+and the returned :class:`InstallReport` has nothing replaced and says why in
+its ``reason``. Importing this package or a shim module never imports a host.
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ import sys
 import warnings
 from types import ModuleType
 
-from ._patch import InstallReport, UnsupportedHostError
+from ._patch import HostVersionWarning, InstallReport, UnsupportedHostError, Versions
 
 __all__ = [
     "SHIMS",
+    "HostVersionWarning",
     "InstallReport",
     "UnsupportedHostError",
+    "Versions",
     "available",
     "install_all",
     "shim_module",
@@ -55,9 +64,11 @@ def available() -> list[str]:
 def install_all(impl: ModuleType | str | None = None, *, strict: bool = True) -> list[str]:
     """Install the shim of every importable host; return the names of the hosts patched.
 
-    With ``strict`` (the default), a host the shims do not support raises
-    :class:`UnsupportedHostError` and nothing stays installed by this call;
-    otherwise that host is skipped with a :class:`RuntimeWarning`.
+    With ``strict`` (the default), a host release older than its shim supports
+    raises :class:`UnsupportedHostError` and nothing stays installed by this
+    call; otherwise that host is skipped with a :class:`RuntimeWarning`. A
+    release newer than the range that fails its checks at install is left
+    alone, with the shim's :class:`HostVersionWarning`, in either mode.
     """
     done: list[ModuleType] = []
     names: list[str] = []
@@ -65,7 +76,7 @@ def install_all(impl: ModuleType | str | None = None, *, strict: bool = True) ->
         module = shim_module(host)
         was_installed = module.is_installed()
         try:
-            module.install(impl)
+            report = module.install(impl)
         except UnsupportedHostError as exc:
             if strict:
                 for installed in done:
@@ -73,6 +84,8 @@ def install_all(impl: ModuleType | str | None = None, *, strict: bool = True) ->
                 raise
             warnings.warn(f"wscodec: {exc}", RuntimeWarning, stacklevel=2)
             continue
+        if report.reason:
+            continue  # a newer release left alone: install() warned
         if not was_installed:
             done.append(module)
         names.append(host)

@@ -1,4 +1,4 @@
-"""Shared machinery of the integration shims: version checks, patch and exact restore.
+"""Shared machinery of the integration shims: version range, patch, self-check and exact restore.
 
 A shim module describes *what* it would replace with a ``plan`` function: given
 a wscodec implementation namespace (``wscodec._impl_py`` or ``wscodec._impl_c``)
@@ -6,6 +6,23 @@ it imports its host, verifies the internals it patches (:func:`expect_function`)
 and returns a list of :class:`Replace` and :class:`Leave` entries. A
 :class:`Shim` turns that plan into patches, remembers every original object
 and restores exactly those objects (by identity) on :meth:`Shim.uninstall`.
+
+Host versions. Each shim supports a range of host releases, :class:`Versions`
+(``SUPPORTED_VERSIONS`` of the shim module), every minor line of which is
+tested. The installed host release decides what :meth:`Shim.install` does:
+
+* older than the range, or a version string without a numeric release:
+  :class:`UnsupportedHostError`, nothing patched (the internals the shim
+  relies on are not there yet);
+* within the range (any patch release of its newest minor line included):
+  the plan is checked and installed;
+* newer than the range: installed only if the plan finds the internals in the
+  shape it expects *and* the shim's self-check (run right after patching,
+  comparing the replacements' results with the host's originals on a few
+  inputs) passes. Otherwise every patch is undone, a
+  :class:`HostVersionWarning` is emitted and the returned report has nothing
+  replaced and its ``reason`` set: the host runs as if no shim existed, never
+  half-patched.
 """
 
 from __future__ import annotations
@@ -13,25 +30,30 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import re
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, NamedTuple
 
 __all__ = [
+    "Check",
+    "HostVersionWarning",
     "InstallReport",
     "Leave",
     "Plan",
     "Replace",
     "Shim",
     "UnsupportedHostError",
+    "Versions",
     "expect_function",
     "host_mask_fallback",
+    "installed_version",
     "is_native",
     "native_beats_pure",
-    "require_version",
     "resolve_impl",
 ]
 
@@ -48,22 +70,68 @@ class UnsupportedHostError(RuntimeError):
     """
 
 
-def require_version(dist_name: str, tested: tuple[str, ...]) -> str:
-    """Return the installed version of distribution ``dist_name``.
+class HostVersionWarning(UserWarning):
+    """A host release newer than its shim's supported range was left alone.
 
-    Raises :class:`UnsupportedHostError` if it is not one of ``tested`` and
-    :class:`ModuleNotFoundError` if the distribution is not installed.
+    Emitted by ``install()`` when the internals the shim patches have another
+    shape in that release, or the replacements did not give the host's own
+    results when checked at install: the host keeps all of its own code.
     """
+
+
+# The numeric release segments at the start of a version string ("3.14.5", "18.0rc1" -> (18, 0)).
+_RELEASE = re.compile(r"\d+(?:\.\d+)*")
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    match = _RELEASE.match(version)
+    return None if match is None else tuple(int(part) for part in match.group().split("."))
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The host releases a shim supports: from ``oldest`` to every patch release of ``newest``.
+
+    Versions compare by their numeric release segments only (``"18.0rc1"``
+    counts as ``18.0``; a missing segment as 0). ``newest`` names the last
+    minor line tested: ``Versions("3.10", "3.14")`` takes 3.14.9 and not 3.15.
+    """
+
+    oldest: str
+    newest: str
+
+    def __post_init__(self) -> None:
+        if _release(self.oldest) is None or _release(self.newest) is None:
+            raise ValueError(f"versions must start with a numeric release: {self.oldest!r}, {self.newest!r}")
+
+    def classify(self, version: str) -> str:
+        """``"older"`` (or no numeric release: unknown), ``"supported"`` or ``"newer"``."""
+        found, oldest, newest = _release(version), _release(self.oldest), _release(self.newest)
+        if found is None or oldest is None or newest is None:
+            return "older"
+        width = max(len(found), len(oldest))
+        if found + (0,) * (width - len(found)) < oldest + (0,) * (width - len(oldest)):
+            return "older"
+        head = found[: len(newest)]
+        return "supported" if head + (0,) * (len(newest) - len(head)) <= newest else "newer"
+
+    def __str__(self) -> str:
+        return f"{self.oldest} to {self.newest}.x"
+
+
+def installed_version(dist_name: str) -> str:
+    """The installed version of distribution ``dist_name``; ModuleNotFoundError if it is not installed."""
     try:
-        version = importlib.metadata.version(dist_name)
+        return importlib.metadata.version(dist_name)
     except importlib.metadata.PackageNotFoundError:
         raise ModuleNotFoundError(f"{dist_name} is not installed", name=dist_name) from None
-    if version not in tested:
-        raise UnsupportedHostError(
-            f"wscodec's {dist_name} shim was written for {dist_name} {', '.join(tested)}; "
-            f"{version} is installed and its internals may differ, so the shim refuses to install"
-        )
-    return version
+
+
+def _refuse_older(dist_name: str, versions: Versions, version: str) -> UnsupportedHostError:
+    return UnsupportedHostError(
+        f"wscodec's {dist_name} shim supports {dist_name} {versions}; {version} is installed, "
+        "older than the internals the shim relies on, so the shim refuses to install"
+    )
 
 
 def resolve_impl(impl: ModuleType | str | None) -> ModuleType:
@@ -176,9 +244,15 @@ class InstallReport:
     replaced: dict[str, str] = field(default_factory=dict)
     #: dotted name -> why it was not replaced
     left_alone: dict[str, str] = field(default_factory=dict)
+    #: the host release is newer than the shim's supported range (installed only after its checks)
+    newer: bool = False
+    #: why the whole host was left alone (a newer release that failed its checks), else ""
+    reason: str = ""
 
     def lines(self) -> list[str]:
         """One human-readable line per replaced or left-alone name."""
+        if self.reason:
+            return [f"leaves {self.host} {self.version} alone: {self.reason}"]
         out = [f"replaces {where} with {what}" for where, what in self.replaced.items()]
         out += [f"leaves {where} alone: {why}" for where, why in self.left_alone.items()]
         return out
@@ -192,18 +266,29 @@ class _Patch(NamedTuple):
     followers: tuple[str, ...]
 
 
+#: A shim's self-check: ``check(impl, originals)`` runs with the host patched, ``originals``
+#: mapping each replaced dotted name (:attr:`Replace.where`) to the host's own object; it raises
+#: (any exception) if a replacement does not give the original's results.
+Check = Callable[[ModuleType, Mapping[str, object]], None]
+
+
 class Shim:
     """The patch state of one host: install from a plan, restore the originals exactly.
 
     ``plan(impl)`` is the shim module's function that imports the host,
     verifies its internals and lists the :class:`Replace`/:class:`Leave`
-    entries for implementation namespace ``impl``.
+    entries for implementation namespace ``impl``. ``versions`` is the range
+    supported; ``check`` the self-check that lets a newer release in (see the
+    module docstring); without one, a newer release is always left alone.
     """
 
-    def __init__(self, host: str, tested: tuple[str, ...], plan: Callable[[ModuleType], Plan]) -> None:
+    def __init__(
+        self, host: str, versions: Versions, plan: Callable[[ModuleType], Plan], check: Check | None = None
+    ) -> None:
         self.host = host
-        self.tested = tested
+        self.versions = versions
         self._plan = plan
+        self._check = check
         self._lock = threading.Lock()
         self._patches: list[_Patch] = []
         self._report: InstallReport | None = None
@@ -213,7 +298,10 @@ class Shim:
 
         Installing again with the same implementation changes nothing and
         returns the same report; with another one, the originals are restored
-        first and the new replacements put in their place.
+        first and the new replacements put in their place. A host release
+        older than :attr:`versions` raises :class:`UnsupportedHostError`; a
+        newer one that fails its checks is left alone with a
+        :class:`HostVersionWarning` and a report whose ``reason`` says why.
         """
         namespace = resolve_impl(impl)
         with self._lock:
@@ -221,21 +309,46 @@ class Shim:
                 if self._report.implementation == namespace.NAME:
                     return self._report
                 self._restore()
-            version = require_version(self.host, self.tested)
-            plan = self._plan(namespace)  # may raise UnsupportedHostError: nothing is patched yet
-            report = InstallReport(self.host, version, namespace.NAME)
+            version = installed_version(self.host)
+            kind = self.versions.classify(version)
+            if kind == "older":
+                raise _refuse_older(self.host, self.versions, version)
+            newer = kind == "newer"
+            if newer and self._check is None:
+                return self._leave_alone(namespace, version, "this shim has no self-check to vouch for it")
+            try:
+                plan = self._plan(namespace)  # may raise UnsupportedHostError: nothing is patched yet
+            except Exception as exc:  # a newer release: whatever its changed internals make the plan raise
+                if not newer:
+                    raise
+                return self._leave_alone(namespace, version, f"its internals differ ({exc})")
+            report = InstallReport(self.host, version, namespace.NAME, newer=newer)
+            originals: dict[str, object] = {}
             for entry in plan:
                 if isinstance(entry, Leave):
                     report.left_alone[entry.where] = entry.why
                     continue
                 original = getattr(entry.module, entry.attribute)
+                originals.setdefault(entry.where, original)
                 self._patches.append(
                     _Patch(entry.module, entry.attribute, original, entry.replacement, entry.followers)
                 )
                 setattr(entry.module, entry.attribute, entry.replacement)
                 report.replaced[entry.where] = entry.what
+            if newer and self._check is not None:
+                try:
+                    self._check(namespace, originals)
+                except Exception as exc:  # noqa: BLE001  # whatever a changed host raises: not a match
+                    self._restore()
+                    return self._leave_alone(namespace, version, f"its results differ with the shim ({exc!r})")
             self._report = report
             return report
+
+    def _leave_alone(self, namespace: ModuleType, version: str, why: str) -> InstallReport:
+        """Warn that a newer host release is left alone, and report it; nothing is patched."""
+        reason = f"{self.host} {version} is newer than the supported {self.versions} and {why}"
+        warnings.warn(f"wscodec: {reason}; the shim leaves it alone", HostVersionWarning, stacklevel=4)
+        return InstallReport(self.host, version, namespace.NAME, newer=True, reason=reason)
 
     def uninstall(self) -> None:
         """Put back every original object (the very same objects); a no-op if not installed."""
@@ -254,16 +367,32 @@ class Shim:
         """What :meth:`install` would do with ``impl``, one line per name; patches nothing.
 
         Raises :class:`UnsupportedHostError` (or ModuleNotFoundError) as install() would.
+        For a release newer than :attr:`versions`, a first line says so; the
+        self-check, which needs the host patched, runs only at install.
         """
         namespace = resolve_impl(impl)
-        version = require_version(self.host, self.tested)
-        report = InstallReport(self.host, version, namespace.NAME)
-        for entry in self._plan(namespace):
+        version = installed_version(self.host)
+        kind = self.versions.classify(version)
+        if kind == "older":
+            raise _refuse_older(self.host, self.versions, version)
+        report = InstallReport(self.host, version, namespace.NAME, newer=kind == "newer")
+        head: list[str] = []
+        if report.newer:
+            head = [f"{self.host} {version} is newer than the supported {self.versions}: install() checks it first"]
+            if self._check is None:
+                return [*head, f"leaves {self.host} {version} alone: this shim has no self-check to vouch for it"]
+            try:
+                plan = self._plan(namespace)
+            except Exception as exc:  # noqa: BLE001  # as install() would: left alone
+                return [*head, f"leaves {self.host} {version} alone: its internals differ ({exc})"]
+        else:
+            plan = self._plan(namespace)
+        for entry in plan:
             if isinstance(entry, Leave):
                 report.left_alone[entry.where] = entry.why
             else:
                 report.replaced[entry.where] = entry.what
-        return report.lines()
+        return head + report.lines()
 
     def _restore(self) -> None:
         # Reverse order, so a name patched twice ends with its first original.

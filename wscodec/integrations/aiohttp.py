@@ -84,6 +84,7 @@ from ._patch import (
     Replace,
     Shim,
     UnsupportedHostError,
+    Versions,
     expect_function,
     host_mask_fallback,
 )
@@ -91,7 +92,7 @@ from ._patch import (
 __all__ = [
     "BENCH_KINDS",
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "describe",
     "echo_roundtrip",
     "install",
@@ -101,8 +102,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "aiohttp"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("3.14.5",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="3.13.2", newest="3.14")
 #: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
 BENCH_KINDS = ("binary", "deflate text")
 
@@ -118,6 +119,9 @@ _READER_WHY = (
     "(up to 1024), where wscodec's ends the message's data at the first final block"
 )
 _UTILS = "aiohttp.compression_utils"
+# The writer's per-message compression steps the shim takes over (aiohttp 3.13.2 added them; before,
+# the writer compressed inside send_frame()).
+_COMPRESS_HOOKS = ("_get_compressor", "_send_compressed_frame_sync", "_send_compressed_frame_async_locked")
 
 # aiohttp leaves memLevel to the backend's compressobj default, zlib's DEF_MEM_LEVEL (also zlib-ng's and isal's).
 _MEM_LEVEL = 8
@@ -239,11 +243,12 @@ def _deflate_plan(impl: ModuleType) -> Plan:
     built = _BUILT.get(impl.NAME)
     if any(host_writer is entry["WebSocketWriter"] for entry in _BUILT.values()):
         host_writer = host_writer.__mro__[1]  # describe() while installed: plan against aiohttp's own
-    for name in ("_get_compressor", "_send_compressed_frame_sync", "_send_compressed_frame_async_locked"):
-        expected = ("self", "compress") if name == "_get_compressor" else ("self", "message", "opcode", "compress")
-        expect_function(host_writer, name, expected)
     if not isinstance(host_writer, type):
         raise UnsupportedHostError(f"{_WRITER}.WebSocketWriter is not a class; this host version is not supported")
+    readers: Plan = [Leave(f"{name}.ZLibDecompressor", _READER_WHY) for name in _READERS]
+    for name in _COMPRESS_HOOKS:
+        expected = ("self", "compress") if name == "_get_compressor" else ("self", "message", "opcode", "compress")
+        expect_function(host_writer, name, expected)  # type: ignore[arg-type]
     if built is None or built["WebSocketWriter"].__mro__[1] is not host_writer:
         built = _BUILT[impl.NAME] = _build(impl, host_writer)
     what_writer = (
@@ -260,9 +265,7 @@ def _deflate_plan(impl: ModuleType) -> Plan:
         if getattr(module, "WebSocketWriter", None) is not host_writer:
             raise UnsupportedHostError(f"{name}.WebSocketWriter is not {_WRITER}'s; this host version is not supported")
         plan.append(Replace(module, "WebSocketWriter", built["WebSocketWriter"], what_writer))
-    for name in _READERS:
-        plan.append(Leave(f"{name}.ZLibDecompressor", _READER_WHY))
-    return plan
+    return plan + readers
 
 
 def _plan(impl: ModuleType) -> Plan:
@@ -294,15 +297,65 @@ def _plan(impl: ModuleType) -> Plan:
     return native + plan + deflate
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+# The self-check's inputs: payloads masked in place, and messages compressed by the writer, one after
+# the other on one connection (so that the second and third refer back to the first).
+_MASK_INPUTS = (b"", b"abc", bytes(range(256)) * 9)
+_MESSAGES = (b'{"id": 1, "text": "hello hello hello"}', b'{"id": 2, "text": "hello hello hello"}', b"", b"ab" * 3000)
+
+
+class _Transport:
+    """Just what the writer's synchronous path uses of a transport: collects what it writes."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(bytes(data))
+
+
+def _self_check(impl: ModuleType, originals: Any) -> None:
+    """Raise if a replacement gives other results than aiohttp's own on a few inputs (for an aiohttp
+    release newer than :data:`SUPPORTED_VERSIONS`, at install, with the shim in place)."""
+    mask = originals.get(f"{_HELPERS}.websocket_mask")
+    if mask is not None:
+        helpers: Any = importlib.import_module(_HELPERS)
+        for data in _MASK_INPUTS:
+            ours, theirs = bytearray(data), bytearray(data)
+            helpers.websocket_mask(b"wxyz", ours)
+            mask(b"wxyz", theirs)
+            if ours != theirs:
+                raise UnsupportedHostError(f"websocket_mask differs from aiohttp's on {len(data)} bytes")
+    host = originals.get(f"{_WRITER}.WebSocketWriter")
+    if host is None:
+        return
+    replacement = importlib.import_module(_WRITER).WebSocketWriter
+    for compress, notakeover in ((15, False), (9, False), (12, True)):
+        wire = []
+        for writer_class in (host, replacement):
+            transport = _Transport()
+            writer = writer_class(None, transport, compress=compress, notakeover=notakeover)
+            for message in _MESSAGES:
+                writer._send_compressed_frame_sync(message, 0x1, None)
+            wire.append(transport.written)
+        if wire[0] != wire[1]:
+            raise UnsupportedHostError(f"WebSocketWriter(compress={compress}) sends other bytes than aiohttp's")
+
+
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
     """Replace aiohttp's ``websocket_mask`` with compiled wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
-    aiohttp version or unexpected internals.
+    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a aiohttp
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
+    release newer than the range that fails the checks at install is left
+    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
+    ``reason`` says why).
     """
     return _SHIM.install(impl)
 

@@ -46,6 +46,18 @@ compressed bytes flushed (autobahn holds them until the end): other bytes on
 the wire, the same message inflated. A ``PerMessageDeflate`` subclass defined
 before :func:`install`, and connections opened before it, keep autobahn's
 code.
+
+Supported releases (:data:`SUPPORTED_VERSIONS`): autobahn 26.7 to 26.11.x,
+tested on 26.7.1, 26.10.2 and 26.11.1. The floor is 26.7, the first release
+whose ``PerMessageDeflate.decompress_message_data(data, max_output_len)``
+takes a budget and whose protocol catches ``PayloadExceededError`` from it
+(closing with 1009): the subclass's bound relies on both. Before 26.7 the
+protocol calls it without a budget and catches nothing, so the bound could
+only drop the connection (and 24.4 has neither NVX nor ``USES_NVX``). From
+26.7 to 26.9 corrupt compressed data raises ``zlib.error`` (autobahn's
+``PayloadCorruptError`` comes in 26.10): the subclass raises what the
+installed release does. A newer release installs only if
+:func:`_self_check` passes.
 """
 
 from __future__ import annotations
@@ -54,16 +66,18 @@ import asyncio
 import collections
 import importlib
 import time
+import zlib
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, expect_function
+from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, expect_function
 
 __all__ = [
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "BENCH_KINDS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "describe",
@@ -76,8 +90,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "autobahn"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("26.10.2",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="26.7", newest="26.11")
 #: what the integration benchmark measures: the echo of binary and of text messages (UTF-8
 #: handling is replaced too), the validation of each text message alone (text_validation_rate), and
 #: the echo of JSON-like text with permessage-deflate accepted (autobahn's defaults)
@@ -111,7 +125,16 @@ def _build_deflate(impl: ModuleType) -> type:
     autobahn's own zlib calls with the shim's bound: see :class:`Bounded`)."""
     PerMessageDeflate = impl.PerMessageDeflate
     exception: Any = importlib.import_module("autobahn.exception")
-    PayloadExceededError, PayloadCorruptError = exception.PayloadExceededError, exception.PayloadCorruptError
+    PayloadExceededError = exception.PayloadExceededError
+    # Corrupt data: autobahn raises PayloadCorruptError from 26.10, zlib's own error before (not wrapped).
+    PayloadCorruptError = getattr(exception, "PayloadCorruptError", None)
+
+    def corrupt(reason: str) -> Exception:
+        """autobahn's error for corrupt compressed data (``reason``: wscodec's)."""
+        if PayloadCorruptError is None:
+            return zlib.error(f"Error -3 while decompressing data: {reason.rpartition(': ')[2]}")
+        return PayloadCorruptError(f"invalid permessage-deflate data: {reason}")  # type: ignore[no-any-return]
+
     Host: Any = importlib.import_module(_DEFLATE).PerMessageDeflate
 
     class Deflate(Host):  # type: ignore[misc]
@@ -215,7 +238,7 @@ def _build_deflate(impl: ModuleType) -> type:
                         "WebSocket message exceeds decompression limit "
                         f"(max_message_size={limit}, max_output_len={max_output_len})"
                     ) from None
-                raise PayloadCorruptError(f"invalid permessage-deflate data: {exc.reason}") from None
+                raise corrupt(exc.reason) from None
             self._decompress_message_size = size + len(out)
             return out
 
@@ -227,7 +250,7 @@ def _build_deflate(impl: ModuleType) -> type:
             try:
                 self._wscodec._inflate(b"", _TAIL_BUDGET, True)
             except ProtocolError as exc:
-                raise PayloadCorruptError(f"invalid permessage-deflate data: {exc.reason}") from None
+                raise corrupt(exc.reason) from None
 
     class Bounded(Host):  # type: ignore[misc]
         """autobahn's ``PerMessageDeflate`` as it is, but for inflation bounded by the shim's
@@ -418,7 +441,68 @@ def _deflate_plan(impl: ModuleType, deflate_class: type) -> Plan:
     ]
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
+    """Raise unless the replacements, installed, give autobahn's own results (for a release newer than the range).
+
+    The validator (chunked valid, invalid and truncated UTF-8), the maskers
+    (phase and ``pointer()`` across chunks) and the permessage-deflate class
+    (the same compressed bytes for whole messages, inflated back, its limit)
+    are compared with autobahn's own ``originals`` on a few inputs.
+    """
+    protocol: Any = importlib.import_module(_PROTOCOL)
+    host_validator: Any = originals.get(f"{_PROTOCOL}.Utf8Validator")
+    if host_validator is not None:
+        text = "a\u00e9\u20ac\U0001f600".encode()
+        for chunks in ([text], [text[:2], text[2:5], text[5:]], [b"ok\xc3"], [b"\xed\xa0\x80"], [b"a", b"\xff"]):
+            theirs, ours = host_validator(), protocol.Utf8Validator()
+            if [tuple(ours.validate(chunk)) for chunk in chunks] != [tuple(theirs.validate(chunk)) for chunk in chunks]:
+                raise UnsupportedHostError("Utf8Validator validates differently")
+    host_masker: Any = originals.get(f"{_PROTOCOL}.create_xor_masker")
+    if host_masker is not None:
+        data = bytes(range(256)) * 5
+        for length in (5, len(data)):
+            theirs, ours = (
+                host_masker(b"\x01\x82\x33\xf4", length),
+                protocol.create_xor_masker(b"\x01\x82\x33\xf4", length),
+            )
+            for chunk in (data[:1], data[1:length]):
+                if bytes(ours.process(chunk)) != bytes(theirs.process(chunk)) or ours.pointer() != theirs.pointer():
+                    raise UnsupportedHostError("create_xor_masker masks differently")
+    Host: Any = originals[f"{_DEFLATE}.PerMessageDeflate"]
+    Ours: Any = importlib.import_module(_DEFLATE).PerMessageDeflate
+    messages = [b'{"op": "update", "items": [1, 2, 3]}' * n for n in (1, 3, 40)]
+    for settings in ((True, False, False, 15, 15, 8), (False, True, True, 15, 15, 4)):
+        theirs, ours = Host(*settings), Ours(*settings)
+        peer_settings = (not settings[0], *settings[1:])
+        inflate_theirs, inflate_ours = Host(*peer_settings), Ours(*peer_settings)
+        for message in messages:
+            sent = []
+            for deflate in (theirs, ours):
+                deflate.start_compress_message()
+                sent.append(deflate.compress_message_data(message) + deflate.end_compress_message())
+            if sent[0] != sent[1]:
+                raise UnsupportedHostError("PerMessageDeflate compresses differently")
+            got = []
+            for inflate in (inflate_theirs, inflate_ours):
+                inflate.start_decompress_message()
+                got.append(inflate.decompress_message_data(sent[0]))
+                inflate.end_decompress_message()
+            if got != [message, message]:
+                raise UnsupportedHostError("PerMessageDeflate inflates differently")
+    sender = Host(False, False, False, 15, 15, 8)
+    sender.start_compress_message()
+    body = sender.compress_message_data(bytes(1000)) + sender.end_compress_message()
+    limited = Ours(True, False, False, 15, 15, 8, 10)
+    limited.start_decompress_message()
+    try:
+        limited.decompress_message_data(body)
+    except importlib.import_module("autobahn.exception").PayloadExceededError:
+        pass
+    else:
+        raise UnsupportedHostError("PerMessageDeflate's max_message_size is not enforced as autobahn does")
+
+
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
 
 def install(
@@ -440,8 +524,9 @@ def install(
 
     Idempotent; returns what was replaced and what was left alone and why.
     Connections opened before the call keep the validator and the compression
-    they made. Raises :class:`~wscodec.integrations.UnsupportedHostError` on
-    an untested autobahn version or unexpected internals.
+    they made. Raises :class:`~wscodec.integrations.UnsupportedHostError` on a autobahn
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
+    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
     """
     global _max_message_size
     if max_message_size is not None and (

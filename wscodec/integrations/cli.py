@@ -26,14 +26,17 @@ def _status(host: str, impl: str | None) -> dict[str, Any]:
     from . import UnsupportedHostError, shim_module
 
     module = shim_module(host)
-    entry: dict[str, Any] = {"host": host, "tested_versions": list(module.TESTED_VERSIONS)}
+    versions = module.SUPPORTED_VERSIONS
+    entry: dict[str, Any] = {"host": host, "supported_versions": {"oldest": versions.oldest, "newest": versions.newest}}
     try:
         entry["version"] = importlib.metadata.version(module.HOST)
     except importlib.metadata.PackageNotFoundError:
         entry.update(version=None, status="not installed", would=[])
         return entry
+    # A release newer than the range installs only if its checks pass at install (they need it patched).
+    status = "newer than supported" if versions.classify(entry["version"]) == "newer" else "installable"
     try:
-        entry.update(status="installable", would=module.describe(impl))
+        entry.update(status=status, would=module.describe(impl))
     except UnsupportedHostError as exc:
         entry.update(status="unsupported", error=str(exc), would=[])
     entry["installed"] = module.is_installed()
@@ -57,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"wscodec integrations (wscodec implementation: {impl})")
     for entry in entries:
-        tested = ", ".join(entry["tested_versions"])
-        print(f"\n{entry['host']} {entry['version'] or ''}".rstrip() + f"  [{entry['status']}; tested with {tested}]")
+        supported = f"{entry['supported_versions']['oldest']} to {entry['supported_versions']['newest']}.x"
+        print(f"\n{entry['host']} {entry['version'] or ''}".rstrip() + f"  [{entry['status']}; supports {supported}]")
         if "error" in entry:
             print(f"  {entry['error']}")
         for line in entry["would"]:

@@ -52,16 +52,30 @@ never inflated). The subclass also reads a masked frame's mask and payload
 together (up to 16 KiB): one read less per frame. Connections opened before
 :func:`install` keep tornado's classes; those opened while it is installed
 keep the shim's after :func:`uninstall`.
+
+Supported releases (:data:`SUPPORTED_VERSIONS`): tornado 6.3 to 6.6.x, tested
+on 6.3.3, 6.4.2, 6.5.10 and 6.6.1. The floor is the oldest line checked: from
+6.3 on, ``_receive_frame`` (which the subclass re-implements), the compressor
+and decompressor and ``_websocket_mask`` are the same code; the one
+difference, the arguments of the ``ValueError`` for a bad window size (a
+format string and its values before 6.6), is kept by letting tornado's own
+constructor raise it. A newer release installs only if :func:`_self_check`
+passes, which requires its ``_receive_frame`` to be that same code.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import hashlib
 import importlib
+import inspect
 import struct
 import sys
+import textwrap
 import time
 import zlib
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
@@ -74,6 +88,7 @@ from ._patch import (
     Replace,
     Shim,
     UnsupportedHostError,
+    Versions,
     expect_function,
     host_mask_fallback,
     native_beats_pure,
@@ -81,7 +96,7 @@ from ._patch import (
 
 __all__ = [
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "BENCH_KINDS",
     "describe",
     "echo_roundtrip",
@@ -92,8 +107,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "tornado"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("6.6.1",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="6.3", newest="6.6")
 #: what the integration benchmark measures: the echo of binary messages, and of JSON-like text with
 #: permessage-deflate on (``compression_options={}``, tornado's defaults)
 BENCH_KINDS = ("binary", "deflate text")
@@ -120,13 +135,11 @@ def _build(impl: ModuleType) -> dict[str, type]:
     TooLarge = websocket._DecompressTooLargeError
     default_level = importlib.import_module("tornado.web").GZipContentEncoding.GZIP_LEVEL
 
-    def check_wbits(max_wbits: int | None) -> int:
-        """tornado's check of a window size (None: 15), with its message."""
-        if max_wbits is None:
-            max_wbits = zlib.MAX_WBITS
-        if not (8 <= max_wbits <= zlib.MAX_WBITS):
-            raise ValueError(f"Invalid max_wbits value {max_wbits!r}; allowed range 8-{zlib.MAX_WBITS}")
-        return max_wbits
+    def valid_wbits(max_wbits: int | None) -> bool:
+        """Whether tornado accepts this window size (None: 15). It refuses the others with a ValueError
+        whose arguments differ across its releases (a format string and its values before 6.6): its own
+        constructor raises it, so it is tornado's exactly."""
+        return 8 <= (zlib.MAX_WBITS if max_wbits is None else max_wbits) <= zlib.MAX_WBITS
 
     class Compressor(HostCompressor):  # type: ignore[misc]
         """tornado's per-message compressor on wscodec's PerMessageDeflate, with tornado's settings:
@@ -134,11 +147,17 @@ def _build(impl: ModuleType) -> dict[str, type]:
         (default 8). Settings wscodec refuses (an 8-bit window, which zlib cannot compress with) keep
         tornado's own compressor, and its errors."""
 
+        _deflate: Any  # wscodec's PerMessageDeflate, or None where tornado's own code runs
+
         def __init__(
             self, persistent: bool, max_wbits: int | None, compression_options: dict[str, Any] | None = None
         ) -> None:
+            if not valid_wbits(max_wbits):
+                self._deflate = None
+                super().__init__(persistent, max_wbits, compression_options)  # (raises tornado's ValueError)
+                return
             options = compression_options or {}
-            self._max_wbits = check_wbits(max_wbits)
+            self._max_wbits = zlib.MAX_WBITS if max_wbits is None else max_wbits
             self._compression_level = options.get("compression_level", default_level)
             self._mem_level = options.get("mem_level", 8)
             self._compressor = None
@@ -147,7 +166,7 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 params = DeflateParams(
                     server_no_context_takeover=not persistent, server_max_window_bits=self._max_wbits
                 )
-                self._deflate: Any = PerMessageDeflate(
+                self._deflate = PerMessageDeflate(
                     params, level=6 if level == zlib.Z_DEFAULT_COMPRESSION else level, mem_level=self._mem_level
                 )
             except (TypeError, ValueError):
@@ -166,6 +185,8 @@ def _build(impl: ModuleType) -> dict[str, type]:
         block no longer ends the stream for the messages after it; a message of exactly the limit
         passes (tornado refused it when the input went on past the limit's last byte)."""
 
+        _deflate: Any  # wscodec's PerMessageDeflate, or None where tornado's own code runs
+
         def __init__(
             self,
             persistent: bool,
@@ -173,14 +194,18 @@ def _build(impl: ModuleType) -> dict[str, type]:
             max_message_size: int,
             compression_options: dict[str, Any] | None = None,
         ) -> None:
+            if not valid_wbits(max_wbits):
+                self._deflate = None
+                super().__init__(persistent, max_wbits, max_message_size, compression_options)  # (raises)
+                return
             self._max_message_size = max_message_size
-            self._max_wbits = check_wbits(max_wbits)
+            self._max_wbits = zlib.MAX_WBITS if max_wbits is None else max_wbits
             self._decompressor = None
             try:
                 params = DeflateParams(
                     client_no_context_takeover=not persistent, client_max_window_bits=self._max_wbits
                 )
-                self._deflate: Any = PerMessageDeflate(params)
+                self._deflate = PerMessageDeflate(params)
             except (TypeError, ValueError):
                 self._deflate = None
                 super().__init__(persistent, max_wbits, max_message_size, compression_options)
@@ -414,15 +439,70 @@ def _plan(impl: ModuleType) -> Plan:
     return plan
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+# tornado's WebSocketProtocol13._receive_frame, 6.3 to 6.6 (the same code throughout), which the shim's
+# subclass re-implements with its fixes: sha256 of its syntax tree (ast.dump), first 16 hex digits.
+_RECEIVE_FRAME_AST = "457e950b9febda2e"
+
+
+def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
+    """Raise unless the replacements, installed, give tornado's own results (for a release newer than the range).
+
+    The masking function and the compressor and decompressor are compared
+    with tornado's on a few inputs; the protocol's ``_receive_frame``, which
+    the shim's subclass re-implements, must be the code it was written from.
+    """
+    websocket: Any = importlib.import_module("tornado.websocket")
+    host_mask: Any = originals.get("tornado.util._websocket_mask")
+    if host_mask is not None:
+        for size in (0, 1, 7, 125, 4099):
+            data = bytes(range(256)) * (size // 256 + 1)
+            if importlib.import_module("tornado.util")._websocket_mask(b"\x01\x82\x33\xf4", data[:size]) != host_mask(
+                b"\x01\x82\x33\xf4", data[:size]
+            ):
+                raise UnsupportedHostError("_websocket_mask masks differently")
+    host_protocol: Any = originals["tornado.websocket.WebSocketProtocol13"]
+    tree = ast.parse(textwrap.dedent(inspect.getsource(host_protocol._receive_frame))).body[0]
+    if hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16] != _RECEIVE_FRAME_AST:
+        raise UnsupportedHostError("WebSocketProtocol13._receive_frame is not the code the shim re-implements")
+    HostCompressor: Any = originals.get(f"tornado.websocket.{_COMPRESSION[0]}")
+    HostDecompressor: Any = originals.get(f"tornado.websocket.{_COMPRESSION[1]}")
+    if HostCompressor is None or HostDecompressor is None:
+        return
+    messages = [b'{"op": "update", "items": [1, 2, 3]}' * n for n in (1, 3, 40)]
+    for persistent, wbits, options in ((True, 15, {}), (False, 9, {"compression_level": 1, "mem_level": 5})):
+        theirs, ours = (
+            HostCompressor(persistent, wbits, options),
+            websocket._PerMessageDeflateCompressor(persistent, wbits, options),
+        )
+        inflate_theirs = HostDecompressor(persistent, wbits, 1 << 20, options)
+        inflate_ours = websocket._PerMessageDeflateDecompressor(persistent, wbits, 1 << 20, options)
+        for message in messages:
+            compressed = theirs.compress(message)
+            if ours.compress(message) != compressed:
+                raise UnsupportedHostError("messages are compressed differently")
+            if inflate_ours.decompress(compressed) != inflate_theirs.decompress(compressed) or (
+                inflate_ours.decompress(compressed) != message
+            ):
+                raise UnsupportedHostError("messages are inflated differently")
+    small = websocket._PerMessageDeflateDecompressor(True, 15, 10, {})
+    try:
+        small.decompress(HostCompressor(True, 15, {}).compress(bytes(100)))
+    except websocket._DecompressTooLargeError:
+        pass
+    else:
+        raise UnsupportedHostError("max_message_size is not enforced as tornado does")
+
+
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
     """Replace tornado's ``_websocket_mask`` and its compression with wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
-    tornado version or unexpected internals.
+    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a tornado
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
+    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
     """
     return _SHIM.install(impl)
 

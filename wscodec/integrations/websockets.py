@@ -40,7 +40,28 @@ connection holds none. With pure-Python wscodec only inflation is
 wscodec's: websockets' own ``encode()`` compresses, since wscodec's pure
 compressor makes the very same zlib calls behind more Python.
 
-What changes, because it is a bug of websockets 17.4:
+Versions: websockets 13.0 to 17.4.x (:data:`SUPPORTED_VERSIONS`; the latest
+patch release of every minor line in it is tested). 13.0 is the floor because
+it brought ``websockets.asyncio``, the implementation the shim's echo
+(``echo_roundtrip``) and its tests run (12.x has only the legacy asyncio API
+and ``websockets.sync``): the internals patched have the same shape in 12.0,
+but an older release could not be tested as the others are. Within the
+range the shim reads what differs from the host
+itself, not from its version: the continuation opcode (``frames.CONT`` from
+17.0, ``OP_CONT`` before: the shim uses ``Opcode.CONT``); ``PayloadTooBig``
+(``(size, max_size)`` from 14.0, a message before: made as the host makes
+it); and RSV1 on a continuation frame of a compressed message, asked of the
+host's own extension when the shim is built: websockets 13.x passes the bit
+on, for its frame check to refuse the frame ("reserved bits must be 0"), and
+so does the shim; 14.0 to 16.0 drop the bit and accept the frame (against
+RFC 7692 §6.1), where the shim refuses it with ``ProtocolError("RSV1 bit set
+in continuation frame")``, as websockets does from 16.1. A release newer than
+the range installs only if these internals have the expected shape and, at
+install, ``apply_mask`` and the extension's ``encode``/``decode`` give
+websockets' own results on a few inputs (see ``wscodec.integrations``).
+
+What changes, because it is a bug of websockets 17.4 (and of every release
+from 13.0):
 
 * after a message whose DEFLATE stream ends with a final block (BFINAL set,
   RFC 7692 §7.2.3.4), websockets' inflater stays finished and delivers every
@@ -75,6 +96,7 @@ import itertools
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -87,6 +109,7 @@ from ._patch import (
     Replace,
     Shim,
     UnsupportedHostError,
+    Versions,
     expect_function,
     host_mask_fallback,
     native_beats_pure,
@@ -95,7 +118,7 @@ from ._patch import (
 __all__ = [
     "BENCH_KINDS",
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "describe",
     "echo_roundtrip",
     "install",
@@ -105,8 +128,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "websockets"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("17.4",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="13.0", newest="17.4")
 #: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
 BENCH_KINDS = ("binary", "deflate text")
 
@@ -163,15 +186,46 @@ def _compressor_settings(settings: dict[Any, Any]) -> tuple[int, int] | None:
     return level, mem_level
 
 
+def _payload_too_big(PayloadTooBig: Any) -> Callable[[int | None], BaseException]:
+    """How websockets' extension makes its ``PayloadTooBig`` for ``max_size``: ``(size, max_size)``
+    from 14.0, a message before."""
+    try:
+        takes_max_size = "max_size" in inspect.signature(PayloadTooBig).parameters
+    except ValueError:  # 13.x: no __init__ of its own, only the exception's
+        takes_max_size = False
+    if takes_max_size:
+        return lambda max_size: PayloadTooBig(None, max_size)
+    return lambda max_size: PayloadTooBig(f"over size limit (? > {max_size} bytes)")
+
+
+def _continuation_rsv1_kept(host: type, Frame: Any, Opcode: Any, HostProtocolError: type[Exception]) -> bool:
+    """What websockets' own extension does with RSV1 on a continuation frame of a compressed message,
+    asked of it: True if it passes the bit on (13.x: its frame check then refuses the frame, as
+    "reserved bits must be 0"), which the shim does too; False if it refuses the frame itself (from
+    16.1) or drops the bit (14.0 to 16.0: the frame is accepted, against RFC 7692 §6.1), where the
+    shim refuses it as websockets 16.1 does."""
+    compressor = zlib.compressobj(wbits=-15)
+    first = compressor.compress(b"a") + compressor.flush(zlib.Z_SYNC_FLUSH)
+    last = (compressor.compress(b"b") + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    probe: Any = host(False, False, 15, 15)
+    probe.decode(Frame(Opcode.TEXT, first, fin=False, rsv1=True))
+    try:
+        frame = probe.decode(Frame(Opcode.CONT, last, fin=True, rsv1=True))
+    except HostProtocolError:
+        return False
+    return bool(frame.rsv1)
+
+
 def _build_deflate(impl: ModuleType, host: type) -> type:
     """websockets' ``PerMessageDeflate`` on wscodec implementation ``impl``'s (see the module docstring)."""
     frames: Any = importlib.import_module("websockets.frames")
     exceptions: Any = importlib.import_module("websockets.exceptions")
     Frame = frames.Frame
-    CONT = frames.CONT
+    CONT = frames.Opcode.CONT  # (frames.CONT from 17.0; frames.OP_CONT before)
     CTRL_OPCODES = frames.CTRL_OPCODES
-    PayloadTooBig = exceptions.PayloadTooBig
     HostProtocolError = exceptions.ProtocolError
+    too_big = _payload_too_big(exceptions.PayloadTooBig)
+    keep_rsv1 = _continuation_rsv1_kept(host, Frame, frames.Opcode, HostProtocolError)
     Deflate = impl.PerMessageDeflate
     # Pure-Python wscodec compresses with the very zlib calls websockets makes, behind more Python:
     # websockets keeps its own encode() (and its compressor), only inflation goes through wscodec.
@@ -244,11 +298,14 @@ def _build_deflate(impl: ModuleType, host: type) -> type:
             if opcode in CTRL_OPCODES:
                 return frame
             fin = frame.fin
+            rsv1 = False
             if opcode is CONT:
                 if not self.decode_cont_data:
                     return frame
                 if frame.rsv1:
-                    raise HostProtocolError("RSV1 bit set in continuation frame")
+                    if not keep_rsv1:
+                        raise HostProtocolError("RSV1 bit set in continuation frame")
+                    rsv1 = True  # websockets 13.x: its frame check refuses it next, in its own words
                 if fin:
                     self.decode_cont_data = False
             else:
@@ -262,7 +319,7 @@ def _build_deflate(impl: ModuleType, host: type) -> type:
                 data = self._rx._inflate(frame.data, _UNBOUNDED if max_size is None else max_size, fin)
             except CodecError as exc:
                 if exc.code == 1009:
-                    raise PayloadTooBig(None, max_size) from None
+                    raise too_big(max_size) from None
                 # websockets chains zlib's error: the same, in zlib's words.
                 detail = exc.reason.rpartition(": ")[2]
                 raise HostProtocolError("decompression failed") from zlib.error(
@@ -270,7 +327,7 @@ def _build_deflate(impl: ModuleType, host: type) -> type:
                 )
             if fin and self.remote_no_context_takeover:
                 self._rx = None  # no inflater held between messages
-            return Frame(opcode, data, fin, False, frame.rsv2, frame.rsv3)
+            return Frame(opcode, data, fin, rsv1, frame.rsv2, frame.rsv3)
 
         if compiled:
 
@@ -343,15 +400,72 @@ def _plan(impl: ModuleType) -> Plan:
     return [*plan, deflate]
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+# The self-check's inputs: masking (payload, key) pairs, and the messages compressed and inflated, each
+# as the frames of one message (a fragmented one, an empty one, one long enough for several blocks).
+_MASK_INPUTS = ((b"", b"abcd"), (b"abc", b"\x00\xff\x10\x01"), (bytes(range(256)) * 9, b"wxyz"))
+_MESSAGES = ((b'{"id": 1, "text": "hello hello hello"}',), (b"fragmented ", b"message, ", b""), (b"",), (_TAIL * 3000,))
+# (remote_no_context_takeover, local_no_context_takeover, remote_max_window_bits, local_max_window_bits,
+# compress_settings): websockets' defaults on each side, and the other end of each parameter.
+_DEFLATE_ARGS: tuple[tuple[bool, bool, int, int, dict[str, int] | None], ...] = (
+    (False, False, 15, 15, {"memLevel": 5}),
+    (True, True, 9, 10, None),
+    (False, False, 12, 15, {}),
+)
+
+
+def _self_check(impl: ModuleType, originals: Any) -> None:
+    """Raise if a replacement gives other results than websockets' own on a few inputs (for a
+    websockets release newer than :data:`SUPPORTED_VERSIONS`, at install, with the shim in place)."""
+    frames: Any = importlib.import_module("websockets.frames")
+    mask = originals.get("websockets.frames.apply_mask")
+    if mask is not None:
+        for data, key in _MASK_INPUTS:
+            if frames.apply_mask(data, key) != mask(data, key):
+                raise UnsupportedHostError(f"apply_mask differs from websockets' on {len(data)} bytes")
+    host = originals.get(f"{_DEFLATE}.PerMessageDeflate")
+    if host is None:
+        return
+    ours = importlib.import_module(_DEFLATE).PerMessageDeflate
+    Frame, Opcode = frames.Frame, frames.Opcode
+
+    def sent(extension: Any) -> list[tuple[Any, ...]]:
+        out = []
+        for message in _MESSAGES:
+            for i, data in enumerate(message):
+                last = i == len(message) - 1
+                frame = extension.encode(Frame(Opcode.CONT if i else Opcode.TEXT, data, fin=last))
+                out.append((frame.opcode, bytes(frame.data), frame.fin, frame.rsv1, frame.rsv2, frame.rsv3))
+        return out
+
+    def received(extension: Any, wire: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        out = []
+        for opcode, data, fin, rsv1, rsv2, rsv3 in wire:
+            frame = extension.decode(Frame(opcode, data, fin, rsv1, rsv2, rsv3), max_size=1 << 20)
+            out.append((frame.opcode, bytes(frame.data), frame.fin, frame.rsv1, frame.rsv2, frame.rsv3))
+        return out
+
+    for args in _DEFLATE_ARGS:
+        wire = sent(host(*args))
+        if sent(ours(*args)) != wire:
+            raise UnsupportedHostError(f"PerMessageDeflate{args[:4]}.encode differs from websockets'")
+        # the receiving end: remote and local swapped
+        peer = (args[1], args[0], args[3], args[2])
+        if received(ours(*peer), wire) != received(host(*peer), wire):
+            raise UnsupportedHostError(f"PerMessageDeflate{peer}.decode differs from websockets'")
+
+
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
 
 def install(impl: ModuleType | str | None = None) -> InstallReport:
     """Replace websockets' ``apply_mask`` and ``PerMessageDeflate`` with wscodec's (``impl``: default the active one).
 
     Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on an untested
-    websockets version or unexpected internals.
+    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a websockets
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
+    release newer than the range that fails the checks at install is left
+    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
+    ``reason`` says why).
     """
     return _SHIM.install(impl)
 

@@ -64,22 +64,32 @@ or a ``FrameDecoder`` built directly with the extension keep wsproto's own
 code (and its bugs); so do connections created before :func:`install`.
 Uncompressed messages have no size limit: wsproto delivers their bytes as
 they arrive, so what they cost in memory is the application's to decide.
+
+Supported releases (:data:`SUPPORTED_VERSIONS`): wsproto 1.2 to 1.3.x, tested
+on 1.2.0 and 1.3.2. The floor is the oldest line checked. The classes the
+shim subclasses have the same methods and state from 1.2 on; what 1.2 does
+otherwise is found by running wsproto's own code at install (:class:`_Shapes`)
+and followed: its masker returns bytes, an unmasked (or empty) payload is
+delivered as a bytearray, a payload neither bytes nor str raises ValueError,
+and a server's memoryview payload is framed by wsproto itself (which fails on
+a strided one). A newer release installs only if :func:`_self_check` passes.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, expect_function
+from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, expect_function
 
 __all__ = [
     "HOST",
-    "TESTED_VERSIONS",
+    "SUPPORTED_VERSIONS",
     "BENCH_KINDS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "describe",
@@ -91,8 +101,8 @@ __all__ = [
 
 #: distribution name of the host library
 HOST = "wsproto"
-#: host versions whose internals this shim was written against
-TESTED_VERSIONS = ("1.3.2",)
+#: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
+SUPPORTED_VERSIONS = Versions(oldest="1.2", newest="1.3")
 #: message kinds the integration benchmark measures (text: UTF-8 handling is replaced too; deflate text:
 #: JSON-like text with wsproto's PerMessageDeflate negotiated, at its defaults)
 BENCH_KINDS = ("binary", "text", "deflate text")
@@ -150,6 +160,15 @@ def _build(impl: ModuleType) -> dict[str, type]:
     opcodes = {int(op): op for op in Opcode}
     framable = (bytes, bytearray, memoryview)
     message_types = (BytesMessage, TextMessage)
+    # The shapes of the wsproto release installed (they differ across the supported range; see _shapes).
+    shapes = _shapes(fp)
+    masked_type: type = shapes.masked_type
+    copy: Any = _copy if shapes.unmasked_type is bytes else _copy_bytearray
+    # The type of an empty payload, masked or not (before 1.3 wsproto hands its empty bytearray on).
+    empty: Any = shapes.unmasked_type
+    not_data_error: type[Exception] = shapes.not_data_error
+    # What a server frames itself: a memoryview before wsproto 1.3 is framed by wsproto (see _Shapes).
+    server_framable = framable if shapes.server_memoryview else (bytes, bytearray)
 
     class XorMaskerSimple:
         """wsproto's stateful masker on wscodec's kernel: ``process`` keeps the mask phase across chunks."""
@@ -160,13 +179,16 @@ def _build(impl: ModuleType) -> dict[str, type]:
             self._key = bytes(masking_key)
             self._phase = 0
 
-        def process(self, data: bytearray) -> bytearray:
-            """Return a masked copy of ``data`` as a bytearray, continuing the phase of the previous chunk."""
+        def process(self, data: bytearray) -> Any:
+            """Return a masked copy of ``data``, continuing the phase of the previous chunk: a bytearray
+            (bytes before wsproto 1.3, as its own masker)."""
             out = bytearray(data)
             if out:
                 apply_mask_inplace(out, self._key, self._phase)
                 self._phase = (self._phase + len(out)) & 3
-            return out
+            elif masked_type is not bytearray:
+                return data  # wsproto before 1.3 hands an empty chunk back as it came
+            return out if masked_type is bytearray else masked_type(out)
 
         def unmask(self, chunk: Any) -> bytes:
             """Like :meth:`process`, but straight to ``bytes`` (one copy), for the frame decoder."""
@@ -238,8 +260,10 @@ def _build(impl: ModuleType) -> dict[str, type]:
                     payload: str | bytes
                     if opcode is TEXT and found.fin and messages is not None and messages.opcode is None:
                         payload = self._text(src, pos, stop, key)
+                    elif length:
+                        payload = apply_mask(_view(src, pos, stop), key) if key else copy(src, pos, stop)
                     else:
-                        payload = apply_mask(_view(src, pos, stop), key) if key else _copy(src, pos, stop)
+                        payload = empty()
                     self._consume(src, stop)
                     return tuple.__new__(Frame, (opcode, payload, True, found.fin))
                 header = self.header = tuple.__new__(Header, (found.fin, no_rsv, opcode, length, None))
@@ -259,7 +283,10 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 self._consume(src, pos)
                 return None  # (a control frame is delivered whole)
             stop = pos + n
-            payload = masker.unmask(_view(src, pos, stop)) if type(masker) is XorMaskerSimple else _copy(src, pos, stop)
+            if type(masker) is XorMaskerSimple and n:
+                payload = masker.unmask(_view(src, pos, stop))
+            else:
+                payload = copy(src, pos, stop)  # (an empty payload too: the type wsproto gives it)
             self._consume(src, stop)
             self.payload_consumed += n
             finished = self.payload_consumed == length
@@ -420,8 +447,10 @@ def _build(impl: ModuleType) -> dict[str, type]:
                             payload = self._inflate(
                                 apply_mask(_view(src, pos, stop), key) if key else _view(src, pos, stop), fin
                             )
+                        elif length:
+                            payload = apply_mask(_view(src, pos, stop), key) if key else copy(src, pos, stop)
                         else:
-                            payload = apply_mask(_view(src, pos, stop), key) if key else _copy(src, pos, stop)
+                            payload = empty()
                         self._consume(src, stop)
                         if fin and opcode < 8:
                             self._compressed = None
@@ -439,10 +468,12 @@ def _build(impl: ModuleType) -> dict[str, type]:
                 self._consume(src, pos)
                 return None  # (a control frame is delivered whole)
             stop = pos + n
-            if type(masker) is XorMaskerSimple:
+            if not n:
+                payload = empty()
+            elif type(masker) is XorMaskerSimple:
                 payload = masker.unmask(_view(src, pos, stop))
             elif type(masker) is XorMaskerNull:
-                payload = _copy(src, pos, stop)
+                payload = copy(src, pos, stop)
             else:  # a masker of wsproto's own parser
                 payload = bytes(masker.process(bytearray(_view(src, pos, stop))))
             self._consume(src, stop)
@@ -506,6 +537,8 @@ def _build(impl: ModuleType) -> dict[str, type]:
 
         def __init__(self, client: bool, extensions: Any) -> None:
             super().__init__(client, extensions)
+            # The payload types this side frames itself (others: wsproto's code, and its errors).
+            self._framable = framable if client else server_framable
             # What wsproto's _parse_more generator keeps in its frame: it ends
             # after delivering a CLOSE frame or raising.
             self._parse_done = False
@@ -558,7 +591,9 @@ def _build(impl: ModuleType) -> dict[str, type]:
                     fin = bool(int(fin))
                 if opcode < 8:
                     return bytearray(self._deflated(opcode, payload, fin))
-            elif self.extensions or type(payload) not in framable or type(fin) is not bool:
+                if type(payload) not in self._framable:  # (wsproto's own code)
+                    return super()._serialize_frame(opcode, payload, fin)  # type: ignore[no-any-return]
+            elif self.extensions or type(payload) not in self._framable or type(fin) is not bool:
                 return super()._serialize_frame(opcode, payload, fin)  # type: ignore[no-any-return]
             if opcode >= 8 and len(payload) > 125:
                 raise ValueError("payload too long for control frame")
@@ -582,10 +617,12 @@ def _build(impl: ModuleType) -> dict[str, type]:
             """``send_data`` as bytes, framed in one pass (wsproto's checks and messages)."""
             if isinstance(payload, framable):
                 opcode = BINARY
+                if self._deflate is None and type(payload) not in self._framable:  # (wsproto's own code)
+                    return bytes(super().send_data(payload, fin))
             elif isinstance(payload, str):
                 opcode = TEXT  # encode_frame takes the str itself: an ASCII one is framed from its own data
             else:
-                raise TypeError("Must provide bytes or text")
+                raise not_data_error("Must provide bytes or text")  # (ValueError before wsproto 1.3)
             outbound = self._outbound_opcode
             if outbound is None:
                 first = opcode
@@ -689,6 +726,65 @@ def _copy(src: bytes | bytearray, pos: int, stop: int) -> bytes:
     return bytes(memoryview(src)[pos:stop])
 
 
+def _copy_bytearray(src: bytes | bytearray, pos: int, stop: int) -> bytearray:
+    """``src[pos:stop]`` as a bytearray: what wsproto before 1.3 delivers of an unmasked payload."""
+    return bytearray(memoryview(src)[pos:stop])
+
+
+class _Shapes(NamedTuple):
+    """What differs across the supported wsproto releases, found by running wsproto's own code."""
+
+    #: the type of a payload wsproto unmasked (its ``XorMaskerSimple.process``): bytes before 1.3, then bytearray
+    masked_type: type
+    #: the type of an unmasked payload it delivers: bytearray before 1.3 (its buffer's slice), then bytes
+    unmasked_type: type
+    #: what ``send_data`` raises for a payload neither bytes nor str: ValueError before 1.3, then TypeError
+    not_data_error: type[Exception]
+    #: whether a server frames any memoryview (before 1.3 it concatenates it to the header, which fails for a
+    #: strided one and counts elements, not bytes, for one of wider items: its own code runs for those)
+    server_memoryview: bool
+
+
+def _shapes(fp: Any) -> _Shapes:
+    """The shapes of the installed wsproto (see :class:`_Shapes`); UnsupportedHostError for any other.
+
+    Found once, on wsproto's own classes (the first call comes before any install).
+    """
+    global _found_shapes
+    if _found_shapes is not None:
+        return _found_shapes
+    masked = fp.XorMaskerSimple(b"\x01\x02\x03\x04").process(bytearray(b"abcd"))
+    decoder = fp.FrameDecoder(client=True)
+    decoder.receive_bytes(b"\x82\x01x")
+    frame = decoder.process_buffer()
+    unmasked = type(getattr(frame, "payload", None))
+    try:
+        fp.FrameProtocol(True, []).send_data(0)
+    except (TypeError, ValueError) as exc:
+        error: type[Exception] = type(exc)
+    else:
+        error = Exception
+    try:
+        strided = memoryview(b"xyz")[::2]
+        server_memoryview = bytes(fp.FrameProtocol(False, [])._serialize_frame(fp.Opcode.BINARY, strided))
+    except TypeError:
+        server_memoryview = b""
+    if (
+        bytes(masked) != b"````"
+        or type(masked) not in (bytes, bytearray)
+        or unmasked not in (bytes, bytearray)
+        or frame.payload != b"x"
+        or error not in (TypeError, ValueError)
+        or server_memoryview not in (b"", b"\x82\x02xz")
+    ):
+        raise UnsupportedHostError("wsproto's frame payloads differ; this wsproto version is not supported")
+    _found_shapes = _Shapes(type(masked), unmasked, error, bool(server_memoryview))
+    return _found_shapes
+
+
+_found_shapes: _Shapes | None = None
+
+
 def _check_internals(fp: Any, conn: Any) -> None:
     """Raise UnsupportedHostError unless wsproto's internals are the ones the subclasses build on."""
     for owner, name, params in (
@@ -751,6 +847,7 @@ def _plan(impl: ModuleType) -> Plan:
     conn = importlib.import_module("wsproto.connection")
     handshake = importlib.import_module("wsproto.handshake")
     _check_internals(fp, conn)
+    _shapes(fp)
     classes = _BUILT.get(impl.NAME)
     if classes is None:
         classes = _BUILT[impl.NAME] = _build(impl)
@@ -788,7 +885,87 @@ def _plan(impl: ModuleType) -> Plan:
     return plan
 
 
-_SHIM = Shim(HOST, TESTED_VERSIONS, _plan)
+def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
+    """Raise unless the replacements, installed, give wsproto's own results (for a release newer than the range).
+
+    wsproto's own code is run from ``originals`` where it looks up none of the
+    patched names (its server-side framing, its client-side decoder), the
+    shim's through the patched names, on a few frames: whole and in odd chunks,
+    text, binary, fragmented, control, invalid UTF-8, and compressed.
+    """
+    fp: Any = importlib.import_module("wsproto.frame_protocol")
+    conn: Any = importlib.import_module("wsproto.connection")
+    extensions: Any = importlib.import_module("wsproto.extensions")
+    events: Any = importlib.import_module("wsproto.events")
+    HostProtocol: Any = originals["wsproto.frame_protocol.FrameProtocol"]
+    HostDecoder: Any = originals["wsproto.frame_protocol.FrameDecoder"]
+    HostMessages: Any = originals["wsproto.frame_protocol.MessageDecoder"]
+    Opcode = fp.Opcode
+    HostMasker: Any = originals.get("wsproto.frame_protocol.XorMaskerSimple")
+    if HostMasker is not None:
+        for chunks in ([b"", b"a", b"bcdefg"], [bytes(range(256)) * 9, b"xyz"]):
+            theirs, ours = HostMasker(b"\x01\x82\x33\xf4"), fp.XorMaskerSimple(b"\x01\x82\x33\xf4")
+            for chunk in chunks:
+                expected, got = theirs.process(bytearray(chunk)), ours.process(bytearray(chunk))
+                if got != expected or type(got) is not type(expected):
+                    raise UnsupportedHostError("XorMaskerSimple masks differently")
+
+    def host_frame(opcode: Any, payload: Any, fin: bool = True, extensions: Any = ()) -> bytes:
+        reference = object.__new__(HostProtocol)
+        reference.client, reference.extensions = False, list(extensions)
+        return bytes(HostProtocol._serialize_frame(reference, opcode, payload, fin))
+
+    server = conn.Connection(conn.ConnectionType.SERVER)
+    wire = b""
+    for payload, fin in ((b"", True), (b"abc", True), ("h\u00e9llo", True), (bytes(200), False), (bytes(70000), True)):
+        kind = events.TextMessage if isinstance(payload, str) else events.BytesMessage
+        ours = bytes(server.send(kind(data=payload, message_finished=fin)))
+        # (the last one continues the message the one before left unfinished)
+        opcode = (
+            Opcode.CONTINUATION if len(payload) == 70000 else Opcode.TEXT if isinstance(payload, str) else Opcode.BINARY
+        )
+        data = payload.encode() if isinstance(payload, str) else payload
+        if ours != host_frame(opcode, data, fin):
+            raise UnsupportedHostError("frames are serialized differently")
+        wire += ours
+    wire += host_frame(Opcode.PING, b"!") + host_frame(Opcode.TEXT, b"\xff") + host_frame(Opcode.CLOSE, b"\x03\xe8")
+
+    def frames(decoder: Any, messages: Any, chunks: list[bytes]) -> list[Any]:
+        out: list[Any] = []
+        try:
+            for chunk in chunks:
+                decoder.receive_bytes(chunk)
+                while (frame := decoder.process_buffer()) is not None:
+                    if frame.opcode < 8:
+                        frame = messages.process_frame(frame)
+                    out.append((*frame, type(frame.payload)))
+        except fp.ParseFailed as exc:
+            out.append((str(exc), exc.code))
+        return out
+
+    for chunks in ([wire], [wire[i : i + 7] for i in range(0, len(wire), 7)]):
+        expected = frames(HostDecoder(client=True), HostMessages(), chunks)
+        if frames(fp.FrameDecoder(client=True), fp.MessageDecoder(), chunks) != expected:
+            raise UnsupportedHostError("frames are received differently")
+    # Compression: the same bytes as wsproto's extension for a whole message, and inflated back.
+    Extension = extensions.PerMessageDeflate
+    client_ext, server_ext, reference_ext = Extension(), Extension(), Extension()
+    offer = client_ext.offer()
+    reference_ext.accept(offer)
+    client_ext.finalize(f"permessage-deflate; {server_ext.accept(offer)}")
+    client = conn.Connection(conn.ConnectionType.CLIENT, [client_ext])
+    server = conn.Connection(conn.ConnectionType.SERVER, [server_ext])
+    text = '{"op": "update", "items": [1, 2, 3], "name": "wscodec"}' * 3
+    for _ in range(2):
+        data = bytes(server.send(events.TextMessage(data=text)))
+        if data != host_frame(Opcode.TEXT, text.encode(), True, [reference_ext]):
+            raise UnsupportedHostError("messages are compressed differently")
+        client.receive_data(data)
+        if [event.data for event in client.events()] != [text]:
+            raise UnsupportedHostError("compressed messages are received differently")
+
+
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
 
 def install(
@@ -808,8 +985,9 @@ def install(
 
     Idempotent; returns what was replaced and what was left alone and why.
     Connections created before the call keep wsproto's own classes. Raises
-    :class:`~wscodec.integrations.UnsupportedHostError` on an untested
-    wsproto version or unexpected internals.
+    :class:`~wscodec.integrations.UnsupportedHostError` on a wsproto
+    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
+    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
     """
     global _max_message_size
     if max_message_size is not None and (
