@@ -2,7 +2,7 @@
 
     python tools/host_versions.py websockets              # every release in LINES["websockets"]
     python tools/host_versions.py aiohttp 3.10.11 3.14.5  # these releases only
-    python tools/host_versions.py websockets --host-suite --venvs /tmp/hv
+    python tools/host_versions.py aiohttp --host-suite --venvs ../host-venvs
 
 For each release: a venv (made once under ``--venvs`` and reused, else in a
 temporary folder), the host at that release with the test dependencies, wscodec
