@@ -38,6 +38,10 @@ from wscodec.integrations import HostVersionWarning, Versions
 
 NAMES = ["helpers", "writer", "reader_py"]
 HOST_WRITER = writer_module.WebSocketWriter
+#: the readers' decode_text argument where they take it (aiohttp 3.14; before, they always decode text)
+_TAKES_DECODE_TEXT = "decode_text" in inspect.signature(reader_py.WebSocketReader).parameters
+DECODE_TEXT = {"decode_text": True} if _TAKES_DECODE_TEXT else {}
+NO_DECODE_TEXT = {"decode_text": False} if _TAKES_DECODE_TEXT else {}
 _READER_C = "aiohttp._websocket.reader_c"
 MODULES = {"helpers": helpers, "writer": writer_module, "reader_py": reader_py}
 
@@ -222,7 +226,7 @@ def test_writer_to_reader_against_unshimmed_peer_in_odd_chunks(
     elif placement == "receiver":
         shim.install(impl)
     queue = reader.WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
-    parser = reader.WebSocketReader(queue, max_msg_size=0, compress=False, decode_text=True)
+    parser = reader.WebSocketReader(queue, max_msg_size=0, compress=False, **DECODE_TEXT)
     for piece in odd_chunks(wire):
         parser.feed_data(piece)
     received = [message for message, _ in queue._buffer]
@@ -366,7 +370,7 @@ def sent_frames(
 def inflated(loop: asyncio.AbstractEventLoop, wire: list[bytes]) -> list[object]:
     """What aiohttp's own (compiled) reader makes of a server's frames: payloads, or the error."""
     queue = reader_c.WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
-    parser = reader_c.WebSocketReader(queue, max_msg_size=0, compress=True, decode_text=False)
+    parser = reader_c.WebSocketReader(queue, max_msg_size=0, compress=True, **NO_DECODE_TEXT)
     for frame in wire:
         if parser.feed_data(frame)[0]:
             return [message.data for message, _ in queue._buffer] + [queue.exception()]

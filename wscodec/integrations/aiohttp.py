@@ -35,7 +35,20 @@ zlib-ng or isal), memory level 8, the negotiated window bits,
 Messages above ``WEBSOCKET_MAX_SYNC_CHUNK_SIZE`` are still compressed in the
 writer's executor, under its lock and shield, as aiohttp does.
 
-What changes, because it is a bug of aiohttp 3.14.5:
+Versions: aiohttp 3.13.2 to 3.14.x (:data:`SUPPORTED_VERSIONS`; 3.13.2, the
+latest 3.13 and the latest 3.14 are tested). 3.13.2 is the floor because it
+split the writer's compression into the per-message steps the shim takes over
+(``_get_compressor``, ``_send_compressed_frame_sync``,
+``_send_compressed_frame_async_locked``); before, aiohttp compressed inside
+``send_frame()``, where neither wscodec's compressor nor the ``compress=N``
+fix below can reach (3.11 to 3.13.1 have the masking names the shim patches;
+3.10 has none of them: its WebSocket code is one module,
+``aiohttp.http_websocket``). A release newer than the range installs only if
+those steps have the expected signatures and, at install, the mask and the
+writer give aiohttp's own bytes on a few inputs (see
+``wscodec.integrations``).
+
+What changes, because it is a bug of aiohttp 3.14.5 (and 3.13.2 on):
 ``send_str``/``send_bytes``/``send_json(..., compress=N)`` on a connection
 that negotiated compression compressed that one message with a fresh
 compressor, while the peer inflates every message with its one window
