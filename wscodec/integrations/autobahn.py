@@ -57,7 +57,7 @@ only drop the connection (and 24.4 has neither NVX nor ``USES_NVX``). From
 26.7 to 26.9 corrupt compressed data raises ``zlib.error`` (autobahn's
 ``PayloadCorruptError`` comes in 26.10): the subclass raises what the
 installed release does. A newer release installs only if
-:func:`_self_check` passes.
+its self-check (``_self_check``) passes.
 """
 
 from __future__ import annotations
@@ -526,7 +526,7 @@ def install(
     Connections opened before the call keep the validator and the compression
     they made. Raises :class:`~wscodec.integrations.UnsupportedHostError` on a autobahn
     release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
+    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
     """
     global _max_message_size
     if max_message_size is not None and (

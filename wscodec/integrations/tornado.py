@@ -59,7 +59,7 @@ on 6.3.3, 6.4.2, 6.5.10 and 6.6.1. The floor is the oldest line checked: from
 and decompressor and ``_websocket_mask`` are the same code; the one
 difference, the arguments of the ``ValueError`` for a bad window size (a
 format string and its values before 6.6), is kept by letting tornado's own
-constructor raise it. A newer release installs only if :func:`_self_check`
+constructor raise it. A newer release installs only if its self-check (``_self_check``)
 passes, which requires its ``_receive_frame`` to be that same code.
 """
 
@@ -502,7 +502,7 @@ def install(impl: ModuleType | str | None = None) -> InstallReport:
     Idempotent; returns what was replaced and what was left alone and why.
     Raises :class:`~wscodec.integrations.UnsupportedHostError` on a tornado
     release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
+    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
     """
     return _SHIM.install(impl)
 

@@ -68,11 +68,11 @@ they arrive, so what they cost in memory is the application's to decide.
 Supported releases (:data:`SUPPORTED_VERSIONS`): wsproto 1.2 to 1.3.x, tested
 on 1.2.0 and 1.3.2. The floor is the oldest line checked. The classes the
 shim subclasses have the same methods and state from 1.2 on; what 1.2 does
-otherwise is found by running wsproto's own code at install (:class:`_Shapes`)
+otherwise is found by running wsproto's own code at install (``_Shapes``)
 and followed: its masker returns bytes, an unmasked (or empty) payload is
 delivered as a bytearray, a payload neither bytes nor str raises ValueError,
 and a server's memoryview payload is framed by wsproto itself (which fails on
-a strided one). A newer release installs only if :func:`_self_check` passes.
+a strided one). A newer release installs only if its self-check (``_self_check``) passes.
 """
 
 from __future__ import annotations
@@ -746,7 +746,7 @@ class _Shapes(NamedTuple):
 
 
 def _shapes(fp: Any) -> _Shapes:
-    """The shapes of the installed wsproto (see :class:`_Shapes`); UnsupportedHostError for any other.
+    """The shapes of the installed wsproto (see ``_Shapes``); UnsupportedHostError for any other.
 
     Found once, on wsproto's own classes (the first call comes before any install).
     """
@@ -987,7 +987,7 @@ def install(
     Connections created before the call keep wsproto's own classes. Raises
     :class:`~wscodec.integrations.UnsupportedHostError` on a wsproto
     release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails :func:`_self_check` is left alone with a ``HostVersionWarning``.
+    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
     """
     global _max_message_size
     if max_message_size is not None and (
