@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import select
 import socket
+import struct
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -262,7 +264,7 @@ def test_a_client_that_does_not_read_makes_the_server_stop_reading() -> None:
         listener, reader, writer, protocol = await _open_echo(small_buffers=True)
         for _ in range(count):
             writer.write(wscodec.encode_frame(wscodec.Opcode.BINARY, payload, mask=True))
-        while protocol.transport.is_reading():  # type: ignore[attr-defined]
+        while protocol.is_reading():
             await asyncio.sleep(0.01)
         assert protocol.paused
         echo = wscodec.encode_frame(wscodec.Opcode.BINARY, payload)
@@ -776,16 +778,16 @@ def test_direct_writes_stop_while_the_transport_holds_bytes(
         fd = connection.ours.fileno()
         assert connection.protocol._fd == fd
         connection.protocol.pause_writing()
-        assert connection.protocol._fd == -1 and connection.transport.reading  # below the high-water mark
+        assert connection.protocol._fd == -1 and connection.protocol.is_reading()  # below the high-water mark
         connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"queued", mask=True))
         assert connection.system_writes == 0 and connection.transport.writes == [
             echo_impl.encode_frame(BINARY, b"queued")
         ]
         monkeypatch.setattr(connection.transport, "get_write_buffer_size", lambda: server.FLOW_HIGH_WATER + 1)
         connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"more", mask=True))
-        assert not connection.transport.reading  # above it: the server stops reading
+        assert not connection.protocol.is_reading()  # above it: the server stops reading
         connection.protocol.resume_writing()
-        assert connection.protocol._fd == fd and connection.transport.reading
+        assert connection.protocol._fd == fd and connection.protocol.is_reading()
         connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"direct", mask=True))
         assert connection.system_writes == 1
         connection.close()
@@ -804,7 +806,7 @@ def test_order_holds_while_a_slow_reader_makes_writes_queue(echo_impl: ModuleTyp
         listener, reader, writer, protocol = await _open_echo(small_buffers=True)
         for payload in payloads:
             writer.write(echo_impl.encode_frame(BINARY, payload, mask=True))
-        while protocol.transport.is_reading():  # type: ignore[attr-defined]
+        while protocol.is_reading():
             await asyncio.sleep(0.01)
         assert protocol.paused
         for payload in payloads:
@@ -816,3 +818,50 @@ def test_order_holds_while_a_slow_reader_makes_writes_queue(echo_impl: ModuleTyp
         listener.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+# ---------------------------------------------------------------- direct reads over a real connection
+
+
+@pytest.mark.parametrize("ending", ["fin", "reset"])
+def test_direct_reads_hand_the_end_of_input_back_to_the_transport(echo_impl: ModuleType, ending: str) -> None:
+    async def scenario() -> None:
+        listener, reader, writer, protocol = await _open_echo(small_buffers=False)
+        direct = server.DIRECT_WRITES  # the echo_impl fixture turns both on or off
+        assert (protocol._reader is not None) is direct
+        duplicate = protocol._reader.fileno() if protocol._reader is not None else -1
+        writer.write(echo_impl.encode_frame(BINARY, b"tea", mask=True))
+        assert await reader.readexactly(5) == echo_impl.encode_frame(BINARY, b"tea")
+        lost = asyncio.get_running_loop().create_future()
+        original = protocol.connection_lost
+        protocol.connection_lost = lambda exc: (original(exc), lost.set_result(exc))  # type: ignore[method-assign]
+        if ending == "reset":  # SO_LINGER 0: close() sends a reset
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+        await asyncio.wait_for(lost, 10)
+        assert protocol._close_code == 1006 and protocol._reader is None
+        if direct:  # the duplicate descriptor is closed with the connection
+            with pytest.raises(OSError):
+                os.fstat(duplicate)
+        listener.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_direct_reads_pause_and_resume_with_flow_control(direct_impl: ModuleType) -> None:
+    async def scenario() -> None:
+        listener, reader, writer, protocol = await _open_echo(small_buffers=True)
+        assert protocol._reader is not None and protocol.is_reading()
+        protocol._pause_reads()
+        protocol._pause_reads()  # twice: still one reader to put back
+        assert not protocol.is_reading()
+        writer.write(direct_impl.encode_frame(BINARY, b"late", mask=True))
+        await asyncio.sleep(0.05)
+        assert protocol._messages_in == 0  # nothing is read while paused
+        protocol._resume_reads()
+        assert protocol.is_reading()
+        assert await reader.readexactly(6) == direct_impl.encode_frame(BINARY, b"late")
+        writer.close()
+        listener.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -33,6 +33,7 @@ import importlib.resources
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -233,6 +234,13 @@ _HANDSHAKE, _OPEN, _LINGERING = "handshake", "open", "lingering"
 # once it has sent the last one. POSIX only (a Windows socket is no file descriptor); uvloop's
 # transport, written in C, needs no help.
 DIRECT_WRITES = os.name == "posix" and hasattr(os, "writev")
+# Direct reads, with direct writes: while the echo loop runs, the connection reads the socket itself,
+# through a duplicate of its descriptor registered with the event loop (asyncio refuses a reader on a
+# transport's own descriptor), and the transport's reading is paused. Per read that skips asyncio's
+# Python-level read path (_read_ready, get_buffer), which costs as much as decoding and echoing a small
+# message. Anything unusual (end of input, an error, the closing handshake) goes back to the transport,
+# which reads on and handles it as it always does.
+DIRECT_READS = DIRECT_WRITES
 #: with direct writes, stop reading while the transport holds more than this (asyncio's own default)
 FLOW_HIGH_WATER = 64 * 1024
 #: the read buffer starts at READ_MIN bytes and doubles, up to READ_MAX (asyncio's own read size), each
@@ -288,6 +296,8 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._socket_fd = -1  # the socket's descriptor if this connection may write to it directly
         self._fd = -1  # where to write an echo directly now; -1: through the transport
         self._blocked = False  # the transport holds unsent bytes (from pause_writing to resume_writing)
+        self._paused = False  # reading stopped for flow control
+        self._reader: socket.socket | None = None  # the duplicate descriptor of direct reads, while they run
         self._buffer = bytearray(READ_MIN)  # what the transport reads into
 
     # asyncio callbacks
@@ -343,6 +353,58 @@ class EchoProtocol(asyncio.BufferedProtocol):
                 return
         if events:
             self._echo(events)
+
+    def _readable(self) -> None:
+        """Direct reads: the socket has bytes (or its end, or an error) to read."""
+        try:
+            nbytes = self._recv_into(self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            nbytes = 0  # the transport reads again and meets the error itself
+        if nbytes:
+            self.buffer_updated(nbytes)
+        else:
+            self._stop_direct_reads()  # the end of input: the transport reads it again and handles it
+
+    def _start_direct_reads(self) -> None:
+        reader = self._reader = socket.socket(fileno=os.dup(self._socket_fd))
+        self._recv_into = reader.recv_into
+        self._transport.pause_reading()
+        if not self._paused:
+            self._loop.add_reader(reader.fileno(), self._readable)
+
+    def _stop_direct_reads(self) -> None:
+        """Hand reading back to the transport (paused still if flow control says so)."""
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        self._loop.remove_reader(reader.fileno())
+        reader.close()
+        if not self._paused:
+            self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        """True unless reading from the client is stopped for flow control (directly or through the transport)."""
+        if self._reader is not None:
+            return not self._paused
+        return self._transport.is_reading()
+
+    def _pause_reads(self) -> None:
+        self._paused = True
+        if self._reader is not None:
+            self._loop.remove_reader(self._reader.fileno())
+        else:
+            self._transport.pause_reading()
+
+    def _resume_reads(self) -> None:
+        if not self._paused:
+            return
+        self._paused = False
+        if self._reader is not None:
+            self._loop.add_reader(self._reader.fileno(), self._readable)
+        else:
+            self._transport.resume_reading()
 
     def _other_read(self, nbytes: int) -> None:
         """A large read (fed as a view of the buffer, which grows if it filled it), or one outside the echo loop."""
@@ -400,6 +462,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         """Write the connection's log line."""
         self._open = False
         self._fd = -1  # the transport closes the socket next: its descriptor may then be reused
+        self._stop_direct_reads()
         if self._timer is not None:
             self._timer.cancel()
         self._connections.discard(self)
@@ -421,7 +484,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._blocked = True
         self._fd = -1  # what follows must queue behind those bytes
         if self._socket_fd < 0:
-            self._transport.pause_reading()
+            self._pause_reads()
         # With direct writes the transport's mark is 0: _queue compares with FLOW_HIGH_WATER instead.
 
     def resume_writing(self) -> None:
@@ -429,7 +492,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._blocked = False
         if self._open:
             self._fd = self._socket_fd
-        self._transport.resume_reading()
+        self._resume_reads()
 
     # the opening handshake
 
@@ -473,6 +536,8 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._open = True
         if not self._blocked:
             self._fd = self._socket_fd
+        if DIRECT_READS and self._socket_fd >= 0:
+            self._start_direct_reads()
         if rest:  # frames the client sent right behind its request (counted with it already)
             self._bytes_in -= len(rest)
             self.data_received(rest)
@@ -554,7 +619,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         else:
             self._transport.write(b"".join(buffers))
         if self._socket_fd >= 0 and self._transport.get_write_buffer_size() > FLOW_HIGH_WATER:
-            self._transport.pause_reading()
+            self._pause_reads()
 
     # closing
 
@@ -572,6 +637,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._state = _LINGERING
         self._open = False
         self._fd = -1
+        self._stop_direct_reads()  # the transport drops what follows and sees the client's FIN
         self._transport.write_eof()
         if self._timer is not None:
             self._timer.cancel()
@@ -582,6 +648,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         if self._state is _OPEN:
             self._echo([], encode_close(1001, "server shutting down"), 1001)
         self._fd = -1
+        self._stop_direct_reads()
         self._transport.close()
 
 
