@@ -19,7 +19,9 @@ it reuses: the fastest pure-asyncio path) that
 On asyncio's selector event loop (POSIX) the echoes go to the socket with
 ``os.write``/``os.writev`` while the transport has nothing queued, and through
 the transport otherwise (see ``DIRECT_WRITES``): per message, asyncio's
-Python-level ``transport.write()`` costs more than decoding and framing.
+Python-level ``transport.write()`` costs more than decoding and framing. While
+the echo loop runs it also reads the socket itself (see ``DIRECT_READS``),
+skipping asyncio's Python-level read path.
 """
 
 from __future__ import annotations
