@@ -160,7 +160,8 @@ def _server_process(
         )
     try:
         deadline = time.monotonic() + timeout
-        while "ws://" not in (text := log.read_text("utf-8", "replace")):
+        # until the banner's line is whole (a write may land in two pieces)
+        while "\n" not in (text := log.read_text("utf-8", "replace")).partition("ws://")[2]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{server.label} did not start: {text.strip()[-500:]}")
             time.sleep(0.05)
