@@ -67,6 +67,29 @@ def _read_only(self: object, name: str, value: object = None) -> None:
     raise AttributeError(f"attribute {name!r} of {kind!r} objects is not writable")
 
 
+class _Value:
+    """What the value types share: read-only fields, equality by type and fields, pickling, no hash.
+
+    A subclass says which fields are its own (``_values``); each one's storage class holds them.
+    """
+
+    __slots__ = ()
+    __setattr__ = _read_only
+    __delattr__ = _read_only
+    __hash__ = None  # type: ignore[assignment]
+
+    def _values(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return type(self), self._values()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self._values() == other._values()
+
+
 class _HeaderFields:
     """The storage of :class:`FrameHeader`, writable: the decoders fill one, then make it a FrameHeader.
 
@@ -114,7 +137,7 @@ _H_FIN, _H_RSV1, _H_RSV2, _H_RSV3, _H_OPCODE, _H_MASKED, _H_LENGTH, _H_MASK, _H_
 )
 
 
-class FrameHeader(_HeaderFields):
+class FrameHeader(_HeaderFields, _Value):
     """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
 
     __slots__ = ()
@@ -141,21 +164,8 @@ class FrameHeader(_HeaderFields):
         _H_MASK(self, mask)
         _H_SIZE(self, header_size)
 
-    __setattr__ = _read_only
-    __delattr__ = _read_only
-
-    def __reduce__(self) -> tuple[type[FrameHeader], tuple[Any, ...]]:
-        return type(self), self._fields()
-
-    def _fields(self) -> tuple[Any, ...]:
+    def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in _HeaderFields.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, FrameHeader):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in _HeaderFields.__slots__)
@@ -189,7 +199,7 @@ _F_FIN, _F_OPCODE, _F_PAYLOAD, _F_RSV1, _F_RSV2, _F_RSV3 = (
 )
 
 
-class Frame(_FrameFields):
+class Frame(_FrameFields, _Value):
     """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
 
     __slots__ = ()
@@ -210,25 +220,8 @@ class Frame(_FrameFields):
         _F_RSV2(self, rsv2)
         _F_RSV3(self, rsv3)
 
-    __setattr__ = _read_only
-    __delattr__ = _read_only
-
-    def __reduce__(self) -> tuple[type[Frame], tuple[Any, ...]]:
-        return type(self), (self.fin, self.opcode, self.payload, self.rsv1, self.rsv2, self.rsv3)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Frame):
-            return NotImplemented
-        return (self.fin, self.opcode, self.payload, self.rsv1, self.rsv2, self.rsv3) == (
-            other.fin,
-            other.opcode,
-            other.payload,
-            other.rsv1,
-            other.rsv2,
-            other.rsv3,
-        )
-
-    __hash__ = None  # type: ignore[assignment]
+    def _values(self) -> tuple[Any, ...]:
+        return (self.fin, self.opcode, self.payload, self.rsv1, self.rsv2, self.rsv3)
 
     def __repr__(self) -> str:
         flags = "".join(f", {n}=True" for n in ("rsv1", "rsv2", "rsv3") if getattr(self, n))

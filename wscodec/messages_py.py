@@ -29,8 +29,8 @@ from .frames_py import (
     _FrameFields,
     _FrameReader,
     _header_size,
-    _read_only,
     _resolve_mask,
+    _Value,
     encode_frame,
 )
 from .mask_py import _xor
@@ -75,7 +75,7 @@ class _MessageFields:
 _M_OPCODE, _M_PAYLOAD = (getattr(_MessageFields, name).__set__ for name in _MessageFields.__slots__)
 
 
-class Message(_MessageFields):
+class Message(_MessageFields, _Value):
     """A whole data message: ``opcode`` (TEXT or BINARY) and ``payload`` bytes.
 
     A TEXT payload has already been validated as UTF-8; it stays bytes (for
@@ -88,23 +88,13 @@ class Message(_MessageFields):
         _M_OPCODE(self, opcode)
         _M_PAYLOAD(self, payload)
 
-    __setattr__ = _read_only
-    __delattr__ = _read_only
-
-    def __reduce__(self) -> tuple[type[Message], tuple[int, bytes]]:
-        return type(self), (self.opcode, self.payload)
+    def _values(self) -> tuple[Any, ...]:
+        return (self.opcode, self.payload)
 
     @property
     def text(self) -> str:
         """The payload decoded as UTF-8."""
         return self.payload.decode("utf-8")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Message):
-            return NotImplemented
-        return self.opcode == other.opcode and self.payload == other.payload
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         more = "..." if len(self.payload) > 32 else ""
