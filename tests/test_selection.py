@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -89,11 +91,33 @@ def test_each_implementation_has_exactly_the_listed_names(name: str) -> None:
 def test_info_command_names_the_kernels() -> None:
     out = subprocess.run([sys.executable, "-m", "wscodec", "info"], capture_output=True, text=True, check=True).stdout
     assert f"implementation  {wscodec.implementation}" in out
-    assert "mask kernel" in out and "utf-8 kernel" in out
+    (line,) = [line for line in out.splitlines() if line.startswith("kernels ")]
     if wscodec.implementation == "cython":
-        from wscodec import _mask_c, _utf8_c
+        from wscodec import _kernels_c, _mask_c, _utf8_c
 
-        assert _mask_c.kernel() in out and _utf8_c.kernel() in out
+        assert line.split(None, 1)[1] == f"mask {_mask_c.kernel()}, utf-8 {_utf8_c.kernel()}"
+        assert _kernels_c.cpu_features(), "x86-64 has SSE2 and AArch64 NEON: the dispatch saw no feature"
+        # One dispatch: the kernels are compiled into _kernels_c only, and every module reports its choice.
+        assert _kernels_c.selected() == {"mask": _mask_c.kernel(), "utf-8": _utf8_c.kernel()}
+        available = _kernels_c.available()
+        assert (_mask_c.kernel(), _utf8_c.kernel()) == (available["mask"][0], available["utf-8"][0])
+    else:
+        assert "pure Python" in line
+
+
+@pytest.mark.parametrize("name", [name for name in IMPL_NAMES if name == "cython"])  # none in a pure run
+def test_one_kernel_dispatch_for_every_compiled_module(name: str) -> None:
+    """The SIMD kernels are compiled into wscodec._kernels_c only; the other modules cimport its choice."""
+    from wscodec import _deflate_c, _frames_c, _kernels_c, _mask_c, _utf8_c
+
+    # The names of the portable kernels are string literals of the kernel tables (NUL-terminated, not the
+    # tail of a symbol such as ws_mask_portable): only the module that holds the tables has them.
+    tables = [re.compile(rb"(?<![A-Za-z0-9_])" + name + rb"\0") for name in (b"portable", b"scalar")]
+    for module in (_mask_c, _utf8_c, _frames_c, _deflate_c):
+        binary = Path(str(module.__file__)).read_bytes()
+        assert not [table for table in tables if table.search(binary)], module.__name__
+    binary = Path(str(_kernels_c.__file__)).read_bytes()
+    assert all(table.search(binary) for table in tables)
 
 
 def test_reasons_and_messages_are_written_once() -> None:

@@ -26,6 +26,16 @@ import os
 
 from ._buffer cimport NOGIL_MIN, Input, acquire, contiguous, release
 from ._deflate_c cimport PerMessageDeflate
+from ._kernels_c cimport (
+    use_kernels,
+    ws_mask_copy,
+    ws_utf8_ascii,
+    ws_utf8_complete,
+    ws_utf8_feed,
+    ws_utf8_reset,
+    ws_utf8_state,
+    ws_utf8_valid,
+)
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
@@ -61,23 +71,7 @@ cdef extern from *:
     """
     const unsigned char *ws_ascii_data(object text, Py_ssize_t *n)
 
-cdef extern from "_c/mask.h":
-    void ws_mask_init()
-    void ws_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
-                      const unsigned char *key, size_t phase) nogil
-
-cdef extern from "_c/utf8.h":
-    ctypedef struct ws_utf8_state:
-        pass
-    void ws_utf8_init_dispatch()
-    int ws_utf8_valid(const unsigned char *p, size_t n) nogil
-    void ws_utf8_reset(ws_utf8_state *s) nogil
-    Py_ssize_t ws_utf8_feed(ws_utf8_state *s, const unsigned char *p, size_t n) nogil
-    int ws_utf8_complete(const ws_utf8_state *s) nogil
-    int ws_utf8_ascii(const unsigned char *p, size_t n) nogil
-
-ws_mask_init()
-ws_utf8_init_dispatch()
+use_kernels()
 
 #: Default largest frame payload a decoder accepts (16 MiB).
 DEFAULT_MAX_FRAME_SIZE = 1 << 24

@@ -27,14 +27,15 @@ def describe() -> dict[str, str]:
         "machine": platform.machine(),
     }
     if wscodec.implementation == "cython":  # compiled only
-        from wscodec import _deflate_c, _mask_c, _utf8_c
+        from wscodec import _deflate_c, _kernels_c
 
-        info["mask kernel"] = _mask_c.kernel()
-        info["utf-8 kernel"] = _utf8_c.kernel()
+        # One dispatch picks the kernels for every compiled module, so one line names them all.
+        chosen = _kernels_c.selected()
+        info["cpu features"] = " ".join(_kernels_c.cpu_features()) or "none the kernels use"
+        info["kernels"] = f"mask {chosen['mask']}, utf-8 {chosen['utf-8']}"
         info["zlib"] = f"{_deflate_c.zlib_version()} (C API)"
     else:
-        info["mask kernel"] = "pure Python (int XOR / bytes.translate)"
-        info["utf-8 kernel"] = "pure Python (CPython's strict UTF-8 decoder)"
+        info["kernels"] = "pure Python (mask: int XOR / bytes.translate; utf-8: CPython's strict decoder)"
         info["zlib"] = f"{zlib.ZLIB_RUNTIME_VERSION} (Python module)"
     info["deflate"] = ", ".join(available_backends()) + f" (default: {DEFAULT_BACKEND})"
     return info

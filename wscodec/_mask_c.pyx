@@ -3,8 +3,8 @@
 """XOR masking of payloads (RFC 6455 §5.3), compiled implementation.
 
 Behaves exactly like :mod:`wscodec.mask_py` (same results, same exceptions);
-the XOR itself is done by the SIMD kernel in ``_c/mask.h`` that was chosen
-for this CPU when the module was imported.
+the XOR itself is done by the SIMD kernel that :mod:`wscodec._kernels_c`
+chose for this CPU (the same one every compiled module uses).
 
 Below about 1 KiB the call is the cost, so: ``binding=False`` (plain builtin
 functions are ~4 ns cheaper to call than Cython function objects), exact
@@ -19,26 +19,12 @@ from libc.stdint cimport uintptr_t
 from libc.string cimport memcpy
 
 from ._buffer cimport NOGIL_MIN, get_writable, to_contiguous
+from ._kernels_c cimport mask_kernel, use_kernels, ws_mask_active, ws_mask_copy, ws_mask_copy_with, ws_mask_kernel
 from ._rules import (
     HOST_NOT_CALLABLE,
     MASK_NOT_4_BYTES,
     OFFSET_NEGATIVE,
 )
-
-cdef extern from "_c/mask.h":
-    ctypedef struct ws_mask_kernel:
-        const char *name
-    const ws_mask_kernel ws_mask_kernels[]
-    const size_t WS_MASK_KERNEL_COUNT
-    const ws_mask_kernel *ws_mask_active
-    int ws_cpu_features()
-    bint ws_mask_kernel_supported(const ws_mask_kernel *kernel, int features)
-    void ws_mask_init()
-    void ws_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
-                      const unsigned char *key, size_t phase) nogil
-    void ws_mask_copy_with(const ws_mask_kernel *kernel, unsigned char *dst,
-                           const unsigned char *src, size_t n,
-                           const unsigned char *key, size_t phase) nogil
 
 cdef extern from *:
     """
@@ -58,7 +44,7 @@ __all__ = [
     "kernel", "available_kernels",
 ]
 
-ws_mask_init()
+use_kernels()
 
 
 cdef inline void run_kernel(unsigned char *dst, const unsigned char *src, Py_ssize_t n,
@@ -304,24 +290,9 @@ def kernel():
 
 
 def available_kernels():
-    """Names of every kernel this module has that this CPU can run, widest first."""
-    cdef int features = ws_cpu_features()
-    return tuple(
-        ws_mask_kernels[i].name.decode("ascii")
-        for i in range(WS_MASK_KERNEL_COUNT)
-        if ws_mask_kernel_supported(&ws_mask_kernels[i], features)
-    )
-
-
-cdef const ws_mask_kernel *find_kernel(str name) except NULL:
-    cdef int features = ws_cpu_features()
-    cdef size_t i
-    for i in range(WS_MASK_KERNEL_COUNT):
-        if ws_mask_kernels[i].name.decode("ascii") == name:
-            if not ws_mask_kernel_supported(&ws_mask_kernels[i], features):
-                raise ValueError(f"kernel {name!r} is not supported by this CPU")
-            return &ws_mask_kernels[i]
-    raise ValueError(f"unknown kernel {name!r}")
+    """Names of every masking kernel this build has that this CPU can run, widest first."""
+    from ._kernels_c import available
+    return available()["mask"]
 
 
 def _mask_with(str kernel_name, dst, src, mask, Py_ssize_t phase):
@@ -331,7 +302,7 @@ def _mask_with(str kernel_name, dst, src, mask, Py_ssize_t phase):
     (in place) but may not partly overlap it. Lets the tests run every kernel
     this CPU has, at any alignment of either buffer.
     """
-    cdef const ws_mask_kernel *chosen = find_kernel(kernel_name)
+    cdef const ws_mask_kernel *chosen = mask_kernel(kernel_name)
     cdef unsigned char key[4]
     cdef Py_buffer out, inp
     cdef uintptr_t o, i

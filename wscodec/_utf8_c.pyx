@@ -2,8 +2,8 @@
 """Strict UTF-8 validation (RFC 3629), compiled implementation.
 
 Behaves exactly like :mod:`wscodec.utf8_py` (same results, same indices,
-same exceptions); the bytes are checked by the SIMD kernel in ``_c/utf8.h``
-that was chosen for this CPU when the module was imported.
+same exceptions); the bytes are checked by the SIMD kernel that :mod:`wscodec._kernels_c`
+chose for this CPU (the same one every compiled module uses).
 """
 
 cimport cython
@@ -11,31 +11,23 @@ from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from ._buffer cimport NOGIL_MIN, get_readable
-
-cdef extern from "_c/utf8.h":
-    ctypedef struct ws_utf8_kernel:
-        const char *name
-        int (*ascii)(const unsigned char *p, size_t n) noexcept nogil
-    const ws_utf8_kernel ws_utf8_kernels[]
-    const size_t WS_UTF8_KERNEL_COUNT
-    const ws_utf8_kernel *ws_utf8_active
-    int ws_cpu_features()
-    bint ws_utf8_kernel_supported(const ws_utf8_kernel *kernel, int features)
-    void ws_utf8_init_dispatch()
-
-    ctypedef struct ws_utf8_state:
-        unsigned dfa
-    bint ws_utf8_state_known(unsigned dfa)
-    bint ws_utf8_valid_with(const ws_utf8_kernel *kernel, const unsigned char *p, size_t n) nogil
-    void ws_utf8_reset(ws_utf8_state *s) nogil
-    Py_ssize_t ws_utf8_feed_with(const ws_utf8_kernel *kernel, ws_utf8_state *s,
-                                 const unsigned char *p, size_t n) nogil
-    bint ws_utf8_complete(const ws_utf8_state *s) nogil
-    bint ws_utf8_failed(const ws_utf8_state *s) nogil
+from ._kernels_c cimport (
+    use_kernels,
+    utf8_kernel,
+    ws_utf8_active,
+    ws_utf8_complete,
+    ws_utf8_failed,
+    ws_utf8_feed_with,
+    ws_utf8_kernel,
+    ws_utf8_reset,
+    ws_utf8_state,
+    ws_utf8_state_known,
+    ws_utf8_valid_with,
+)
 
 __all__ = ["validate_utf8", "Utf8Validator", "kernel", "available_kernels"]
 
-ws_utf8_init_dispatch()
+use_kernels()
 
 
 cdef int check_readable(object data) except -1:
@@ -194,24 +186,9 @@ def kernel():
 
 
 def available_kernels():
-    """Names of every kernel this module has that this CPU can run, widest first."""
-    cdef int features = ws_cpu_features()
-    return tuple(
-        ws_utf8_kernels[i].name.decode("ascii")
-        for i in range(WS_UTF8_KERNEL_COUNT)
-        if ws_utf8_kernel_supported(&ws_utf8_kernels[i], features)
-    )
-
-
-cdef const ws_utf8_kernel *find_kernel(str name) except NULL:
-    cdef int features = ws_cpu_features()
-    cdef size_t i
-    for i in range(WS_UTF8_KERNEL_COUNT):
-        if ws_utf8_kernels[i].name.decode("ascii") == name:
-            if not ws_utf8_kernel_supported(&ws_utf8_kernels[i], features):
-                raise ValueError(f"kernel {name!r} is not supported by this CPU")
-            return &ws_utf8_kernels[i]
-    raise ValueError(f"unknown kernel {name!r}")
+    """Names of every UTF-8 kernel this build has that this CPU can run, widest first."""
+    from ._kernels_c import available
+    return available()["utf-8"]
 
 
 cdef class _Kernel:
@@ -223,7 +200,7 @@ cdef class _Kernel:
     cdef const ws_utf8_kernel *_kernel
 
     def __cinit__(self, str name):  # __cinit__: no instance without a kernel, even via __new__
-        self._kernel = find_kernel(name)
+        self._kernel = utf8_kernel(name)
 
     def validate(self, data):
         """:func:`validate_utf8` through this kernel."""

@@ -1,4 +1,4 @@
-/* XOR masking of WebSocket payloads (RFC 6455 §5.3): SIMD kernels + runtime dispatch.
+/* XOR masking of WebSocket payloads (RFC 6455 §5.3): the API every compiled module calls.
  *
  * Every kernel computes dst[i] = src[i] ^ key[i & 3] for i < n, where key is
  * the 4-byte masking key already rotated to the phase of src[0]. dst == src
@@ -15,9 +15,11 @@
  *    big-endian machines too; the x86 kernels broadcast it as one 32-bit
  *    lane, which keeps the byte order because x86 is little-endian.
  *
- * Each ISA kernel carries its own WS_TARGET attribute, so the module is built
- * without global -m flags and runs on any CPU of its architecture;
- * ws_mask_init() picks the widest kernel the CPU and OS support.
+ * This header is what every module includes: the kernel type, the portable
+ * kernel (inlined for tiny payloads) and the entry points, which call the
+ * kernel chosen once for the whole package. The SIMD kernels and the choice
+ * are in mask_kernels.h, compiled into one module only (wscodec._kernels_c);
+ * see ws_mask_active.
  */
 #ifndef WSCODEC_MASK_H
 #define WSCODEC_MASK_H
@@ -26,13 +28,14 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cpu.h"
-
-#if defined(WS_HAVE_X86_SIMD)
-#include <immintrin.h>
+/* For the static functions and state below, which a module that includes
+ * this header may not use. */
+#ifndef WS_UNUSED
+#if defined(__GNUC__) || defined(__clang__)
+#define WS_UNUSED __attribute__((unused))
+#else
+#define WS_UNUSED
 #endif
-#if defined(WS_ARM64)
-#include <arm_neon.h>
 #endif
 
 typedef void (*ws_mask_fn)(unsigned char *dst, const unsigned char *src, size_t n,
@@ -67,8 +70,9 @@ static inline const unsigned char *ws_mask_rotate(unsigned char twice[8], const 
     return twice + (phase & 3);
 }
 
-/* 8 bytes at a time through a 64-bit word: any CPU, any byte order. */
-static void ws_mask_portable(unsigned char *dst, const unsigned char *src, size_t n,
+/* 8 bytes at a time through a 64-bit word: any CPU, any byte order. Unused
+ * in a module that masks nothing itself. */
+WS_UNUSED static void ws_mask_portable(unsigned char *dst, const unsigned char *src, size_t n,
                              const unsigned char key[4]) {
     unsigned char twice[8];
     uint64_t k;
@@ -83,186 +87,23 @@ static void ws_mask_portable(unsigned char *dst, const unsigned char *src, size_
     ws_mask_tail(dst, src, n, key);
 }
 
-/* From this size on the SIMD kernels first mask the few bytes up to an
- * aligned dst: stores that split cache lines cost up to half the speed of
- * data that sits in L1/L2 (measured: AVX-512 at 16 KiB, 93 -> 178 GB/s). */
-#define WS_MASK_ALIGN_MIN 256
-
-/* How many bytes lie before dst reaches a multiple of `align` (a power of two). */
-static inline size_t ws_mask_head(const unsigned char *dst, size_t align) {
-    return (size_t)(0 - (uintptr_t)dst) & (align - 1);
-}
-
-/* For a kernel with `align`-byte stores: if n is large enough, mask the bytes
- * before *dst reaches an `align` boundary and advance *dst, *src and *n past
- * them. Returns the key in phase with the new *dst (stored in `twice`). */
-static inline const unsigned char *ws_mask_align_dst(unsigned char **dst, const unsigned char **src,
-                                                     size_t *n, size_t align,
-                                                     const unsigned char key[4],
-                                                     unsigned char twice[8]) {
-    if (*n < WS_MASK_ALIGN_MIN) return key;
-    size_t head = ws_mask_head(*dst, align);
-    ws_mask_portable(*dst, *src, head, key);
-    *dst += head, *src += head, *n -= head;
-    return ws_mask_rotate(twice, key, head);
-}
-
-#if defined(WS_HAVE_X86_SIMD)
-
-/* The 4-byte key as one 32-bit lane for _mm*_set1_epi32: x86 is little-endian,
- * so the lane's bytes land in memory in key order. */
-static inline int ws_mask_lane(const unsigned char key[4]) {
-    uint32_t lane;
-    memcpy(&lane, key, 4);
-    return (int)lane;
-}
-
-WS_TARGET("sse2")
-static void ws_mask_sse2(unsigned char *dst, const unsigned char *src, size_t n,
-                         const unsigned char key[4]) {
-    unsigned char twice[8];
-    key = ws_mask_align_dst(&dst, &src, &n, 16, key, twice);
-    const __m128i k = _mm_set1_epi32(ws_mask_lane(key));
-    for (; n >= 64; n -= 64, src += 64, dst += 64) {
-        __m128i a = _mm_loadu_si128((const __m128i *)src);
-        __m128i b = _mm_loadu_si128((const __m128i *)(src + 16));
-        __m128i c = _mm_loadu_si128((const __m128i *)(src + 32));
-        __m128i d = _mm_loadu_si128((const __m128i *)(src + 48));
-        _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(a, k));
-        _mm_storeu_si128((__m128i *)(dst + 16), _mm_xor_si128(b, k));
-        _mm_storeu_si128((__m128i *)(dst + 32), _mm_xor_si128(c, k));
-        _mm_storeu_si128((__m128i *)(dst + 48), _mm_xor_si128(d, k));
-    }
-    for (; n >= 16; n -= 16, src += 16, dst += 16)
-        _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(_mm_loadu_si128((const __m128i *)src), k));
-    ws_mask_portable(dst, src, n, key);
-}
-
-WS_TARGET("avx2")
-static void ws_mask_avx2(unsigned char *dst, const unsigned char *src, size_t n,
-                         const unsigned char key[4]) {
-    unsigned char twice[8];
-    key = ws_mask_align_dst(&dst, &src, &n, 32, key, twice);
-    const __m256i k = _mm256_set1_epi32(ws_mask_lane(key));
-    for (; n >= 128; n -= 128, src += 128, dst += 128) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)src);
-        __m256i b = _mm256_loadu_si256((const __m256i *)(src + 32));
-        __m256i c = _mm256_loadu_si256((const __m256i *)(src + 64));
-        __m256i d = _mm256_loadu_si256((const __m256i *)(src + 96));
-        _mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(a, k));
-        _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_xor_si256(b, k));
-        _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_xor_si256(c, k));
-        _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_xor_si256(d, k));
-    }
-    for (; n >= 32; n -= 32, src += 32, dst += 32)
-        _mm256_storeu_si256((__m256i *)dst,
-                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)src), k));
-    if (n >= 16) {
-        const __m128i k16 = _mm256_castsi256_si128(k);
-        _mm_storeu_si128((__m128i *)dst, _mm_xor_si128(_mm_loadu_si128((const __m128i *)src), k16));
-        n -= 16, src += 16, dst += 16;
-    }
-    ws_mask_portable(dst, src, n, key);
-}
-
-WS_TARGET("avx512f,avx512bw")
-static void ws_mask_avx512(unsigned char *dst, const unsigned char *src, size_t n,
-                           const unsigned char key[4]) {
-    __m512i k = _mm512_set1_epi32(ws_mask_lane(key));
-    unsigned char twice[8];
-    if (n >= WS_MASK_ALIGN_MIN) {
-        size_t head = ws_mask_head(dst, 64);
-        /* Masked-off lanes are neither read nor written (faults suppressed). */
-        const __mmask64 m = (__mmask64)((((uint64_t)1) << head) - 1);
-        _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), k));
-        dst += head, src += head, n -= head;
-        k = _mm512_set1_epi32(ws_mask_lane(ws_mask_rotate(twice, key, head)));
-    }
-    for (; n >= 256; n -= 256, src += 256, dst += 256) {
-        __m512i a = _mm512_loadu_si512((const void *)src);
-        __m512i b = _mm512_loadu_si512((const void *)(src + 64));
-        __m512i c = _mm512_loadu_si512((const void *)(src + 128));
-        __m512i d = _mm512_loadu_si512((const void *)(src + 192));
-        _mm512_storeu_si512((void *)dst, _mm512_xor_si512(a, k));
-        _mm512_storeu_si512((void *)(dst + 64), _mm512_xor_si512(b, k));
-        _mm512_storeu_si512((void *)(dst + 128), _mm512_xor_si512(c, k));
-        _mm512_storeu_si512((void *)(dst + 192), _mm512_xor_si512(d, k));
-    }
-    for (; n >= 64; n -= 64, src += 64, dst += 64)
-        _mm512_storeu_si512((void *)dst, _mm512_xor_si512(_mm512_loadu_si512((const void *)src), k));
-    if (n) {
-        const __mmask64 m = (__mmask64)((~(uint64_t)0) >> (64 - n));
-        _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), k));
-    }
-}
-
-#endif /* WS_HAVE_X86_SIMD */
-
-#if defined(WS_ARM64)
-
-static void ws_mask_neon(unsigned char *dst, const unsigned char *src, size_t n,
-                         const unsigned char key[4]) {
-    unsigned char twice[8];
-    ws_mask_twice(twice, key);
-    const uint8x8_t k8 = vld1_u8(twice); /* byte lanes: right in either byte order */
-    const uint8x16_t k = vcombine_u8(k8, k8);
-    for (; n >= 64; n -= 64, src += 64, dst += 64) {
-        uint8x16_t a = vld1q_u8(src), b = vld1q_u8(src + 16);
-        uint8x16_t c = vld1q_u8(src + 32), d = vld1q_u8(src + 48);
-        vst1q_u8(dst, veorq_u8(a, k));
-        vst1q_u8(dst + 16, veorq_u8(b, k));
-        vst1q_u8(dst + 32, veorq_u8(c, k));
-        vst1q_u8(dst + 48, veorq_u8(d, k));
-    }
-    for (; n >= 16; n -= 16, src += 16, dst += 16) vst1q_u8(dst, veorq_u8(vld1q_u8(src), k));
-    ws_mask_portable(dst, src, n, key);
-}
-
-#endif /* WS_ARM64 */
-
 typedef struct {
     const char *name;
     ws_mask_fn fn;
     int features; /* WS_CPU_* bits the kernel needs */
 } ws_mask_kernel;
 
-/* Widest first: ws_mask_init() takes the first one the CPU supports. */
-static const ws_mask_kernel ws_mask_kernels[] = {
-#if defined(WS_HAVE_X86_SIMD)
-    {"avx512", ws_mask_avx512, WS_CPU_AVX512},
-    {"avx2", ws_mask_avx2, WS_CPU_AVX2},
-    {"sse2", ws_mask_sse2, WS_CPU_SSE2},
-#endif
-#if defined(WS_ARM64)
-    {"neon", ws_mask_neon, WS_CPU_NEON},
-#endif
-    {"portable", ws_mask_portable, 0},
-};
+/* The kernel every call goes through: set once when a module is imported and
+ * read-only afterwards. wscodec._kernels_c picks it (ws_mask_select() in
+ * mask_kernels.h) and every other module copies its pointer (ws_mask_use()),
+ * so the whole package runs one choice. */
+WS_UNUSED static const ws_mask_kernel *ws_mask_active;
 
-#define WS_MASK_KERNEL_COUNT (sizeof(ws_mask_kernels) / sizeof(ws_mask_kernels[0]))
-
-/* The one piece of global state: written once by ws_mask_init() at module
- * import, read-only afterwards. */
-static const ws_mask_kernel *ws_mask_active = &ws_mask_kernels[WS_MASK_KERNEL_COUNT - 1];
-
-/* features: ws_cpu_features(), which callers query once (CPUID is slow in VMs). */
-static int ws_mask_kernel_supported(const ws_mask_kernel *kernel, int features) {
-    return (features & kernel->features) == kernel->features;
-}
-
-static void ws_mask_init(void) {
-    int features = ws_cpu_features();
-    for (size_t i = 0; i < WS_MASK_KERNEL_COUNT; i++) {
-        if (ws_mask_kernel_supported(&ws_mask_kernels[i], features)) {
-            ws_mask_active = &ws_mask_kernels[i];
-            return;
-        }
-    }
-}
+static inline void ws_mask_use(const ws_mask_kernel *kernel) { ws_mask_active = kernel; }
 
 /* Mask n bytes from src into dst with `kernel`, from mask phase `phase`.
  * dst == src masks in place. */
-static void ws_mask_copy_with(const ws_mask_kernel *kernel, unsigned char *dst,
+WS_UNUSED static void ws_mask_copy_with(const ws_mask_kernel *kernel, unsigned char *dst,
                               const unsigned char *src, size_t n, const unsigned char key[4],
                               size_t phase) {
     unsigned char twice[8];
@@ -270,8 +111,8 @@ static void ws_mask_copy_with(const ws_mask_kernel *kernel, unsigned char *dst,
 }
 
 /* The entry point for other modules: unmask while copying, in one pass, with
- * the kernel chosen by ws_mask_init(). */
-static void ws_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
+ * the kernel in ws_mask_active. */
+WS_UNUSED static void ws_mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
                          const unsigned char key[4], size_t phase) {
     unsigned char twice[8];
     const unsigned char *rotated = ws_mask_rotate(twice, key, phase);

@@ -40,7 +40,7 @@ def environment() -> dict[str, Any]:
     from .._version import __version__
 
     compiled = {}
-    for module in ("_mask_c", "_utf8_c", "_frames_c", "_deflate_c"):
+    for module in ("_kernels_c", "_mask_c", "_utf8_c", "_frames_c", "_deflate_c"):
         try:
             importlib.import_module(f"wscodec.{module}")
             compiled[module] = True
