@@ -369,6 +369,7 @@ def test_importing_the_shims_imports_no_host() -> None:
     code = (
         "import sys, importlib, wscodec.auto, wscodec.integrations.cli, wscodec.benchmark.integrations\n"
         f"for host in {HOSTS!r}: importlib.import_module('wscodec.integrations.' + host)\n"
+        f"for host in {HOSTS!r}: importlib.import_module('wscodec.benchmark.hosts.' + host)\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HOSTS!r}))"
     )
     assert run_python(code, WSCODEC_AUTO_INSTALL="") == "[]"
