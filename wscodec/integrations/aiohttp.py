@@ -90,7 +90,6 @@ from typing import Any
 
 from ..deflate_params import DeflateParams
 from ._patch import (
-    InstallReport,
     Leave,
     Plan,
     Replace,
@@ -354,30 +353,9 @@ def _self_check(impl: ModuleType, originals: Any) -> None:
 
 _SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
-
-def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace aiohttp's ``websocket_mask`` with compiled wscodec's (``impl``: default the active one).
-
-    Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a aiohttp
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
-    release newer than the range that fails the checks at install is left
-    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
-    ``reason`` says why).
-    """
-    return _SHIM.install(impl)
-
-
-def uninstall() -> None:
-    """Restore aiohttp's own ``websocket_mask`` everywhere the shim replaced it."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Replace aiohttp's ``websocket_mask`` with compiled wscodec's (``impl``: default the active one).""",
+    uninstall="""Restore aiohttp's own ``websocket_mask`` everywhere the shim replaced it.""",
+)

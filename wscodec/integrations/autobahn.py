@@ -71,7 +71,7 @@ from typing import Any
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, expect_function
+from ._patch import Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, check_size_limit, expect_function
 
 __all__ = [
     "HOST",
@@ -493,13 +493,19 @@ def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
         raise UnsupportedHostError("PerMessageDeflate's max_message_size is not enforced as autobahn does")
 
 
-_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
+def _options(*, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    """install()'s own keyword argument: check it and keep it for the connections created from now on."""
+    global _max_message_size
+    check_size_limit("max_message_size", max_message_size)
+    _max_message_size = max_message_size
 
 
-def install(
-    impl: ModuleType | str | None = None, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
-) -> InstallReport:
-    """Put wscodec's validator, masker and permessage-deflate under autobahn (``impl``: default the
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check, options=_options)
+
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Put wscodec's validator, masker and permessage-deflate under autobahn (``impl``: default the
     active implementation).
 
     ``max_message_size``: how many bytes a compressed message may inflate to
@@ -513,32 +519,7 @@ def install(
     ``max_message_size``) applies instead, larger or smaller. It takes effect
     on the next message received.
 
-    Idempotent; returns what was replaced and what was left alone and why.
     Connections opened before the call keep the validator and the compression
-    they made. Raises :class:`~wscodec.integrations.UnsupportedHostError` on a autobahn
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
-    """
-    global _max_message_size
-    if max_message_size is not None and (
-        isinstance(max_message_size, bool) or not isinstance(max_message_size, int) or max_message_size < 0
-    ):
-        raise ValueError("max_message_size must be an int >= 0, or None for no limit")
-    report = _SHIM.install(impl)
-    _max_message_size = max_message_size
-    return report
-
-
-def uninstall() -> None:
-    """Restore autobahn's own validator, maskers and PerMessageDeflate everywhere the shim replaced them."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
+    they made.""",
+    uninstall="""Restore autobahn's own validator, maskers and PerMessageDeflate everywhere the shim replaced them.""",
+)

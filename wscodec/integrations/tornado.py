@@ -80,7 +80,6 @@ from typing import Any
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
 from ._patch import (
-    InstallReport,
     Leave,
     Plan,
     Replace,
@@ -488,28 +487,10 @@ def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
 
 _SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
-
-def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace tornado's ``_websocket_mask`` and its compression with wscodec's (``impl``: default the active one).
-
-    Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a tornado
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
-    """
-    return _SHIM.install(impl)
-
-
-def uninstall() -> None:
-    """Restore tornado's own ``_websocket_mask`` and classes everywhere the shim replaced them."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Replace tornado's ``_websocket_mask`` and its compression with wscodec's
+    (``impl``: default the active one).""",
+    uninstall="""Restore tornado's own ``_websocket_mask`` and classes everywhere the shim replaced them.""",
+)

@@ -43,7 +43,7 @@ compressor makes the very same zlib calls behind more Python.
 Versions: websockets 13.0 to 17.4.x (:data:`SUPPORTED_VERSIONS`; the latest
 patch release of every minor line in it is tested). 13.0 is the floor because
 it brought ``websockets.asyncio``, the implementation its tests and
-the shim's benchmark (:mod:`wscodec.benchmark.hosts.websockets`) run (12.x has only the legacy asyncio API
+the shim's benchmark (``wscodec.benchmark.hosts.websockets``) run (12.x has only the legacy asyncio API
 and ``websockets.sync``): the internals patched have the same shape in 12.0,
 but an older release could not be tested as the others are. Within the
 range the shim reads what differs from the host
@@ -100,7 +100,6 @@ from typing import Any
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError as CodecError
 from ._patch import (
-    InstallReport,
     Leave,
     Plan,
     Replace,
@@ -449,30 +448,10 @@ def _self_check(impl: ModuleType, originals: Any) -> None:
 
 _SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
-
-def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace websockets' ``apply_mask`` and ``PerMessageDeflate`` with wscodec's (``impl``: default the active one).
-
-    Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a websockets
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
-    release newer than the range that fails the checks at install is left
-    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
-    ``reason`` says why).
-    """
-    return _SHIM.install(impl)
-
-
-def uninstall() -> None:
-    """Restore websockets' own ``apply_mask`` and ``PerMessageDeflate`` everywhere the shim replaced them."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Replace websockets' ``apply_mask`` and ``PerMessageDeflate`` with wscodec's
+    (``impl``: default the active one).""",
+    uninstall="""Restore websockets' own ``apply_mask`` and ``PerMessageDeflate`` everywhere the shim replaced them.""",
+)

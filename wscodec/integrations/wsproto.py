@@ -84,7 +84,7 @@ from typing import Any, NamedTuple
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, expect_function
+from ._patch import Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, check_size_limit, expect_function
 
 __all__ = [
     "HOST",
@@ -959,13 +959,19 @@ def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
             raise UnsupportedHostError("compressed messages are received differently")
 
 
-_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
+def _options(*, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    """install()'s own keyword argument: check it and keep it for the connections created from now on."""
+    global _max_message_size
+    check_size_limit("max_message_size", max_message_size)
+    _max_message_size = max_message_size
 
 
-def install(
-    impl: ModuleType | str | None = None, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
-) -> InstallReport:
-    """Put wscodec under wsproto's connections (``impl``: default the active implementation).
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check, options=_options)
+
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Put wscodec under wsproto's connections (``impl``: default the active implementation).
 
     ``max_message_size``: how many bytes a compressed message may inflate to
     (default :data:`DEFAULT_MAX_MESSAGE_SIZE`, 16 MiB; ``None``: no limit, as
@@ -977,32 +983,6 @@ def install(
     application reads. The limit applies to connections created after the call
     (calling again changes it for the next ones).
 
-    Idempotent; returns what was replaced and what was left alone and why.
-    Connections created before the call keep wsproto's own classes. Raises
-    :class:`~wscodec.integrations.UnsupportedHostError` on a wsproto
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
-    """
-    global _max_message_size
-    if max_message_size is not None and (
-        isinstance(max_message_size, bool) or not isinstance(max_message_size, int) or max_message_size < 0
-    ):
-        raise ValueError("max_message_size must be an int >= 0, or None for no limit")
-    report = _SHIM.install(impl)
-    _max_message_size = max_message_size
-    return report
-
-
-def uninstall() -> None:
-    """Restore wsproto's own classes everywhere the shim replaced them."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
+    Connections created before the call keep wsproto's own classes.""",
+    uninstall="""Restore wsproto's own classes everywhere the shim replaced them.""",
+)
