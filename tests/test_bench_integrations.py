@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import types
 from typing import Any
 
 import pytest
 
 from wscodec.benchmark import integrations
+from wscodec.integrations import SHIMS, shim_module
 
 
 def fake_shim() -> tuple[types.ModuleType, list[dict[str, Any]]]:
@@ -54,3 +56,13 @@ def test_json_text_messages_are_distinct_and_exact(size: int) -> None:
     messages = integrations.json_text_messages(size)
     assert len(messages) == 64 and len(set(messages)) == 64
     assert all(len(message.encode()) == size for message in messages)
+
+
+@pytest.mark.parametrize("host", list(SHIMS))
+def test_each_host_has_its_benchmark_module_and_no_shim_carries_one(host: str) -> None:
+    bench = importlib.import_module(f"wscodec.benchmark.hosts.{host}")
+    assert bench.KINDS and set(bench.KINDS) <= {"binary", "text", "text validation", "deflate text"}
+    assert callable(bench.echo_roundtrip)
+    assert callable(getattr(bench, "text_validation_rate", None)) == ("text validation" in bench.KINDS)
+    shim = shim_module(host)
+    assert not {"BENCH_KINDS", "echo_roundtrip", "text_validation_rate", "_echo"} & set(vars(shim))

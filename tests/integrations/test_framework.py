@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import json
 import re
 import subprocess
@@ -95,6 +97,68 @@ def test_a_failing_plan_patches_nothing(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(UnsupportedHostError, match="internals changed"):
         shim.install("python")
     assert not shim.is_installed() and host.encode is original
+
+
+def test_shim_gives_the_module_functions_with_their_options(impl: ModuleType) -> None:
+    host = make_host()
+    original = host.encode
+    seen: list[int | None] = []
+
+    def options(*, limit: int | None = 7) -> None:
+        if limit == -1:
+            raise ValueError("limit must be >= 0")
+        seen.append(limit)
+
+    def plan(namespace: ModuleType) -> Plan:
+        return [Replace(host, "encode", len, "a test double")]
+
+    shim = Shim("pytest", Versions("0", "99999"), plan, options=options)
+    install, uninstall, is_installed, describe = shim.functions("fake_shim", install="Do X.", uninstall="Undo X.")
+    for func, name in ((install, "install"), (uninstall, "uninstall"), (is_installed, "is_installed")):
+        assert (func.__module__, func.__name__, func.__qualname__) == ("fake_shim", name, name)
+    assert str(inspect.signature(install)).startswith(
+        "(impl: 'ModuleType | str | None' = None, *, limit: 'int | None' = 7)"
+    )
+    assert install.__doc__ is not None and install.__doc__.startswith("Do X.\n\nIdempotent;")
+    assert "pytest" in install.__doc__ and uninstall.__doc__ == "Undo X."
+    assert describe(impl) == ["replaces fake_host.encode with a test double"] and host.encode is original
+    with pytest.raises(ValueError, match="limit"):
+        install(impl, limit=-1)
+    with pytest.raises(TypeError):
+        install(impl, other=1)
+    assert not is_installed() and host.encode is original and seen == []
+    report = install(impl, limit=3)
+    assert is_installed() and host.encode is len and shim.report() is report and seen == [3]
+    assert install(impl) is report and seen == [3, 7]  # the options are taken on every call, as documented
+    uninstall()
+    assert not is_installed() and host.encode is original
+
+
+def test_a_shim_without_options_refuses_keyword_arguments(impl: ModuleType) -> None:
+    host = make_host()
+    shim = Shim("pytest", Versions("0", "99999"), lambda namespace: [Replace(host, "encode", len, "x")])
+    install = shim.functions("fake_shim", install="Do X.", uninstall="Undo X.")[0]
+    assert list(inspect.signature(install).parameters) == ["impl"]
+    with pytest.raises(TypeError, match="limit"):
+        install(impl, limit=1)
+    assert not shim.is_installed() and host.encode is not len
+
+
+@pytest.mark.parametrize("host", list(integrations.SHIMS))
+def test_every_shim_module_has_its_functions_from_its_shim(host: str) -> None:
+    module = integrations.shim_module(host)
+    for name in ("install", "uninstall", "is_installed", "describe"):
+        func = getattr(module, name)
+        assert func.__module__ == module.__name__ and func.__name__ == name and func.__doc__
+    expected = ["impl", "max_message_size"] if host in ("wsproto", "autobahn") else ["impl"]
+    assert list(inspect.signature(module.install).parameters) == expected
+    if host in ("wsproto", "autobahn"):
+        param = inspect.signature(module.install).parameters["max_message_size"]
+        assert param.kind is inspect.Parameter.KEYWORD_ONLY and param.default == module.DEFAULT_MAX_MESSAGE_SIZE
+        for bad in (-1, True, 1.5, "16"):
+            with pytest.raises(ValueError, match="max_message_size"):
+                module.install(max_message_size=bad)
+            assert not module.is_installed()
 
 
 def test_installed_version() -> None:
@@ -369,6 +433,7 @@ def test_importing_the_shims_imports_no_host() -> None:
     code = (
         "import sys, importlib, wscodec.auto, wscodec.integrations.cli, wscodec.benchmark.integrations\n"
         f"for host in {HOSTS!r}: importlib.import_module('wscodec.integrations.' + host)\n"
+        f"for host in {HOSTS!r}: importlib.import_module('wscodec.benchmark.hosts.' + host)\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HOSTS!r}))"
     )
     assert run_python(code, WSCODEC_AUTO_INSTALL="") == "[]"

@@ -10,6 +10,7 @@ receiver and the other way round, so a bug both ends share cannot hide.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import socket
 import threading
@@ -174,13 +175,22 @@ def test_connections_keep_their_classes_across_install_and_uninstall(impl: Modul
 # ---------------------------------------------------------------- masker
 
 
+def test_each_implementation_gets_its_own_classes(impl: ModuleType) -> None:
+    classes = shim._classes(impl)
+    assert classes.IMPL is impl and shim._classes(impl) is classes  # built once: installs the same objects
+    assert classes.parse_header is impl.parse_header and classes.encode_frame is impl.encode_frame
+    assert issubclass(classes.FrameProtocol, fp.FrameProtocol) and issubclass(classes.Connection, connection.Connection)
+    other = shim._classes(importlib.import_module("wscodec._impl_py")) if impl.NAME != "python" else None
+    assert other is None or (other.FrameDecoder is not classes.FrameDecoder and other.IMPL.NAME == "python")
+
+
 @pytest.mark.parametrize("size", [0, 1, 5, 125, 1021, 70001])
 def test_masker_keeps_the_phase_across_odd_chunks(impl: ModuleType, size: int) -> None:
     data = bytes(range(256)) * (size // 256 + 1)
     data = data[:size]
     original = fp.XorMaskerSimple(b"\x01\x82\x33\xf4")
     expected = [original.process(bytearray(chunk)) for chunk in odd_chunks(data)]
-    masker = shim._build(impl)["XorMaskerSimple"](bytearray(b"\x01\x82\x33\xf4"))  # (left alone on pure)
+    masker = shim._classes(impl).XorMaskerSimple(bytearray(b"\x01\x82\x33\xf4"))  # (left alone on pure)
     got = [masker.process(chunk) for chunk in odd_chunks(data)]
     # (the type wsproto's masker returns: bytearray, bytes before wsproto 1.3)
     assert got == expected and all(type(chunk) is type(want) for chunk, want in zip(got, expected, strict=True))

@@ -1,14 +1,14 @@
 """``python -m wscodec bench --integrations``: each host's loopback echo with and without its shim.
 
-For every host library that is installed, its shim module's
-``echo_roundtrip(size, count, **kind)`` (the host's own server and client
-echoing one message at a time) is timed at 16 B, 1 KiB, 64 KiB and 1 MiB with
-the host alone and with the shim installed (the active wscodec
+For every host library that is installed, its benchmark module's
+``echo_roundtrip(size, count, **kind)`` (:mod:`wscodec.benchmark.hosts`: the host's own
+server and client echoing one message at a time) is timed at 16 B, 1 KiB, 64 KiB and 1 MiB
+with the host alone and with the shim installed (the active wscodec
 implementation). The two configurations alternate within every pass, in
 alternating order, and the median of the passes is reported, so a burst of
 noise on this shared machine hits one pass of one configuration, not all.
 
-A shim module may declare ``BENCH_KINDS`` (default ``("binary",)``); the kind
+A host's benchmark module declares ``KINDS``; the kind
 ``"text"`` is measured as ``echo_roundtrip(size, count, text=True)``, for
 hosts whose shim replaces text validation, and ``"text validation"`` as the
 module's ``text_validation_rate(size, count)``: the host's validator alone,
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import importlib.metadata
 import statistics
 from collections.abc import Callable
@@ -76,7 +77,8 @@ def json_text_messages(size: int, count: int = 64) -> tuple[str, ...]:
 
 
 def _rate(module: ModuleType, kind: str) -> Callable[[int, int], float]:
-    """The function measuring ``kind`` for one host: ``rate(size, count) -> messages per second``."""
+    """The function of benchmark module ``module`` (:mod:`wscodec.benchmark.hosts`) measuring ``kind``
+    for one host: ``rate(size, count) -> messages per second``."""
     if kind == "text validation":
         return module.text_validation_rate  # type: ignore[no-any-return]
     if kind in _DEFLATE_KINDS:
@@ -86,9 +88,9 @@ def _rate(module: ModuleType, kind: str) -> Callable[[int, int], float]:
     return module.echo_roundtrip  # type: ignore[no-any-return]
 
 
-def _measure(module: ModuleType, kind: str, size: int, passes: int, seconds: float) -> _Result:
-    """Rates with and without the shim; the count is calibrated to last about ``seconds``."""
-    echo = _rate(module, kind)
+def _measure(module: ModuleType, bench: ModuleType, kind: str, size: int, passes: int, seconds: float) -> _Result:
+    """Rates of ``bench`` with and without the shim ``module``; the count is calibrated to last about ``seconds``."""
+    echo = _rate(bench, kind)
     module.uninstall()
     count = max(5, min(50_000, int(seconds * echo(size, 20))))
     alone: list[float] = []
@@ -132,12 +134,13 @@ def _host_rows(host: str, passes: int, seconds: float, progress: Progress, notes
     finally:
         module.uninstall()
     notes.append(_summary(report))
+    bench = importlib.import_module(f"{__package__}.hosts.{host}")
     rows: list[list[Value]] = []
-    for kind in getattr(module, "BENCH_KINDS", ("binary",)):
+    for kind in bench.KINDS:
         for size in DEFLATE_SIZES if kind in _DEFLATE_KINDS else SIZES:
             progress(f"integrations: {host} {kind} {_label(size)}")
             try:
-                result = _measure(module, kind, size, passes, seconds)
+                result = _measure(module, bench, kind, size, passes, seconds)
             except Exception as exc:  # noqa: BLE001 - one broken host must not hide the others
                 rows.append([f"{ERROR} {name} {kind} {_label(size)}: {type(exc).__name__}: {exc}"])
                 continue

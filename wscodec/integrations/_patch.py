@@ -37,11 +37,13 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "Check",
+    "DescribeFunction",
     "HostVersionWarning",
+    "InstallFunction",
     "InstallReport",
     "Leave",
     "Plan",
@@ -49,6 +51,7 @@ __all__ = [
     "Shim",
     "UnsupportedHostError",
     "Versions",
+    "check_size_limit",
     "expect_function",
     "host_mask_fallback",
     "installed_version",
@@ -272,6 +275,33 @@ class _Patch(NamedTuple):
 Check = Callable[[ModuleType, Mapping[str, object]], None]
 
 
+class InstallFunction(Protocol):
+    """A shim module's ``install(impl=None, **options)`` (see :meth:`Shim.functions`)."""
+
+    def __call__(self, impl: ModuleType | str | None = None, **options: Any) -> InstallReport: ...
+
+
+class DescribeFunction(Protocol):
+    """A shim module's ``describe(impl=None)`` (see :meth:`Shim.functions`)."""
+
+    def __call__(self, impl: ModuleType | str | None = None) -> list[str]: ...
+
+
+def check_size_limit(name: str, value: object) -> None:
+    """ValueError unless ``value`` is an int >= 0 (not a bool) or None: a byte limit, None for none."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"{name} must be an int >= 0, or None for no limit")
+
+
+# The part of every shim's install() docstring that :meth:`Shim.functions` appends to the host's own.
+_INSTALL_DOC = """Idempotent; returns what was replaced and what was left alone and why.
+Raises :class:`~wscodec.integrations.UnsupportedHostError` on a {host}
+release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
+release newer than the range that fails the checks at install (the module's
+self-check) is left alone with a :class:`~wscodec.integrations.HostVersionWarning`
+(the report's ``reason`` says why)."""
+
+
 class Shim:
     """The patch state of one host: install from a plan, restore the originals exactly.
 
@@ -280,20 +310,38 @@ class Shim:
     entries for implementation namespace ``impl``. ``versions`` is the range
     supported; ``check`` the self-check that lets a newer release in (see the
     module docstring); without one, a newer release is always left alone.
+
+    ``options`` is the hook for a shim's own keyword arguments to ``install()``
+    (wsproto's and autobahn's ``max_message_size=``): a function taking them
+    as keyword-only parameters with their defaults, called with them on every
+    :meth:`install` before anything is patched, which checks them (raising
+    ValueError or TypeError) and keeps them for the replacements to read.
+    Without a hook, install() takes no keyword arguments.
+
+    A shim module gets its public ``install``, ``uninstall``, ``is_installed``
+    and ``describe`` from :meth:`functions`; what is host-specific in a shim
+    is its plan, its self-check, its versions and its options.
     """
 
     def __init__(
-        self, host: str, versions: Versions, plan: Callable[[ModuleType], Plan], check: Check | None = None
+        self,
+        host: str,
+        versions: Versions,
+        plan: Callable[[ModuleType], Plan],
+        check: Check | None = None,
+        *,
+        options: Callable[..., None] | None = None,
     ) -> None:
         self.host = host
         self.versions = versions
         self._plan = plan
         self._check = check
+        self._options = options
         self._lock = threading.Lock()
         self._patches: list[_Patch] = []
         self._report: InstallReport | None = None
 
-    def install(self, impl: ModuleType | str | None = None) -> InstallReport:
+    def install(self, impl: ModuleType | str | None = None, **options: Any) -> InstallReport:
         """Patch the host with ``impl`` (default: the active implementation); idempotent.
 
         Installing again with the same implementation changes nothing and
@@ -302,7 +350,12 @@ class Shim:
         older than :attr:`versions` raises :class:`UnsupportedHostError`; a
         newer one that fails its checks is left alone with a
         :class:`HostVersionWarning` and a report whose ``reason`` says why.
+        ``options`` go to the ``options`` hook (TypeError if there is none).
         """
+        if self._options is not None:
+            self._options(**options)
+        elif options:
+            raise TypeError(f"install() got unexpected keyword arguments: {', '.join(options)}")
         namespace = resolve_impl(impl)
         with self._lock:
             if self._report is not None:
@@ -393,6 +446,56 @@ class Shim:
             else:
                 report.replaced[entry.where] = entry.what
         return head + report.lines()
+
+    def functions(
+        self, module: str, *, install: str, uninstall: str
+    ) -> tuple[InstallFunction, Callable[[], None], Callable[[], bool], DescribeFunction]:
+        """The shim module's public ``install``, ``uninstall``, ``is_installed`` and ``describe``.
+
+        ``module`` is the shim module's ``__name__``; ``install`` says what
+        install() puts in place (and what the host's options mean), the
+        common part (idempotence, versions, errors) is added to it;
+        ``uninstall`` what uninstall() restores. They are plain functions of
+        ``module`` (for documentation tools) calling this Shim; install()'s
+        signature is ``(impl=None, *, <the options hook's keyword-only parameters>)``.
+        """
+        shim = self
+
+        def install_(impl: ModuleType | str | None = None, **options: Any) -> InstallReport:
+            return shim.install(impl, **options)
+
+        def uninstall_() -> None:
+            shim.uninstall()
+
+        def is_installed() -> bool:
+            return shim.is_installed()
+
+        def describe(impl: ModuleType | str | None = None) -> list[str]:
+            return shim.describe(impl)
+
+        docs = {
+            install_: f"{inspect.cleandoc(install)}\n\n{_INSTALL_DOC.format(host=self.host)}",
+            uninstall_: inspect.cleandoc(uninstall),
+            is_installed: "True while the shim is installed.",
+            describe: "What :func:`install` would replace or leave alone, one line per name; patches nothing.",
+        }
+        for func, doc in docs.items():
+            name = func.__name__.rstrip("_")
+            func.__module__, func.__name__, func.__qualname__, func.__doc__ = module, name, name, doc
+        impl_param = inspect.Parameter(
+            "impl", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation="ModuleType | str | None"
+        )
+        extra = []
+        if self._options is not None:
+            extra = [
+                param
+                for param in inspect.signature(self._options).parameters.values()
+                if param.kind is inspect.Parameter.KEYWORD_ONLY
+            ]
+        install_.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [impl_param, *extra], return_annotation="InstallReport"
+        )
+        return install_, uninstall_, is_installed, describe
 
     def _restore(self) -> None:
         # Reverse order, so a name patched twice ends with its first original.

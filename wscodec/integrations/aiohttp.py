@@ -85,13 +85,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-import time
 from types import ModuleType
 from typing import Any
 
 from ..deflate_params import DeflateParams
 from ._patch import (
-    InstallReport,
     Leave,
     Plan,
     Replace,
@@ -103,11 +101,9 @@ from ._patch import (
 )
 
 __all__ = [
-    "BENCH_KINDS",
     "HOST",
     "SUPPORTED_VERSIONS",
     "describe",
-    "echo_roundtrip",
     "install",
     "is_installed",
     "uninstall",
@@ -117,8 +113,6 @@ __all__ = [
 HOST = "aiohttp"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
 SUPPORTED_VERSIONS = Versions(oldest="3.13.2", newest="3.14")
-#: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
-BENCH_KINDS = ("binary", "deflate text")
 
 _HELPERS = "aiohttp._websocket.helpers"
 _FOLLOWERS = ("aiohttp._websocket.writer", "aiohttp._websocket.reader_py")
@@ -359,90 +353,9 @@ def _self_check(impl: ModuleType, originals: Any) -> None:
 
 _SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
-
-def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace aiohttp's ``websocket_mask`` with compiled wscodec's (``impl``: default the active one).
-
-    Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a aiohttp
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
-    release newer than the range that fails the checks at install is left
-    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
-    ``reason`` says why).
-    """
-    return _SHIM.install(impl)
-
-
-def uninstall() -> None:
-    """Restore aiohttp's own ``websocket_mask`` everywhere the shim replaced it."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
-
-
-def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
-    """Messages per second over a loopback echo (aiohttp's web server and ClientSession).
-
-    One message of ``size`` bytes at a time, sent and echoed back, ``count``
-    times after a short warm-up. Binary zeros by default; ``text``: JSON-like
-    text, the messages differing from one to the next. ``deflate``:
-    permessage-deflate at aiohttp's defaults (``compress=15`` on both ends;
-    aiohttp's server has it on by default, its client off), else compression
-    off.
-    """
-    return asyncio.run(_echo(size, count, text, deflate))
-
-
-async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
-    import itertools
-
-    import aiohttp
-    from aiohttp import web
-
-    from ..benchmark.inputs import json_text
-
-    compress = 15 if deflate else 0
-
-    async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=bool(compress), max_msg_size=0)
-        await ws.prepare(request)
-        async for message in ws:
-            if message.type is aiohttp.WSMsgType.TEXT:
-                await ws.send_str(message.data)
-            else:
-                await ws.send_bytes(message.data)
-        return ws
-
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    messages: Any = itertools.cycle([json_text(size, i) for i in range(64)] if text else [bytes(size)])
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0, compress=compress) as client,
-        ):
-            send = client.send_str if text else client.send_bytes
-            for _ in range(min(count, 10)):
-                await send(next(messages))
-                await client.receive()
-            start = time.perf_counter()
-            for _ in range(count):
-                await send(next(messages))
-                await client.receive()
-            elapsed = time.perf_counter() - start
-    finally:
-        await runner.cleanup()
-    return count / elapsed
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Replace aiohttp's ``websocket_mask`` with compiled wscodec's (``impl``: default the active one).""",
+    uninstall="""Restore aiohttp's own ``websocket_mask`` everywhere the shim replaced it.""",
+)

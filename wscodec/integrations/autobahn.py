@@ -62,10 +62,8 @@ its self-check (``_self_check``) passes.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import importlib
-import time
 import zlib
 from collections.abc import Mapping
 from types import ModuleType
@@ -73,18 +71,15 @@ from typing import Any
 
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
-from ._patch import InstallReport, Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, expect_function
+from ._patch import Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, check_size_limit, expect_function
 
 __all__ = [
     "HOST",
     "SUPPORTED_VERSIONS",
-    "BENCH_KINDS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "describe",
-    "echo_roundtrip",
     "install",
     "is_installed",
-    "text_validation_rate",
     "uninstall",
 ]
 
@@ -92,10 +87,6 @@ __all__ = [
 HOST = "autobahn"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
 SUPPORTED_VERSIONS = Versions(oldest="26.7", newest="26.11")
-#: what the integration benchmark measures: the echo of binary and of text messages (UTF-8
-#: handling is replaced too), the validation of each text message alone (text_validation_rate), and
-#: the echo of JSON-like text with permessage-deflate accepted (autobahn's defaults)
-BENCH_KINDS = ("binary", "text", "text validation", "deflate text")
 
 _PROTOCOL = "autobahn.websocket.protocol"
 _VALIDATOR = "autobahn.websocket.utf8validator"
@@ -502,13 +493,19 @@ def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
         raise UnsupportedHostError("PerMessageDeflate's max_message_size is not enforced as autobahn does")
 
 
-_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
+def _options(*, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+    """install()'s own keyword argument: check it and keep it for the connections created from now on."""
+    global _max_message_size
+    check_size_limit("max_message_size", max_message_size)
+    _max_message_size = max_message_size
 
 
-def install(
-    impl: ModuleType | str | None = None, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
-) -> InstallReport:
-    """Put wscodec's validator, masker and permessage-deflate under autobahn (``impl``: default the
+_SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check, options=_options)
+
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Put wscodec's validator, masker and permessage-deflate under autobahn (``impl``: default the
     active implementation).
 
     ``max_message_size``: how many bytes a compressed message may inflate to
@@ -522,136 +519,7 @@ def install(
     ``max_message_size``) applies instead, larger or smaller. It takes effect
     on the next message received.
 
-    Idempotent; returns what was replaced and what was left alone and why.
     Connections opened before the call keep the validator and the compression
-    they made. Raises :class:`~wscodec.integrations.UnsupportedHostError` on a autobahn
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
-    """
-    global _max_message_size
-    if max_message_size is not None and (
-        isinstance(max_message_size, bool) or not isinstance(max_message_size, int) or max_message_size < 0
-    ):
-        raise ValueError("max_message_size must be an int >= 0, or None for no limit")
-    report = _SHIM.install(impl)
-    _max_message_size = max_message_size
-    return report
-
-
-def uninstall() -> None:
-    """Restore autobahn's own validator, maskers and PerMessageDeflate everywhere the shim replaced them."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
-
-
-def text_validation_rate(size: int, count: int) -> float:
-    """Text messages of ``size`` bytes (multi-byte UTF-8) validated per second by autobahn's validator.
-
-    Uses the class autobahn's protocol instantiates (``reset()`` then
-    ``validate()``, as per message), so it measures whatever is installed.
-    """
-    protocol: Any = importlib.import_module(_PROTOCOL)
-    unit = "aé€😀".encode()
-    message = (unit * (size // len(unit) + 1))[:size].decode("utf-8", "ignore").encode()
-    validator = protocol.Utf8Validator()
-    validate = validator.validate
-    reset = validator.reset
-    start = time.perf_counter()
-    for _ in range(count):
-        reset()
-        if not validate(message)[1]:
-            raise RuntimeError("autobahn's validator rejected valid UTF-8")
-    return count / (time.perf_counter() - start)
-
-
-def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
-    """Messages per second over a loopback echo (autobahn's asyncio server and client).
-
-    One message of ``size`` bytes (``text``: ASCII text, so validated on both
-    ends) at a time, sent and echoed back, ``count`` times after a short
-    warm-up; no compression, no size limits. ``deflate``: JSON-like text
-    messages (distinct ones, in turn) with permessage-deflate offered by the
-    client and accepted by the server, both at autobahn's defaults (15-bit
-    windows, context takeover, level 6, memLevel 8).
-    """
-    return asyncio.run(_echo(size, count, text or deflate, deflate))
-
-
-async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
-    websocket: Any = importlib.import_module("autobahn.asyncio.websocket")  # (asyncio flavour: txaio)
-    compress: Any = importlib.import_module(_COMPRESS)
-
-    loop = asyncio.get_running_loop()
-    opened: asyncio.Future[None] = loop.create_future()
-    closed: asyncio.Future[None] = loop.create_future()
-    replies: asyncio.Queue[bytes] = asyncio.Queue()
-
-    class Echo(websocket.WebSocketServerProtocol):  # type: ignore[misc]
-        def onMessage(self, payload: bytes, isBinary: bool) -> None:
-            self.sendMessage(payload, isBinary)
-
-    class Client(websocket.WebSocketClientProtocol):  # type: ignore[misc]
-        def onOpen(self) -> None:
-            opened.set_result(None)
-
-        def onMessage(self, payload: bytes, isBinary: bool) -> None:
-            replies.put_nowait(payload)
-
-        def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-            if not closed.done():
-                closed.set_result(None)
-
-    def accept_offer(offers: list[Any]) -> Any:
-        for offer in offers:
-            if isinstance(offer, compress.PerMessageDeflateOffer):
-                return compress.PerMessageDeflateOfferAccept(offer)
-        return None
-
-    server_factory = websocket.WebSocketServerFactory()
-    server_factory.protocol = Echo
-    server = await loop.create_server(server_factory, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client_factory = websocket.WebSocketClientFactory(f"ws://127.0.0.1:{port}")
-    client_factory.protocol = Client
-    if deflate:
-        server_factory.setProtocolOptions(perMessageCompressionAccept=accept_offer)
-        client_factory.setProtocolOptions(
-            perMessageCompressionOffers=[compress.PerMessageDeflateOffer()],
-            perMessageCompressionAccept=compress.PerMessageDeflateResponseAccept,
-        )
-        from ..benchmark.integrations import json_text_messages
-
-        payloads = [message.encode() for message in json_text_messages(size)]
-    else:
-        payloads = [b"x" * size]
-    _, client = await loop.create_connection(client_factory, "127.0.0.1", port)
-    try:
-        await opened
-        if deflate and client._perMessageCompress is None:
-            raise RuntimeError("autobahn did not negotiate permessage-deflate")
-
-        async def run(rounds: int) -> None:
-            for i in range(rounds):
-                client.sendMessage(payloads[i % len(payloads)], not text)
-                if len(await replies.get()) != size:
-                    raise RuntimeError("autobahn echo returned a different message")
-
-        await run(min(count, 10))
-        start = time.perf_counter()
-        await run(count)
-        elapsed = time.perf_counter() - start
-    finally:
-        client.sendClose(1000)
-        await asyncio.wait_for(closed, 10)
-        server.close()
-        await server.wait_closed()
-    return count / elapsed
+    they made.""",
+    uninstall="""Restore autobahn's own validator, maskers and PerMessageDeflate everywhere the shim replaced them.""",
+)

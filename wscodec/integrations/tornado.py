@@ -66,14 +66,12 @@ passes, which requires its ``_receive_frame`` to be that same code.
 from __future__ import annotations
 
 import ast
-import asyncio
 import hashlib
 import importlib
 import inspect
 import struct
 import sys
 import textwrap
-import time
 import zlib
 from collections.abc import Mapping
 from types import ModuleType
@@ -82,7 +80,6 @@ from typing import Any
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
 from ._patch import (
-    InstallReport,
     Leave,
     Plan,
     Replace,
@@ -97,9 +94,7 @@ from ._patch import (
 __all__ = [
     "HOST",
     "SUPPORTED_VERSIONS",
-    "BENCH_KINDS",
     "describe",
-    "echo_roundtrip",
     "install",
     "is_installed",
     "uninstall",
@@ -109,9 +104,6 @@ __all__ = [
 HOST = "tornado"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
 SUPPORTED_VERSIONS = Versions(oldest="6.3", newest="6.6")
-#: what the integration benchmark measures: the echo of binary messages, and of JSON-like text with
-#: permessage-deflate on (``compression_options={}``, tornado's defaults)
-BENCH_KINDS = ("binary", "deflate text")
 
 _FOLLOWERS = ("tornado.websocket", "tornado.web")
 # tornado's compression classes, replaced with the compiled implementation
@@ -495,93 +487,10 @@ def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
 
 _SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
-
-def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace tornado's ``_websocket_mask`` and its compression with wscodec's (``impl``: default the active one).
-
-    Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a tornado
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a newer release
-    that fails its self-check (``_self_check``) is left alone with a ``HostVersionWarning``.
-    """
-    return _SHIM.install(impl)
-
-
-def uninstall() -> None:
-    """Restore tornado's own ``_websocket_mask`` and classes everywhere the shim replaced them."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
-
-
-def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
-    """Messages per second over a loopback echo (tornado's WebSocketHandler and websocket_connect).
-
-    One binary message of ``size`` bytes at a time, sent and echoed back,
-    ``count`` times after a short warm-up; compression off, TCP_NODELAY on
-    both ends (tornado's advice for latency-bound traffic). ``deflate``:
-    JSON-like text messages (distinct ones, in turn) with permessage-deflate
-    on both ends at tornado's defaults (``compression_options={}``: level 6,
-    memLevel 8, 15-bit windows, context takeover); ``text`` alone: the same
-    messages, uncompressed.
-    """
-    return asyncio.run(_echo(size, count, text or deflate, deflate))
-
-
-async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
-    from tornado.httpserver import HTTPServer
-    from tornado.netutil import bind_sockets
-    from tornado.web import Application
-    from tornado.websocket import WebSocketHandler, websocket_connect
-
-    options: dict[str, object] | None = {} if deflate else None
-
-    class Echo(WebSocketHandler):
-        def get_compression_options(self) -> dict[str, object] | None:
-            return options
-
-        def open(self) -> None:
-            self.set_nodelay(True)  # else Nagle and delayed ACKs, not the codec, set the pace
-
-        def on_message(self, message: str | bytes) -> None:
-            self.write_message(message, binary=isinstance(message, bytes))
-
-    if text:
-        from ..benchmark.integrations import json_text_messages
-
-        messages: list[str | bytes] = list(json_text_messages(size))
-    else:
-        messages = [bytes(size)]
-    sockets = bind_sockets(0, "127.0.0.1")
-    port = sockets[0].getsockname()[1]
-    server = HTTPServer(Application([("/", Echo)], websocket_max_message_size=2**31))
-    server.add_sockets(sockets)
-    try:
-        client = await websocket_connect(f"ws://127.0.0.1:{port}/", max_message_size=2**31, compression_options=options)
-        assert client.protocol is not None
-        client.protocol.set_nodelay(True)
-
-        async def run(rounds: int) -> None:
-            for i in range(rounds):
-                message = messages[i % len(messages)]
-                await client.write_message(message, binary=isinstance(message, bytes))
-                if len(await client.read_message() or "") != size:
-                    raise RuntimeError("tornado echo returned a different message")
-
-        await run(min(count, 10))
-        start = time.perf_counter()
-        await run(count)
-        elapsed = time.perf_counter() - start
-        client.close(1000)
-    finally:
-        server.stop()
-        await server.close_all_connections()
-    return count / elapsed
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Replace tornado's ``_websocket_mask`` and its compression with wscodec's
+    (``impl``: default the active one).""",
+    uninstall="""Restore tornado's own ``_websocket_mask`` and classes everywhere the shim replaced them.""",
+)

@@ -42,8 +42,8 @@ compressor makes the very same zlib calls behind more Python.
 
 Versions: websockets 13.0 to 17.4.x (:data:`SUPPORTED_VERSIONS`; the latest
 patch release of every minor line in it is tested). 13.0 is the floor because
-it brought ``websockets.asyncio``, the implementation the shim's echo
-(``echo_roundtrip``) and its tests run (12.x has only the legacy asyncio API
+it brought ``websockets.asyncio``, the implementation its tests and
+the shim's benchmark (``wscodec.benchmark.hosts.websockets``) run (12.x has only the legacy asyncio API
 and ``websockets.sync``): the internals patched have the same shape in 12.0,
 but an older release could not be tested as the others are. Within the
 range the shim reads what differs from the host
@@ -89,12 +89,9 @@ What the shim does not reach, and why:
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
-import itertools
 import sys
-import time
 import zlib
 from collections.abc import Callable
 from types import ModuleType
@@ -103,7 +100,6 @@ from typing import Any
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError as CodecError
 from ._patch import (
-    InstallReport,
     Leave,
     Plan,
     Replace,
@@ -116,11 +112,9 @@ from ._patch import (
 )
 
 __all__ = [
-    "BENCH_KINDS",
     "HOST",
     "SUPPORTED_VERSIONS",
     "describe",
-    "echo_roundtrip",
     "install",
     "is_installed",
     "uninstall",
@@ -130,8 +124,6 @@ __all__ = [
 HOST = "websockets"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
 SUPPORTED_VERSIONS = Versions(oldest="13.0", newest="17.4")
-#: message kinds the integration benchmark measures ("deflate text": JSON-like text, compression on)
-BENCH_KINDS = ("binary", "deflate text")
 
 _LEGACY = "websockets.legacy.framing"
 # where frames.apply_mask may come from: the C speedups, else the pure fallback
@@ -456,69 +448,10 @@ def _self_check(impl: ModuleType, originals: Any) -> None:
 
 _SHIM = Shim(HOST, SUPPORTED_VERSIONS, _plan, _self_check)
 
-
-def install(impl: ModuleType | str | None = None) -> InstallReport:
-    """Replace websockets' ``apply_mask`` and ``PerMessageDeflate`` with wscodec's (``impl``: default the active one).
-
-    Idempotent; returns what was replaced and what was left alone and why.
-    Raises :class:`~wscodec.integrations.UnsupportedHostError` on a websockets
-    release older than :data:`SUPPORTED_VERSIONS` or unexpected internals; a
-    release newer than the range that fails the checks at install is left
-    alone with a :class:`~wscodec.integrations.HostVersionWarning` (the report's
-    ``reason`` says why).
-    """
-    return _SHIM.install(impl)
-
-
-def uninstall() -> None:
-    """Restore websockets' own ``apply_mask`` and ``PerMessageDeflate`` everywhere the shim replaced them."""
-    _SHIM.uninstall()
-
-
-def is_installed() -> bool:
-    """True while the shim is installed."""
-    return _SHIM.is_installed()
-
-
-def describe(impl: ModuleType | str | None = None) -> list[str]:
-    """What :func:`install` would replace or leave alone, one line per name."""
-    return _SHIM.describe(impl)
-
-
-def echo_roundtrip(size: int, count: int, *, text: bool = False, deflate: bool = False) -> float:
-    """Messages per second over a loopback echo (websockets' asyncio server and client).
-
-    One message of ``size`` bytes at a time, sent and echoed back, ``count``
-    times after a short warm-up. Binary zeros by default; ``text``: JSON-like
-    text, the messages differing from one to the next. ``deflate``:
-    permessage-deflate at websockets' defaults on both ends
-    (``compression="deflate"``), else compression off.
-    """
-    return asyncio.run(_echo(size, count, text, deflate))
-
-
-async def _echo(size: int, count: int, text: bool, deflate: bool) -> float:
-    from websockets.asyncio.client import connect
-    from websockets.asyncio.server import ServerConnection, serve
-
-    from ..benchmark.inputs import json_text
-
-    async def handler(ws: ServerConnection) -> None:
-        async for message in ws:
-            await ws.send(message)
-
-    payloads: list[Any] = [json_text(size, i) for i in range(64)] if text else [bytes(size)]
-    compression = "deflate" if deflate else None
-    async with serve(handler, "127.0.0.1", 0, compression=compression, max_size=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}", compression=compression, max_size=None) as client:
-            messages = itertools.cycle(payloads)
-            for _ in range(min(count, 10)):
-                await client.send(next(messages))
-                await client.recv()
-            start = time.perf_counter()
-            for _ in range(count):
-                await client.send(next(messages))
-                await client.recv()
-            elapsed = time.perf_counter() - start
-    return count / elapsed
+# The public functions come from the Shim; what is this host's own is what install() puts in place.
+install, uninstall, is_installed, describe = _SHIM.functions(
+    __name__,
+    install="""Replace websockets' ``apply_mask`` and ``PerMessageDeflate`` with wscodec's
+    (``impl``: default the active one).""",
+    uninstall="""Restore websockets' own ``apply_mask`` and ``PerMessageDeflate`` everywhere the shim replaced them.""",
+)
