@@ -16,12 +16,13 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from echo_peers import simulate_pure_host  # this directory is on sys.path, as for conftest
 
 import wscodec
-from wscodec.integrations import uninstall_all
+from wscodec.integrations import InstallReport, Versions, uninstall_all
 
 HERE = Path(__file__).resolve().parent
 
@@ -207,3 +208,14 @@ def peers() -> Iterator[Callable[[str, str, str, bool], Relay]]:
     for peer, relay in started.values():
         relay.close()
         peer.close()
+
+
+def installed_originals(shim: ModuleType) -> dict[str, object]:
+    """The host's own objects the installed ``shim`` replaced, by dotted name (what install() gives its self-check)."""
+    return {patch.module.__spec__.name + "." + patch.attribute: patch.original for patch in shim._SHIM._patches}
+
+
+def install_as_newer(shim: ModuleType, impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> InstallReport:
+    """Install ``shim`` with the installed host release taken as newer than its range (the self-check decides)."""
+    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
+    return shim.install(impl)

@@ -47,7 +47,7 @@ from autobahn.websocket.compress import (
 from hypothesis import given
 from hypothesis import strategies as st
 from impls import IMPL_NAMES, load_impl
-from shim_cases import CASES, Case, Relay, odd_chunks, subprocess_env
+from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, odd_chunks, subprocess_env
 from strategies import chunked, frame_settings, utf8_payloads
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
@@ -719,25 +719,19 @@ def test_an_empty_streamed_message_keeps_the_stream_intact(shimmed_compiled: Mod
 # ---------------------------------------------------------------- self-check (for releases newer than the range)
 
 
-def installed_originals() -> dict[str, object]:
-    """The host's own objects the installed shim replaced, by dotted name (what install() gives its self-check)."""
-    return {patch.module.__spec__.name + "." + patch.attribute: patch.original for patch in shim._SHIM._patches}
-
-
 def test_the_self_check_passes_on_this_release(impl: ModuleType) -> None:
     shim.install(impl)
-    shim._self_check(impl, installed_originals())
+    shim._self_check(impl, installed_originals(shim))
 
 
 def test_the_self_check_fails_when_a_replacement_differs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     shim.install(impl)
     monkeypatch.setattr(compress_deflate.PerMessageDeflate, "end_compress_message", lambda self: b"\x00")
     with pytest.raises(UnsupportedHostError, match="compresses differently"):
-        shim._self_check(impl, installed_originals())
+        shim._self_check(impl, installed_originals(shim))
 
 
 def test_a_newer_release_with_these_internals_installs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     # This release taken as newer than the range: it installs, after the self-check, not left alone.
-    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
-    report = shim.install(impl)
+    report = install_as_newer(shim, impl, monkeypatch)
     assert report.newer and not report.reason and report.replaced and shim.is_installed()

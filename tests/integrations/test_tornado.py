@@ -26,14 +26,14 @@ import tornado.util
 import tornado.web
 import tornado.websocket
 from impls import IMPL_NAMES, load_impl
-from shim_cases import CASES, Case, Relay, pure_host, split3
+from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, pure_host, split3
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 from tornado.websocket import WebSocketClientConnection, WebSocketHandler, websocket_connect
 
 import wscodec.integrations.tornado as shim
-from wscodec.integrations import UnsupportedHostError, Versions
+from wscodec.integrations import UnsupportedHostError
 
 #: the tornado release installed (the shim supports a range of them)
 HOST_VERSION = importlib.metadata.version("tornado")
@@ -453,35 +453,29 @@ def test_compressed_echo_with_the_shim_installed(impl: ModuleType, options: dict
 # ---------------------------------------------------------------- self-check (for releases newer than the range)
 
 
-def installed_originals() -> dict[str, object]:
-    """The host's own objects the installed shim replaced, by dotted name (what install() gives its self-check)."""
-    return {patch.module.__spec__.name + "." + patch.attribute: patch.original for patch in shim._SHIM._patches}
-
-
 def test_the_self_check_passes_on_this_release(impl: ModuleType) -> None:
     shim.install(impl)
-    shim._self_check(impl, installed_originals())
+    shim._self_check(impl, installed_originals(shim))
 
 
 def test_the_self_check_refuses_another_receive_frame(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     shim.install(impl)
     monkeypatch.setattr(shim, "_RECEIVE_FRAME_AST", "0" * 16)
     with pytest.raises(UnsupportedHostError, match="_receive_frame"):
-        shim._self_check(impl, installed_originals())
+        shim._self_check(impl, installed_originals(shim))
 
 
 def test_the_self_check_fails_when_compression_differs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     shim.install(impl)
     if impl.NAME == "python":  # (tornado's own compressor is left in place: nothing to compare)
-        assert f"tornado.websocket.{shim._COMPRESSION[0]}" not in installed_originals()
+        assert f"tornado.websocket.{shim._COMPRESSION[0]}" not in installed_originals(shim)
         return
     monkeypatch.setattr(tornado.websocket._PerMessageDeflateCompressor, "compress", lambda self, data: b"")
     with pytest.raises(UnsupportedHostError, match="compressed differently"):
-        shim._self_check(impl, installed_originals())
+        shim._self_check(impl, installed_originals(shim))
 
 
 def test_a_newer_release_with_these_internals_installs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     # This release taken as newer than the range: it installs, after the self-check, not left alone.
-    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
-    report = shim.install(impl)
+    report = install_as_newer(shim, impl, monkeypatch)
     assert report.newer and not report.reason and report.replaced and shim.is_installed()

@@ -30,7 +30,7 @@ import wsproto.frame_protocol as fp
 from hypothesis import given
 from hypothesis import strategies as st
 from impls import IMPL_NAMES, load_impl
-from shim_cases import CASES, Case, Relay, odd_chunks, split3, utf8_text
+from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, odd_chunks, split3, utf8_text
 from strategies import any_streams, chunked, frame_settings, garbage, valid_streams, wire
 from wsproto import connection, handshake
 from wsproto.connection import ConnectionState, ConnectionType
@@ -853,25 +853,19 @@ def exchange(sock: socket.socket, ws: wsproto.WSConnection, until: type | None) 
 # ---------------------------------------------------------------- self-check (for releases newer than the range)
 
 
-def installed_originals() -> dict[str, object]:
-    """The host's own objects the installed shim replaced, by dotted name (what install() gives its self-check)."""
-    return {patch.module.__spec__.name + "." + patch.attribute: patch.original for patch in shim._SHIM._patches}
-
-
 def test_the_self_check_passes_on_this_release(impl: ModuleType) -> None:
     shim.install(impl)
-    shim._self_check(impl, installed_originals())
+    shim._self_check(impl, installed_originals(shim))
 
 
 def test_the_self_check_fails_when_a_replacement_differs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     shim.install(impl)
     monkeypatch.setattr(fp.FrameProtocol, "_data_frame", lambda self, payload, fin: b"\x82\x00")
     with pytest.raises(UnsupportedHostError, match="serialized differently"):
-        shim._self_check(impl, installed_originals())
+        shim._self_check(impl, installed_originals(shim))
 
 
 def test_a_newer_release_with_these_internals_installs(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     # This release taken as newer than the range: it installs, after the self-check, not left alone.
-    monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
-    report = shim.install(impl)
+    report = install_as_newer(shim, impl, monkeypatch)
     assert report.newer and not report.reason and report.replaced and shim.is_installed()
