@@ -163,6 +163,7 @@ def _ours(label: str, kinds: tuple[str, str], make: Callable[[Any, str], Any]) -
     def loader(namespace: str, backend: str) -> Callable[[], Any]:
         def load() -> Any:
             module = importlib.import_module(namespace)  # ImportError: not built
+            module.PerMessageDeflate  # noqa: B018 - the compiled namespace loads lazily: a missing build shows here
             try:
                 importlib.import_module(_BACKEND_MODULES[backend])
             except ImportError:
