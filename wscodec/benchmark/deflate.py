@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import deflate_py
 from . import deflate_peers, oracle
 from .harness import Call, Cell, Column, Progress, Section, Settings, cpu_contention, measure, table
 from .inputs import KiB, MiB, json_messages, size_label
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 DEFLATE_SIZES = (64, KiB, 64 * KiB, MiB)
-BACKENDS = ("zlib", "zlib-ng", "isal")
+BACKENDS = tuple(deflate_py.BACKENDS)
 WINDOW_BITS = 12
 LEVEL = 6
 MEM_LEVEL = 5
@@ -80,7 +81,6 @@ _TEXT = 1
 
 _NAMESPACES = (("compiled", "wscodec._impl_c"), ("pure", "wscodec._impl_py"))
 _BACKEND_DISTS = {"zlib-ng": "zlib-ng", "isal": "isal"}
-_BACKEND_MODULES = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zlib"}
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def _ours(label: str, kinds: tuple[str, str], make: Callable[[Any, str], Any]) -
             module = importlib.import_module(namespace)  # ImportError: not built
             module.PerMessageDeflate  # noqa: B018 - the compiled namespace loads lazily: a missing build shows here
             try:
-                importlib.import_module(_BACKEND_MODULES[backend])
+                importlib.import_module(deflate_py.BACKENDS[backend])
             except ImportError:
                 raise Unavailable(f"{backend} not installed") from None
             return make(module, backend)

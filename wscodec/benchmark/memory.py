@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import deflate_py
 from .harness import ERROR, Progress, Section, Value
 from .inputs import KiB, json_messages, size_label
 from .registry import version
@@ -50,7 +51,7 @@ DEFAULT = (12, 5)
 #: websockets' documented memory per connection (KiB) at each setting, and with compression off.
 DOCUMENTED = {(15, 8): 316, (14, 7): 172, (13, 6): 100, (12, 5): 64, (11, 4): 46, (10, 3): 37, (9, 2): 33, None: 14}
 
-BACKENDS = ("zlib", "zlib-ng", "isal")
+BACKENDS = tuple(deflate_py.BACKENDS)
 PHASES = ("constructed", "received", "sent", "both")
 CONNECTIONS = 1000
 TRACED_CONNECTIONS = 200  # tracemalloc counts bytes exactly: fewer connections do
@@ -312,13 +313,14 @@ def _available(kind: str, backend: str) -> str | None:
         "websockets-protocol": "websockets",
     }
     try:
-        importlib.import_module(modules[kind])
+        module = importlib.import_module(modules[kind])
+        if kind in ("compiled", "pure"):
+            module.PerMessageDeflate  # noqa: B018 - the compiled namespace loads lazily: a missing build shows here
     except ImportError:
         return "not built" if kind == "compiled" else "not installed"
     if kind in ("compiled", "pure"):
-        backend_module = {"zlib": "zlib", "zlib-ng": "zlib_ng.zlib_ng", "isal": "isal.isal_zlib"}[backend]
         try:
-            importlib.import_module(backend_module)
+            importlib.import_module(deflate_py.BACKENDS[backend])
         except ImportError:
             return f"{backend} not installed"
     return None

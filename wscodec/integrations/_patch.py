@@ -27,11 +27,14 @@ tested. The installed host release decides what :meth:`Shim.install` does:
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import importlib
 import importlib.metadata
 import inspect
 import re
 import sys
+import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +55,7 @@ __all__ = [
     "UnsupportedHostError",
     "Versions",
     "check_size_limit",
+    "code_fingerprint",
     "expect_function",
     "host_mask_fallback",
     "installed_version",
@@ -197,6 +201,33 @@ def native_beats_pure(original: object, impl: ModuleType) -> bool:
     replaces a compiled host function with the pure implementation.
     """
     return impl.NAME == "python" and is_native(original)
+
+
+# fields whose presence or defaults vary by CPython release, never by the code
+_VOLATILE_AST_FIELDS = frozenset({"type_comment", "type_params", "kind"})
+
+
+def _ast_tokens(node: object) -> list[str]:
+    if isinstance(node, ast.AST):
+        tokens = [type(node).__name__]
+        for name, value in ast.iter_fields(node):
+            if name not in _VOLATILE_AST_FIELDS and value is not None and value != []:
+                tokens += [name, "(", *_ast_tokens(value), ")"]
+        return tokens
+    if isinstance(node, list):
+        return [token for item in node for token in (*_ast_tokens(item), ",")]
+    return [repr(node)]
+
+
+def code_fingerprint(func: Callable[..., Any]) -> str:
+    """The first 16 hex digits of a sha256 of ``func``'s syntax tree, the same on every supported CPython.
+
+    A shim that re-implements a host function compares this with the
+    fingerprint of the code it was written from (comments, formatting and
+    the release's ``ast`` layout do not count).
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func))).body[0]
+    return hashlib.sha256(" ".join(_ast_tokens(tree)).encode()).hexdigest()[:16]
 
 
 def host_mask_fallback(impl: ModuleType, host: Callable[[object, object], object]) -> Any:

@@ -65,13 +65,9 @@ passes, which requires its ``_receive_frame`` to be that same code.
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import importlib
-import inspect
 import struct
 import sys
-import textwrap
 import zlib
 from collections.abc import Mapping
 from types import ModuleType
@@ -86,6 +82,7 @@ from ._patch import (
     Shim,
     UnsupportedHostError,
     Versions,
+    code_fingerprint,
     expect_function,
     host_mask_fallback,
     native_beats_pure,
@@ -432,8 +429,8 @@ def _plan(impl: ModuleType) -> Plan:
 
 
 # tornado's WebSocketProtocol13._receive_frame, 6.3 to 6.6 (the same code throughout), which the shim's
-# subclass re-implements with its fixes: sha256 of its syntax tree (ast.dump), first 16 hex digits.
-_RECEIVE_FRAME_AST = "457e950b9febda2e"
+# subclass re-implements with its fixes (code_fingerprint).
+_RECEIVE_FRAME_AST = "47b666f44e0f4d52"
 
 
 def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
@@ -453,8 +450,7 @@ def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
             ):
                 raise UnsupportedHostError("_websocket_mask masks differently")
     host_protocol: Any = originals["tornado.websocket.WebSocketProtocol13"]
-    tree = ast.parse(textwrap.dedent(inspect.getsource(host_protocol._receive_frame))).body[0]
-    if hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16] != _RECEIVE_FRAME_AST:
+    if code_fingerprint(host_protocol._receive_frame) != _RECEIVE_FRAME_AST:
         raise UnsupportedHostError("WebSocketProtocol13._receive_frame is not the code the shim re-implements")
     HostCompressor: Any = originals.get(f"tornado.websocket.{_COMPRESSION[0]}")
     HostDecompressor: Any = originals.get(f"tornado.websocket.{_COMPRESSION[1]}")
