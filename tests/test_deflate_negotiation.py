@@ -15,6 +15,7 @@ import zlib
 from types import ModuleType
 from typing import Any
 
+import needs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,11 +34,8 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 
 def websockets_module(name: str) -> ModuleType:
-    """A websockets submodule, or a skip saying why (websockets needs Python 3.11+)."""
-    pytest.importorskip("websockets", reason="websockets is not importable here (it needs Python 3.11+)")
-    import importlib
-
-    return importlib.import_module(name)
+    """A websockets submodule, or a skip saying why (the test extra installs websockets on Python 3.11+)."""
+    return needs.module(name, python=(3, 11))
 
 
 # ---------------------------------------------------------------- DeflateParams
