@@ -168,6 +168,17 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def sanitize(session: nox.Session) -> None:
+    """tools/sanitize.sh: the whole suite (or the pytest arguments given) on an ASan + UBSan build (slow).
+
+    The build needs pyproject's build requirements (setuptools >= 77 for its license field), which
+    an environment made for running the tests need not have: the session installs them.
+    """
+    install(session, *PYPROJECT["build-system"]["requires"], *EXTRAS["test"])
+    session.run("bash", "tools/sanitize.sh", *session.posargs, external=True)
+
+
+@nox.session
 def e2e(session: nox.Session) -> None:
     """Real clients (Chromium, Node.js with npm ws, websockets, aiohttp) against ``python -m wscodec serve``.
 

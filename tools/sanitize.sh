@@ -3,12 +3,12 @@
 # suite under them (the fuzz seeds and every fuzz regression included, by tests/test_fuzz_regressions.py).
 # Passes only with the suite green AND zero sanitizer reports.
 #
-#   tools/sanitize.sh                              # the whole suite
-#   tools/sanitize.sh tests/test_hostile.py -x     # arguments go to pytest (default: all of tests/)
+#   nox -s sanitize                                # the whole suite, in an environment nox prepares
+#   nox -s sanitize -- tests/test_hostile.py -x    # arguments go to pytest (default: all of tests/)
 #
-# Needs Python >= 3.11, gcc with its sanitizer runtimes (libasan, libubsan), and the test dependencies
-# plus Cython and setuptools in the active Python; for tests/e2e, `source .ci/setup-e2e` first, as for
-# the normal suite.
+# Needs Python >= 3.11 and gcc with its sanitizer runtimes (libasan, libubsan). Run directly, it uses
+# the active Python, which must have the test dependencies and pyproject's build requirements (the nox
+# session installs both); for tests/e2e, `source .ci/setup-e2e` first, as for the normal suite.
 #
 # The build is made from a copy of the package in a temporary directory (the working tree's in-place
 # build is left alone) and put first on the path; the suite itself runs from the repository
@@ -30,6 +30,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "sanitize.sh needs Python >= 3.11"; exit 1; }
+python - <<'CHECK' || exit 1
+# The build requirements, checked up front: an older setuptools fails late, on pyproject's license field.
+import importlib.metadata, sys, tomllib
+from packaging.requirements import Requirement
+with open("pyproject.toml", "rb") as f:
+    requires = tomllib.load(f)["build-system"]["requires"]
+for req in map(Requirement, requires):
+    try:
+        found = importlib.metadata.version(req.name)
+    except importlib.metadata.PackageNotFoundError:
+        found = None
+    if found is None or not req.specifier.contains(found, prereleases=True):
+        sys.exit(f"sanitize.sh needs {req} to build (found: {found}); nox -s sanitize installs it")
+CHECK
 work=$(mktemp -d "${TMPDIR:-/tmp}/wscodec-sanitize.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 started=$SECONDS
