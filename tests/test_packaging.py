@@ -24,9 +24,9 @@ import pytest
 ROOT = needs.checkout(".git", "pyproject.toml", what="the git checkout of the repository")
 if shutil.which("git") is None:
     needs.missing("git is not installed: install git (the checks read the files it tracks)")
-# What the build, the tests and the benchmarks need, besides the directories below.
-TOP_LEVEL_FILES = {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE"}
-SHIPPED_DIRECTORIES = ("wscodec/", "tests/", "bench/", "fuzz/", "tools/")
+# What the build, the tests, the benchmarks and the docs need, besides the directories below.
+TOP_LEVEL_FILES = {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "CONTRIBUTING.md", "noxfile.py"}
+SHIPPED_DIRECTORIES = ("wscodec/", "tests/", "bench/", "fuzz/", "tools/", "docs/")
 BUILD_OUTPUT_SUFFIXES = (".so", ".pyd", ".o", ".obj", ".pyc", ".pyo")
 # Flags that would tie a wheel to the build machine's CPU; SIMD kernels are chosen at run time.
 ISA_FLAGS = re.compile(r"(?:^|\s)(?:-march=|-mcpu=|-mtune=|-mavx|-msse|-mfpu=|/arch:)")
