@@ -338,6 +338,7 @@ def test_deflate_compress_check_fires(
 def test_memory_mode(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from wscodec.benchmark import memory
 
+    needs.module("websockets", python=(3, 11))  # its rows and the comparison note
     monkeypatch.setattr(memory, "BACKENDS", ("zlib",))
     status, document = _run_in_process(capsys, "--memory")
     assert status == 0, _errors(document)
