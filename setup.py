@@ -18,7 +18,7 @@ from setuptools.command.build_ext import build_ext
 
 NO_EXT = bool(os.environ.get("WSCODEC_NO_EXTENSIONS"))
 REQUIRE_EXT = bool(os.environ.get("WSCODEC_REQUIRE_EXTENSIONS"))
-MODULES = ["_kernels_c", "_mask_c", "_utf8_c", "_deflate_c", "_frames_c"]
+MODULES = ["_kernels_c", "_mask_c", "_utf8_c", "_deflate_c", "_frames_c", "_echo_c"]
 # Modules that call zlib's C API: linked with the system zlib (see docs/compression.md).
 ZLIB_MODULES = {"_deflate_c"}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import select
 import socket
@@ -398,6 +399,9 @@ def _use(impl: ModuleType, monkeypatch: pytest.MonkeyPatch, direct: bool) -> Mod
         pytest.skip("direct writes exist on POSIX only")
     for name in ("MessageDecoder", "Message", "Frame", "encode_frame", "encode_header"):
         monkeypatch.setattr(server, name, getattr(impl, name))
+    # the work per read of that implementation (compiled with the compiled codec)
+    echo_io = {"python": "wscodec._echo_py", "cython": "wscodec._echo_c"}[impl.NAME]
+    monkeypatch.setattr(server, "_EchoIO", importlib.import_module(echo_io).EchoIO)
     monkeypatch.setattr(server, "DIRECT_WRITES", direct)
     return impl
 
@@ -493,18 +497,17 @@ class _Connection:
         self.protocol = EchoProtocol(b"", 1 << 24, set())
         self.transport = _Transport(self.ours, self.protocol)
         self.system_writes = 0  # direct writes: os.write() and os.writev() calls
-        real_write, real_writev = server._os_write, server._os_writev
+        io = self.protocol._io
 
         def counted_write(fd: int, data: Any) -> int:
             self.system_writes += 1
-            return real_write(fd, data)
+            return os.write(fd, data)
 
         def counted_writev(fd: int, buffers: Any) -> int:
             self.system_writes += 1
-            return real_writev(fd, buffers)
+            return os.writev(fd, buffers)
 
-        monkeypatch.setattr(server, "_os_write", counted_write)
-        monkeypatch.setattr(server, "_os_writev", counted_writev)
+        io.write, io.writev = counted_write, counted_writev
         self.protocol.connection_made(self.transport)
         self.protocol.data_received(VALID + b"\r\n\r\n")
         head = b""
@@ -654,7 +657,7 @@ def test_reads_into_the_reused_buffer_are_echoed_alike(echo_impl: ModuleType, mo
     def test() -> None:
         connection = _Connection(monkeypatch)
         assert len(connection.protocol.get_buffer(-1)) == server.READ_MIN
-        for chunk in (7, 1000, server._VIEW_MIN - 1, server._VIEW_MIN, 50000):  # copies, views, both
+        for chunk in (7, 1000, server.VIEW_MIN - 1, server.VIEW_MIN, 50000):  # copies, views, both
             reads = sum(connection.receive(data[i : i + chunk]) for i in range(0, len(data), chunk))
             assert reads >= len(data) // server.READ_MAX
             assert connection.read(len(expected)) == expected, chunk
@@ -678,20 +681,18 @@ def test_what_a_direct_write_leaves_goes_through_the_transport(
 
     def test() -> None:
         connection = _Connection(monkeypatch)
-        real_write = server._os_write
 
         def short_write(fd: int, frame: Any) -> int:
             if failure != "partial":
                 raise failure()
-            return real_write(fd, bytes(frame)[:3])  # the kernel took 3 bytes
+            return os.write(fd, bytes(frame)[:3])  # the kernel took 3 bytes
 
         def short_writev(fd: int, buffers: Any) -> int:
             if failure != "partial":
                 raise failure()
-            return real_write(fd, b"".join(buffers)[:20001])  # ends inside a buffer
+            return os.write(fd, b"".join(buffers)[:20001])  # ends inside a buffer
 
-        monkeypatch.setattr(server, "_os_write", short_write)
-        monkeypatch.setattr(server, "_os_writev", short_writev)
+        connection.protocol._io.write, connection.protocol._io.writev = short_write, short_writev
         connection.receive(small)  # one small read: os.write()
         connection.receive(large)  # one large read, one message: os.writev()
         connection.protocol.data_received(data)  # one read, many messages: os.writev()
@@ -736,7 +737,7 @@ def test_close_ends_the_batch_and_the_echo_loop(echo_impl: ModuleType, monkeypat
         )
         expected = encode(TEXT, "last") + encode(CLOSE, b"\x03\xe8bye")
         assert connection.read(len(expected)) == expected
-        assert connection.transport.eof and connection.protocol._fd == -1
+        assert connection.transport.eof and connection.protocol._io.fd == -1
         connection.protocol.data_received(encode(TEXT, "after the close", mask=True))  # dropped
         connection.transport.write_eof = lambda: None  # type: ignore[method-assign]
         connection.ours.shutdown(socket.SHUT_WR)
@@ -771,14 +772,14 @@ def test_direct_writes_stop_while_the_transport_holds_bytes(
     def test() -> None:
         connection = _Connection(monkeypatch)
         if not connection.direct:
-            assert connection.protocol._fd == -1
+            assert connection.protocol._io.fd == -1
             connection.close()
             return
         assert (connection.transport.high, connection.transport.low) == (0, 0)  # pause_writing() at its first byte
         fd = connection.ours.fileno()
-        assert connection.protocol._fd == fd
+        assert connection.protocol._io.fd == fd
         connection.protocol.pause_writing()
-        assert connection.protocol._fd == -1 and connection.protocol.is_reading()  # below the high-water mark
+        assert connection.protocol._io.fd == -1 and connection.protocol.is_reading()  # below the high-water mark
         connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"queued", mask=True))
         assert connection.system_writes == 0 and connection.transport.writes == [
             echo_impl.encode_frame(BINARY, b"queued")
@@ -787,7 +788,7 @@ def test_direct_writes_stop_while_the_transport_holds_bytes(
         connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"more", mask=True))
         assert not connection.protocol.is_reading()  # above it: the server stops reading
         connection.protocol.resume_writing()
-        assert connection.protocol._fd == fd and connection.protocol.is_reading()
+        assert connection.protocol._io.fd == fd and connection.protocol.is_reading()
         connection.protocol.data_received(echo_impl.encode_frame(BINARY, b"direct", mask=True))
         assert connection.system_writes == 1
         connection.close()
@@ -813,7 +814,7 @@ def test_order_holds_while_a_slow_reader_makes_writes_queue(echo_impl: ModuleTyp
             echo = echo_impl.encode_frame(BINARY, payload)
             assert await reader.readexactly(len(echo)) == echo
         if server.DIRECT_WRITES:  # everything sent: the echo writes to the socket directly again
-            assert protocol._fd == protocol.transport.get_extra_info("socket").fileno()
+            assert protocol._io.fd == protocol.transport.get_extra_info("socket").fileno()
         writer.close()
         listener.close()
 
@@ -857,7 +858,7 @@ def test_direct_reads_pause_and_resume_with_flow_control(direct_impl: ModuleType
         assert not protocol.is_reading()
         writer.write(direct_impl.encode_frame(BINARY, b"late", mask=True))
         await asyncio.sleep(0.05)
-        assert protocol._messages_in == 0  # nothing is read while paused
+        assert protocol._io.messages_in == 0  # nothing is read while paused
         protocol._resume_reads()
         assert protocol.is_reading()
         assert await reader.readexactly(6) == direct_impl.encode_frame(BINARY, b"late")

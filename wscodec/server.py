@@ -31,13 +31,14 @@ import asyncio
 import contextlib
 import functools
 import http
+import importlib
 import importlib.resources
 import logging
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -57,6 +58,7 @@ from wscodec import (
     negotiate_deflate,
     parse_close,
 )
+from wscodec._echo_py import VECTORED_MIN, VIEW_MIN, EchoIO
 
 __all__ = [
     "HELP",
@@ -85,7 +87,6 @@ LINGER_TIMEOUT = 2.0  #: seconds to wait for the client's FIN after ours (see Ec
 # only pauses the protocol at its high-water mark since 3.12.9 / 3.13.2 (CPython gh-127655): before
 # that, flow control would never see a large echo, so older versions get one copy instead.
 VECTORED_WRITES = sys.version_info >= (3, 13, 2) or (3, 12, 9) <= sys.version_info < (3, 13)
-VECTORED_MIN = 16 * 1024
 
 _TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SINGLETONS = ("host", "sec-websocket-key", "sec-websocket-version")
@@ -248,19 +249,13 @@ FLOW_HIGH_WATER = 64 * 1024
 #: the read buffer starts at READ_MIN bytes and doubles, up to READ_MAX (asyncio's own read size), each
 #: time a read fills it
 READ_MIN, READ_MAX = 16 * 1024, 256 * 1024
-# A read is fed to the decoder as a copy up to this size (a small bytearray is the cheapest input), and
-# as a view of the buffer from it on (no copy of a large read). The decoder keeps no reference to either.
-_VIEW_MIN = 4096
 _IOV_LIMIT = 512  # buffers per writev() call: well below any system's IOV_MAX (1024 on Linux)
 
-
-def _no_writev(fd: int, buffers: Sequence[bytes | memoryview]) -> int:
-    raise OSError("no os.writev() here")  # never called: DIRECT_WRITES needs it
-
-
-# module globals, so that tests can stand in
-_os_write: Callable[[int, bytes | memoryview], int] = os.write
-_os_writev: Callable[[int, Sequence[bytes | memoryview]], int] = getattr(os, "writev", _no_writev)
+# The work per read: compiled with the compiled codec (a Python frame there costs as much as decoding
+# and framing a small message), its pure twin otherwise. A module global, so that tests can choose.
+_EchoIO: type[EchoIO] = EchoIO
+if wscodec.implementation == "cython":
+    _EchoIO = importlib.import_module("wscodec._echo_c").EchoIO
 
 
 class EchoProtocol(asyncio.BufferedProtocol):
@@ -282,25 +277,23 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._page = page
         self._deflate_settings = deflate
         self._deflate: PerMessageDeflate | None = None  # once agreed
-        # a data message's frame: compressed once deflate is agreed (RFC 7692 §7.2.1, with this
-        # connection's own window)
-        self._encode: Callable[[int, bytes], bytes] = encode_frame
         self._max_message_size = max_message_size
         self._connections = connections
         self._state = _HANDSHAKE
-        self._open = False  # the echo loop runs: data_received's first test
         self._head = bytearray()
-        self._feed: Callable[[bytes | bytearray | memoryview], list[Message | Frame]] = _not_open  # once open
         self._timer: asyncio.TimerHandle | None = None
         self._what = "(no request)"  # the log line's summary of the request
         self._close_code = 1006  # no close frame seen (RFC 6455 §7.1.5) until one is
-        self._messages_in = self._dropped = self._bytes_in = self._bytes_out = 0
+        self._dropped = 0
         self._socket_fd = -1  # the socket's descriptor if this connection may write to it directly
-        self._fd = -1  # where to write an echo directly now; -1: through the transport
         self._blocked = False  # the transport holds unsent bytes (from pause_writing to resume_writing)
         self._paused = False  # reading stopped for flow control
         self._reader: socket.socket | None = None  # the duplicate descriptor of direct reads, while they run
-        self._buffer = bytearray(READ_MIN)  # what the transport reads into
+        # The read buffer, the decoder (once open), the traffic counters, whether the echo loop runs
+        # (``open``), where to write an echo directly now (``fd``; -1: through the transport).
+        # ``encode``: a data message's frame, compressed once deflate is agreed (RFC 7692 §7.2.1, with
+        # this connection's own window).
+        self._io = _EchoIO(self, bytearray(READ_MIN), Message, encode_frame)
 
     # asyncio callbacks
 
@@ -323,64 +316,25 @@ class EchoProtocol(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> bytearray:
         """The connection's read buffer."""
-        return self._buffer
+        return self._io.buffer
 
     def buffer_updated(self, nbytes: int) -> None:
         """Feed the ``nbytes`` just read to the decoder and echo what they complete (see data_received)."""
-        if nbytes >= _VIEW_MIN or not self._open:
-            self._other_read(nbytes)
-            return
-        # The common case in line (one call less): a small read while the echo loop runs.
-        self._bytes_in += nbytes
-        try:
-            events = self._feed(self._buffer[:nbytes])
-        except ProtocolError as exc:
-            self._fail(exc)
-            return
-        # The commonest, in line too: one small data message, nothing queued in the transport.
-        if len(events) == 1 and (fd := self._fd) >= 0 and type(event := events[0]) is Message:
-            payload = event.payload
-            if len(payload) < VECTORED_MIN:
-                # A TEXT payload arrives as bytes the decoder already validated as UTF-8: it goes back
-                # as it came, with no decode/encode round trip.
-                frame = self._encode(event.opcode, payload)
-                self._messages_in += 1
-                try:
-                    sent = _os_write(fd, frame)
-                except OSError:
-                    sent = 0  # the transport's write meets the same error and handles it
-                self._bytes_out += sent
-                if sent != len(frame):
-                    self._queue([memoryview(frame)[sent:]], 1)
-                return
-        if events:
-            self._echo(events)
-
-    def _readable(self) -> None:
-        """Direct reads: the socket has bytes (or its end, or an error) to read."""
-        try:
-            nbytes = self._recv_into(self._buffer)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            nbytes = 0  # the transport reads again and meets the error itself
-        if nbytes:
-            self.buffer_updated(nbytes)
-        else:
-            self._stop_direct_reads()  # the end of input: the transport reads it again and handles it
+        self._io.updated(nbytes)
 
     def _start_direct_reads(self) -> None:
         reader = self._reader = socket.socket(fileno=os.dup(self._socket_fd))
-        self._recv_into = reader.recv_into
+        self._io.read_fd = reader.fileno()
         self._transport.pause_reading()
         if not self._paused:
-            self._loop.add_reader(reader.fileno(), self._readable)
+            self._loop.add_reader(reader.fileno(), self._io.readable)
 
     def _stop_direct_reads(self) -> None:
         """Hand reading back to the transport (paused still if flow control says so)."""
         reader, self._reader = self._reader, None
         if reader is None:
             return
+        self._io.read_fd = -1
         self._loop.remove_reader(reader.fileno())
         reader.close()
         if not self._paused:
@@ -404,18 +358,18 @@ class EchoProtocol(asyncio.BufferedProtocol):
             return
         self._paused = False
         if self._reader is not None:
-            self._loop.add_reader(self._reader.fileno(), self._readable)
+            self._loop.add_reader(self._reader.fileno(), self._io.readable)
         else:
             self._transport.resume_reading()
 
     def _other_read(self, nbytes: int) -> None:
         """A large read (fed as a view of the buffer, which grows if it filled it), or one outside the echo loop."""
-        buffer = self._buffer
-        if nbytes < _VIEW_MIN:
+        buffer = self._io.buffer
+        if nbytes < VIEW_MIN:
             self.data_received(buffer[:nbytes])
             return
         if nbytes == len(buffer) and nbytes < READ_MAX:
-            self._buffer = bytearray(2 * nbytes)  # the next read may bring more
+            self._io.buffer = bytearray(2 * nbytes)  # the next read may bring more
         with memoryview(buffer) as view:
             self.data_received(view[:nbytes])
 
@@ -424,27 +378,28 @@ class EchoProtocol(asyncio.BufferedProtocol):
 
         asyncio calls buffer_updated() instead, which comes here for all but small reads.
         """
-        self._bytes_in += len(data)
-        if not self._open:
+        io = self._io
+        io.bytes_in += len(data)
+        if not io.open:
             if self._state is _HANDSHAKE:
                 self._receive_head(data)
             return
         try:
-            events = self._feed(data)
+            events = io.feed(data)  # type: ignore[misc]
         except ProtocolError as exc:
             self._fail(exc)
             return
         # The common case of a large read in line: one uncompressed message, nothing queued in the
         # transport. Its payload goes out beside its header, uncopied.
-        if len(events) == 1 and (fd := self._fd) >= 0 and type(event := events[0]) is Message and self._deflate is None:
+        if len(events) == 1 and (fd := io.fd) >= 0 and type(event := events[0]) is Message and self._deflate is None:
             payload = event.payload
             header = encode_header(event.opcode, len(payload))
-            self._messages_in += 1
+            io.messages_in += 1
             try:
-                sent = _os_writev(fd, (header, payload))
+                sent = io.writev(fd, (header, payload))
             except OSError:
                 sent = 0  # the transport's write meets the same error and handles it
-            self._bytes_out += sent
+            io.bytes_out += sent
             if sent != len(header) + len(payload):
                 self._queue(_unsent([header, payload], sent), 1)
         elif events:  # none while a large message is still arriving
@@ -462,18 +417,19 @@ class EchoProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Write the connection's log line."""
-        self._open = False
-        self._fd = -1  # the transport closes the socket next: its descriptor may then be reused
+        io = self._io
+        io.open = False
+        io.fd = -1  # the transport closes the socket next: its descriptor may then be reused
         self._stop_direct_reads()
         if self._timer is not None:
             self._timer.cancel()
         self._connections.discard(self)
         peer = self._transport.get_extra_info("peername") or ("?", 0)
-        traffic = f"in={self._bytes_in} B out={self._bytes_out} B"
-        if self._feed is not _not_open:
+        traffic = f"in={io.bytes_in} B out={io.bytes_out} B"
+        if io.feed is not None:
             traffic = (
-                f"in={self._messages_in} msgs/{self._bytes_in} B"
-                f" out={self._messages_in - self._dropped} msgs/{self._bytes_out} B"
+                f"in={io.messages_in} msgs/{io.bytes_in} B"
+                f" out={io.messages_in - self._dropped} msgs/{io.bytes_out} B"
                 f" close={self._close_code}"
             )
         log.info("%s:%s %s %s %.3f s", peer[0], peer[1], self._what, traffic, self._loop.time() - self._started)
@@ -484,7 +440,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
     def pause_writing(self) -> None:
         """The transport holds unsent bytes (with direct writes), or more than its high-water mark."""
         self._blocked = True
-        self._fd = -1  # what follows must queue behind those bytes
+        self._io.fd = -1  # what follows must queue behind those bytes
         if self._socket_fd < 0:
             self._pause_reads()
         # With direct writes the transport's mark is 0: _queue compares with FLOW_HIGH_WATER instead.
@@ -492,8 +448,8 @@ class EchoProtocol(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         """The write buffer has drained (with direct writes: it is empty): read again."""
         self._blocked = False
-        if self._open:
-            self._fd = self._socket_fd
+        if self._io.open:
+            self._io.fd = self._socket_fd
         self._resume_reads()
 
     # the opening handshake
@@ -530,18 +486,18 @@ class EchoProtocol(asyncio.BufferedProtocol):
             headers.append(("Sec-WebSocket-Extensions", agreed.header()))
             settings = cast(DeflateSettings, self._deflate_settings)
             self._deflate = PerMessageDeflate(agreed, backend=settings.backend)
-            self._encode = functools.partial(encode_message, deflate=self._deflate)
+            self._io.encode = functools.partial(encode_message, deflate=self._deflate)
             self._what += " (permessage-deflate)"
         self._write(_http_response(101, headers))
-        self._feed = MessageDecoder(max_message_size=self._max_message_size, deflate=self._deflate).feed
+        self._io.feed = MessageDecoder(max_message_size=self._max_message_size, deflate=self._deflate).feed
         self._state = _OPEN
-        self._open = True
+        self._io.open = True
         if not self._blocked:
-            self._fd = self._socket_fd
+            self._io.fd = self._socket_fd
         if DIRECT_READS and self._socket_fd >= 0:
             self._start_direct_reads()
         if rest:  # frames the client sent right behind its request (counted with it already)
-            self._bytes_in -= len(rest)
+            self._io.bytes_in -= len(rest)
             self.data_received(rest)
 
     def _refuse(self, exc: HttpError) -> None:
@@ -558,6 +514,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
 
         ``close``: a close frame's payload to send after them (and its ``code``), then close.
         """
+        encode = self._io.encode
         frames: list[bytes] = []  # small frames, joined into one buffer
         buffers: list[bytes] = []  # what to write
         messages = 0
@@ -567,7 +524,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
             if type(event) is Message:
                 messages += 1
                 if len(payload) < VECTORED_MIN or self._deflate is not None:
-                    frames.append(self._encode(opcode, payload))
+                    frames.append(encode(opcode, payload))
                     continue
                 # A large payload goes out as it is, beside its header: no copy of it.
                 if frames:
@@ -586,7 +543,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
             frames.append(encode_frame(Opcode.CLOSE, close))
         if frames:
             buffers.append(b"".join(frames))
-        self._messages_in += messages
+        self._io.messages_in += messages
         if buffers:
             self._send(buffers, messages)
         if close is not None:
@@ -595,17 +552,18 @@ class EchoProtocol(asyncio.BufferedProtocol):
 
     def _send(self, buffers: list[bytes], messages: int) -> None:
         """Write ``buffers`` (``messages`` echoes among them): straight to the socket if allowed, else queued."""
-        if self._fd < 0:
+        io = self._io
+        if io.fd < 0:
             self._queue(buffers, messages)
             return
         try:
             if len(buffers) == 1:
-                sent = _os_write(self._fd, buffers[0])
+                sent = io.write(io.fd, buffers[0])
             else:
-                sent = _os_writev(self._fd, buffers[:_IOV_LIMIT])
+                sent = io.writev(io.fd, buffers[:_IOV_LIMIT])
         except OSError:
             sent = 0  # the transport's write meets the same error and handles it
-        self._bytes_out += sent
+        io.bytes_out += sent
         if sent != sum(map(len, buffers)):
             self._queue(_unsent(buffers, sent), messages)
 
@@ -615,7 +573,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         if self._transport.is_closing():
             self._dropped += messages  # the connection broke (asyncio is about to report it): nothing is sent
             return
-        self._bytes_out += sum(map(len, buffers))
+        self._io.bytes_out += sum(map(len, buffers))
         if VECTORED_WRITES:
             self._transport.writelines(buffers)
         else:
@@ -626,7 +584,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
     # closing
 
     def _write(self, data: bytes) -> None:
-        self._bytes_out += len(data)
+        self._io.bytes_out += len(data)
         self._transport.write(data)
 
     def _finish(self) -> None:
@@ -637,8 +595,8 @@ class EchoProtocol(asyncio.BufferedProtocol):
         server half-closes (its FIN goes first, as RFC 6455 §7.1.1 wants) and waits a moment.
         """
         self._state = _LINGERING
-        self._open = False
-        self._fd = -1
+        self._io.open = False
+        self._io.fd = -1
         self._stop_direct_reads()  # the transport drops what follows and sees the client's FIN
         self._transport.write_eof()
         if self._timer is not None:
@@ -649,13 +607,9 @@ class EchoProtocol(asyncio.BufferedProtocol):
         """The server is stopping: close with 1001 (going away) if open, then close the connection."""
         if self._state is _OPEN:
             self._echo([], encode_close(1001, "server shutting down"), 1001)
-        self._fd = -1
+        self._io.fd = -1
         self._stop_direct_reads()
         self._transport.close()
-
-
-def _not_open(data: bytes | bytearray | memoryview) -> list[Message | Frame]:
-    raise RuntimeError("no WebSocket connection yet")  # never called: data_received checks _open first
 
 
 def _unsent(buffers: list[bytes], sent: int) -> list[bytes | memoryview]:

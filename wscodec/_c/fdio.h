@@ -1,0 +1,24 @@
+/* Non-blocking read() and write() on a descriptor, for the echo server's direct I/O (_echo_c.pyx).
+ *
+ * POSIX only: wscodec.server reads and writes sockets directly on POSIX alone, so on Windows these
+ * fail with ENOSYS and are never reached. The GIL is kept: on a non-blocking socket neither call waits.
+ */
+#ifndef WSCODEC_FDIO_H
+#define WSCODEC_FDIO_H
+
+#include <errno.h>
+#include <stddef.h>
+
+#ifdef _WIN32
+static inline long long ws_fd_read(int fd, char *buf, size_t n) { (void)fd; (void)buf; (void)n; errno = ENOSYS; return -1; }
+static inline long long ws_fd_write(int fd, const char *buf, size_t n) { (void)fd; (void)buf; (void)n; errno = ENOSYS; return -1; }
+static inline int ws_fd_retry(int err) { (void)err; return 0; }
+#else
+#include <unistd.h>
+static inline long long ws_fd_read(int fd, char *buf, size_t n) { return (long long)read(fd, buf, n); }
+static inline long long ws_fd_write(int fd, const char *buf, size_t n) { return (long long)write(fd, buf, n); }
+/* The errors after which the descriptor is fine and the call simply had nothing to do. */
+static inline int ws_fd_retry(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+#endif
+
+#endif

@@ -1,0 +1,27 @@
+"""Type stub for the compiled echo-server read path (behaviour: _echo_py.py)."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from typing_extensions import disjoint_base
+
+@disjoint_base
+class EchoIO:
+    protocol: Any
+    buffer: bytearray
+    message_type: Any
+    feed: Callable[[bytes | bytearray | memoryview], list[Any]] | None
+    encode: Callable[[int, bytes], bytes]
+    write: Callable[[int, bytes | memoryview], int]
+    writev: Callable[[int, Sequence[bytes | memoryview]], int]
+    fd: int
+    read_fd: int
+    open: bool
+    bytes_in: int
+    bytes_out: int
+    messages_in: int
+    def __init__(
+        self, protocol: Any, buffer: bytearray, message_type: Any, encode: Callable[[int, bytes], bytes]
+    ) -> None: ...
+    def readable(self) -> None: ...
+    def updated(self, nbytes: int) -> None: ...

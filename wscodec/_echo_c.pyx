@@ -1,0 +1,115 @@
+# cython: language_level=3, freethreading_compatible=True, boundscheck=False, wraparound=False, cdivision=True
+"""The echo server's work per read, compiled: the twin of _echo_py.EchoIO (read its docstrings).
+
+What differs is how, not what: the read and the direct write are system calls
+made from C, and the common case (a small read completing one data message)
+runs without a Python frame. The codec is still called through its Python
+entry points (``feed``, ``encode``), so this module works with either
+implementation's decoder.
+"""
+
+import os
+
+cimport cython
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.errno cimport errno
+
+from ._echo_py import VECTORED_MIN, VIEW_MIN
+from ._echo_py import _no_vectors
+from .errors import ProtocolError
+
+
+cdef extern from "fdio.h":
+    long long ws_fd_read(int fd, char *buf, size_t n)
+    long long ws_fd_write(int fd, const char *buf, size_t n)
+    int ws_fd_retry(int err)
+
+
+cdef Py_ssize_t _VECTORED_MIN = VECTORED_MIN
+cdef Py_ssize_t _VIEW_MIN = VIEW_MIN
+cdef object _os_write = os.write
+
+
+@cython.final
+cdef class EchoIO:
+    """One connection's per-read path: read, decode, echo one small message with one write."""
+
+    cdef public object protocol
+    cdef public bytearray buffer
+    cdef public object message_type
+    cdef public object feed
+    cdef public object encode
+    cdef public object write
+    cdef public object writev
+    cdef public int fd
+    cdef public int read_fd
+    cdef public bint open
+    cdef public long long bytes_in
+    cdef public long long bytes_out
+    cdef public long long messages_in
+
+    def __init__(self, protocol, bytearray buffer not None, message_type, encode):
+        self.protocol = protocol
+        self.buffer = buffer
+        self.message_type = message_type
+        self.encode = encode
+        self.feed = None
+        self.write = _os_write
+        self.writev = getattr(os, "writev", _no_vectors)
+        self.fd = -1
+        self.read_fd = -1
+        self.open = False
+        self.bytes_in = self.bytes_out = self.messages_in = 0
+
+    def readable(self):
+        """Direct reads: the socket has bytes (or its end, or an error) to read."""
+        cdef bytearray buffer = self.buffer
+        cdef long long nbytes = ws_fd_read(self.read_fd, PyByteArray_AS_STRING(buffer), PyByteArray_GET_SIZE(buffer))
+        if nbytes > 0:
+            self._updated(<Py_ssize_t>nbytes)
+        elif nbytes < 0 and ws_fd_retry(errno):
+            return
+        else:
+            # the end of input or an error: the transport reads again and handles it
+            self.protocol._stop_direct_reads()
+
+    def updated(self, Py_ssize_t nbytes):
+        """``nbytes`` were read into the buffer: feed them and echo what they complete."""
+        self._updated(nbytes)
+
+    cdef _updated(self, Py_ssize_t nbytes):
+        if nbytes >= _VIEW_MIN or not self.open:
+            self.protocol._other_read(nbytes)
+            return
+        self.bytes_in += nbytes
+        data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self.buffer), nbytes)  # bytes: one allocation
+        try:
+            events = self.feed(data)
+        except ProtocolError as exc:
+            self.protocol._fail(exc)
+            return
+        cdef int fd = self.fd
+        cdef long long sent
+        if len(events) == 1 and fd >= 0 and type(events[0]) is self.message_type:
+            event = events[0]
+            payload = event.payload
+            if len(payload) < _VECTORED_MIN:
+                # A TEXT payload arrives as bytes the decoder already validated: it goes back as it came.
+                frame = self.encode(event.opcode, payload)
+                self.messages_in += 1
+                if self.write is _os_write and type(frame) is bytes:
+                    sent = ws_fd_write(fd, PyBytes_AS_STRING(frame), <size_t>PyBytes_GET_SIZE(frame))
+                    if sent < 0:
+                        sent = 0  # the transport's write meets the same error and handles it
+                else:
+                    try:
+                        sent = self.write(fd, frame)
+                    except OSError:
+                        sent = 0
+                self.bytes_out += sent
+                if sent != len(frame):
+                    self.protocol._queue([memoryview(frame)[sent:]], 1)
+                return
+        if events:
+            self.protocol._echo(events)
