@@ -29,7 +29,7 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from outcomes import Item, Outcome, drive
 from strategies import FrameSpec, build_frame, frame_settings, payloads, utf8_payloads
@@ -1481,6 +1481,8 @@ def hostile_payloads(draw: st.DrawFn) -> bytes:
 
 
 @frame_settings(150)
+# One literal, then a corrupt block in the same inflate call: corrupt (1007) wins over the limit (1009).
+@example(items=[(1, b":\x00\x00\x00", True, 1)], takeover=False, limit=0, reads=None)
 @given(
     items=st.lists(
         st.tuples(st.sampled_from((1, 2)), hostile_payloads(), st.booleans(), st.integers(1, 4)), min_size=1, max_size=4

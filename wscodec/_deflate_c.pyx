@@ -312,15 +312,17 @@ cdef class PerMessageDeflate:
                 if got or s.next_in != before:
                     # Between blocks? (A call that could do nothing tells nothing: it clears the flag.)
                     self._boundary = (s.data_type & 128) != 0
+                # Corrupt data first, as CPython's zlib binding (the pure implementation) reports it:
+                # the output of the call that met the error is never looked at.
+                if rc != Z_OK and rc != Z_BUF_ERROR and rc != Z_STREAM_END:
+                    reason = (<bytes>s.msg).decode("ascii", "replace") if s.msg != NULL else f"error {rc}"
+                    raise ProtocolError(1007, _rules.COMPRESSED_INVALID.format(reason))
                 if produced > budget:
                     raise ProtocolError(1009, _rules.INFLATED_TOO_BIG)
                 if rc == Z_STREAM_END:
                     _after_final(s.next_in, n - (s.next_in - src), tail)
                     self._stream_ended()
                     break
-                if rc != Z_OK and rc != Z_BUF_ERROR:
-                    reason = (<bytes>s.msg).decode("ascii", "replace") if s.msg != NULL else f"error {rc}"
-                    raise ProtocolError(1007, _rules.COMPRESSED_INVALID.format(reason))
                 if got < room and s.avail_in == 0 and s.next_in - src == n:
                     break  # every input byte taken, and room left: nothing more to come
         finally:
