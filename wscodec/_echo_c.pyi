@@ -1,11 +1,9 @@
 """Type stub for the compiled echo-server read path (behaviour: _echo_py.py)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, final
 
-from typing_extensions import disjoint_base
-
-@disjoint_base
+@final
 class EchoIO:
     protocol: Any
     buffer: bytearray

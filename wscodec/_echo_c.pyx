@@ -15,8 +15,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.errno cimport errno
 
-from ._echo_py import VECTORED_MIN, VIEW_MIN
-from ._echo_py import _no_vectors
+from . import _echo_py  # the sizes and the stand-in, as a module, so that its names are not this one's
 from .errors import ProtocolError
 
 
@@ -26,8 +25,8 @@ cdef extern from "fdio.h":
     int ws_fd_retry(int err)
 
 
-cdef Py_ssize_t _VECTORED_MIN = VECTORED_MIN
-cdef Py_ssize_t _VIEW_MIN = VIEW_MIN
+cdef Py_ssize_t _VECTORED_MIN = _echo_py.VECTORED_MIN
+cdef Py_ssize_t _VIEW_MIN = _echo_py.VIEW_MIN
 cdef object _os_write = os.write
 
 
@@ -56,7 +55,7 @@ cdef class EchoIO:
         self.encode = encode
         self.feed = None
         self.write = _os_write
-        self.writev = getattr(os, "writev", _no_vectors)
+        self.writev = getattr(os, "writev", _echo_py._no_vectors)
         self.fd = -1
         self.read_fd = -1
         self.open = False

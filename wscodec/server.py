@@ -40,7 +40,7 @@ import socket
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import wscodec
 from wscodec import (
@@ -253,7 +253,7 @@ _IOV_LIMIT = 512  # buffers per writev() call: well below any system's IOV_MAX (
 
 # The work per read: compiled with the compiled codec (a Python frame there costs as much as decoding
 # and framing a small message), its pure twin otherwise. A module global, so that tests can choose.
-_EchoIO: type[EchoIO] = EchoIO
+_EchoIO: Any = EchoIO  # the compiled twin is no subclass: typed as Any, used as EchoIO
 if wscodec.implementation == "cython":
     _EchoIO = importlib.import_module("wscodec._echo_c").EchoIO
 
@@ -293,7 +293,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         # (``open``), where to write an echo directly now (``fd``; -1: through the transport).
         # ``encode``: a data message's frame, compressed once deflate is agreed (RFC 7692 §7.2.1, with
         # this connection's own window).
-        self._io = _EchoIO(self, bytearray(READ_MIN), Message, encode_frame)
+        self._io: EchoIO = _EchoIO(self, bytearray(READ_MIN), Message, encode_frame)
 
     # asyncio callbacks
 
