@@ -14,6 +14,7 @@ class EchoIO:
     writev: Callable[[int, Sequence[bytes | memoryview]], int]
     fd: int
     read_fd: int
+    transport: Any
     open: bool
     bytes_in: int
     bytes_out: int

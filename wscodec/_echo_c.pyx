@@ -41,6 +41,7 @@ cdef class EchoIO:
     cdef public object encode
     cdef public object write
     cdef public object writev
+    cdef public object transport
     cdef public int fd
     cdef public int read_fd
     cdef public bint open
@@ -58,6 +59,7 @@ cdef class EchoIO:
         self.writev = getattr(os, "writev", _echo_py._no_vectors)
         self.fd = -1
         self.read_fd = -1
+        self.transport = None
         self.open = False
         self.bytes_in = self.bytes_out = self.messages_in = 0
 
@@ -90,25 +92,33 @@ cdef class EchoIO:
             return
         cdef int fd = self.fd
         cdef long long sent
-        if len(events) == 1 and fd >= 0 and type(events[0]) is self.message_type:
+        if len(events) == 1 and type(events[0]) is self.message_type:
             event = events[0]
             payload = event.payload
             if len(payload) < _VECTORED_MIN:
                 # A TEXT payload arrives as bytes the decoder already validated: it goes back as it came.
-                frame = self.encode(event.opcode, payload)
-                self.messages_in += 1
-                if self.write is _os_write and type(frame) is bytes:
-                    sent = ws_fd_write(fd, PyBytes_AS_STRING(frame), <size_t>PyBytes_GET_SIZE(frame))
-                    if sent < 0:
-                        sent = 0  # the transport's write meets the same error and handles it
-                else:
-                    try:
-                        sent = self.write(fd, frame)
-                    except OSError:
-                        sent = 0
-                self.bytes_out += sent
-                if sent != len(frame):
-                    self.protocol._queue([memoryview(frame)[sent:]], 1)
-                return
+                if fd >= 0:
+                    frame = self.encode(event.opcode, payload)
+                    self.messages_in += 1
+                    if self.write is _os_write and type(frame) is bytes:
+                        sent = ws_fd_write(fd, PyBytes_AS_STRING(frame), <size_t>PyBytes_GET_SIZE(frame))
+                        if sent < 0:
+                            sent = 0  # the transport's write meets the same error and handles it
+                    else:
+                        try:
+                            sent = self.write(fd, frame)
+                        except OSError:
+                            sent = 0
+                    self.bytes_out += sent
+                    if sent != len(frame):
+                        self.protocol._queue([memoryview(frame)[sent:]], 1)
+                    return
+                transport = self.transport
+                if transport is not None and not transport.is_closing():
+                    frame = self.encode(event.opcode, payload)
+                    self.messages_in += 1
+                    self.bytes_out += len(frame)
+                    transport.write(frame)
+                    return
         if events:
             self.protocol._echo(events)

@@ -42,6 +42,9 @@ class EchoIO:
     message (compressed, once deflate is agreed). ``fd`` is where echoes may be written directly
     (-1: through the transport), ``read_fd`` the descriptor of direct reads
     (-1: none), ``write``/``writev`` the system calls used for them.
+    ``transport``, set where the connection never writes directly (another
+    event loop, such as uvloop, whose transport is compiled; TLS), takes a
+    small echo's frame from here.
     """
 
     __slots__ = (
@@ -56,6 +59,7 @@ class EchoIO:
         "open",
         "protocol",
         "read_fd",
+        "transport",
         "write",
         "writev",
     )
@@ -71,6 +75,7 @@ class EchoIO:
         self.write: Callable[[int, bytes | memoryview], int] = os.write
         self.writev: Callable[[int, Sequence[bytes | memoryview]], int] = getattr(os, "writev", _no_vectors)
         self.fd = self.read_fd = -1
+        self.transport: Any = None
         self.open = False
         self.bytes_in = self.bytes_out = self.messages_in = 0
 
@@ -99,20 +104,27 @@ class EchoIO:
             self.protocol._fail(exc)
             return
         # The commonest case: one small data message, nothing queued in the transport.
-        if len(events) == 1 and (fd := self.fd) >= 0 and type(event := events[0]) is self.message_type:
+        if len(events) == 1 and type(event := events[0]) is self.message_type:
             payload = event.payload
             if len(payload) < VECTORED_MIN:
                 # A TEXT payload arrives as bytes the decoder already validated as UTF-8: it goes back
                 # as it came, with no decode/encode round trip.
-                frame = self.encode(event.opcode, payload)
-                self.messages_in += 1
-                try:
-                    sent = self.write(fd, frame)
-                except OSError:
-                    sent = 0  # the transport's write meets the same error and handles it
-                self.bytes_out += sent
-                if sent != len(frame):
-                    self.protocol._queue([memoryview(frame)[sent:]], 1)
-                return
+                if (fd := self.fd) >= 0:
+                    frame = self.encode(event.opcode, payload)
+                    self.messages_in += 1
+                    try:
+                        sent = self.write(fd, frame)
+                    except OSError:
+                        sent = 0  # the transport's write meets the same error and handles it
+                    self.bytes_out += sent
+                    if sent != len(frame):
+                        self.protocol._queue([memoryview(frame)[sent:]], 1)
+                    return
+                if (transport := self.transport) is not None and not transport.is_closing():
+                    frame = self.encode(event.opcode, payload)
+                    self.messages_in += 1
+                    self.bytes_out += len(frame)
+                    transport.write(frame)
+                    return
         if events:
             self.protocol._echo(events)

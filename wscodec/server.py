@@ -294,6 +294,8 @@ class EchoProtocol(asyncio.BufferedProtocol):
         # ``encode``: a data message's frame, compressed once deflate is agreed (RFC 7692 §7.2.1, with
         # this connection's own window).
         self._io: EchoIO = _EchoIO(self, bytearray(READ_MIN), Message, encode_frame)
+        # The transport's reads go to EchoIO with no Python frame of this class in between.
+        self.buffer_updated = self._io.updated  # type: ignore[method-assign]
 
     # asyncio callbacks
 
@@ -313,6 +315,8 @@ class EchoProtocol(asyncio.BufferedProtocol):
         ):
             self._socket_fd = sock.fileno()
             self._transport.set_write_buffer_limits(high=0, low=0)
+        else:
+            self._io.transport = self._transport  # small echoes go to it from EchoIO
 
     def get_buffer(self, sizehint: int) -> bytearray:
         """The connection's read buffer."""
