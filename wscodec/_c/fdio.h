@@ -10,15 +10,15 @@
 #include <stddef.h>
 
 #ifdef _WIN32
-static inline long long ws_fd_read(int fd, char *buf, size_t n) { (void)fd; (void)buf; (void)n; errno = ENOSYS; return -1; }
-static inline long long ws_fd_write(int fd, const char *buf, size_t n) { (void)fd; (void)buf; (void)n; errno = ENOSYS; return -1; }
-static inline int ws_fd_retry(int err) { (void)err; return 0; }
+static long long ws_fd_read(int fd, char *buf, size_t n) { (void)fd; (void)buf; (void)n; errno = ENOSYS; return -1; }
+static long long ws_fd_write(int fd, const char *buf, size_t n) { (void)fd; (void)buf; (void)n; errno = ENOSYS; return -1; }
+static int ws_fd_retry(int err) { (void)err; return 0; }
 #else
 #include <unistd.h>
-static inline long long ws_fd_read(int fd, char *buf, size_t n) { return (long long)read(fd, buf, n); }
-static inline long long ws_fd_write(int fd, const char *buf, size_t n) { return (long long)write(fd, buf, n); }
+static long long ws_fd_read(int fd, char *buf, size_t n) { return (long long)read(fd, buf, n); }
+static long long ws_fd_write(int fd, const char *buf, size_t n) { return (long long)write(fd, buf, n); }
 /* The errors after which the descriptor is fine and the call simply had nothing to do. */
-static inline int ws_fd_retry(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+static int ws_fd_retry(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 #endif
 
 #endif
