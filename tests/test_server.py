@@ -866,3 +866,82 @@ def test_direct_reads_pause_and_resume_with_flow_control(direct_impl: ModuleType
         listener.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+class _Recorder:
+    """A stand-in protocol for EchoIO: records which of its other paths EchoIO hands a read to."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args: self.calls.append((name, args))
+
+
+def _echo_io(impl: ModuleType) -> tuple[Any, _Recorder]:
+    module = importlib.import_module({"python": "wscodec._echo_py", "cython": "wscodec._echo_c"}[impl.NAME])
+    protocol = _Recorder()
+    return module.EchoIO(protocol, bytearray(64), impl.Message, impl.encode_frame), protocol
+
+
+@pytest.mark.skipif(not server.DIRECT_READS, reason="direct reads exist on POSIX only")
+def test_echo_io_hands_every_uncommon_read_back_alike(impl: ModuleType) -> None:
+    """The same cases reach the protocol from both twins: nothing to read, the end, an error, a large read."""
+    io, protocol = _echo_io(impl)
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    try:
+        io.read_fd = ours.fileno()
+        io.readable()  # nothing there yet (EAGAIN): nothing happens
+        assert protocol.calls == []
+        peer.sendall(b"x" * 10)
+        io.readable()  # read, but the echo loop is not running: the protocol takes the bytes
+        assert protocol.calls == [("_other_read", (10,))] and io.buffer[:10] == b"x" * 10
+        io.open = True
+        io.updated(server.VIEW_MIN)  # a large read: fed as a view by the protocol
+        assert protocol.calls[-1] == ("_other_read", (server.VIEW_MIN,))
+        peer.close()
+        io.readable()  # the end of input goes back to the transport
+        assert protocol.calls[-1] == ("_stop_direct_reads", ())
+    finally:
+        ours.close()
+    io.readable()  # a closed descriptor: an error, which the transport meets again and handles
+    assert protocol.calls[-1] == ("_stop_direct_reads", ())
+    assert io.bytes_in == io.bytes_out == io.messages_in == 0  # none of it was the echo loop's
+
+
+def test_echo_io_echoes_one_small_message_itself_or_hands_it_back(impl: ModuleType) -> None:
+    """One small message goes out directly, or to the transport, or (that one closing) back to the protocol."""
+    frame = impl.encode_frame(BINARY, b"hello", mask=True)
+    io, protocol = _echo_io(impl)
+    io.feed, io.open = impl.MessageDecoder().feed, True
+    ours, peer = socket.socketpair()
+    try:
+        io.fd = ours.fileno()
+        io.buffer[: len(frame)] = frame
+        io.updated(len(frame))
+        assert peer.recv(100) == impl.encode_frame(BINARY, b"hello") and protocol.calls == []
+        assert (io.bytes_in, io.bytes_out, io.messages_in) == (len(frame), 7, 1)
+    finally:
+        ours.close()
+        peer.close()
+
+    class Transport:
+        closing = False
+        written: ClassVar[list[bytes]] = []
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+    io.fd, io.transport = -1, Transport()
+    io.updated(len(frame))
+    assert Transport.written == [impl.encode_frame(BINARY, b"hello")] and protocol.calls == []
+    io.transport.closing = True
+    io.updated(len(frame))  # a closing transport: the protocol drops it and counts it
+    assert [name for name, _ in protocol.calls] == ["_echo"] and len(Transport.written) == 1
+    io.buffer[:7] = b"\x81\x81\x00\x00\x00\x00\xff"  # masked TEXT, zero key, one byte: 0xff, never UTF-8
+    io.updated(7)
+    assert protocol.calls[-1][0] == "_fail" and protocol.calls[-1][1][0].code == 1007
