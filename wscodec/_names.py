@@ -7,7 +7,11 @@ implementation lacks one of these names or has a public name not listed here.
 
 from __future__ import annotations
 
-__all__ = ["IMPLEMENTED", "INTERNAL", "SHARED", "PUBLIC"]
+__all__ = ["COMPILED_MODULES", "IMPLEMENTED", "INTERNAL", "PUBLIC", "SHARED"]
+
+#: The compiled extension modules, in build order (setup.py builds these; ``bench`` reports which are
+#: there). The kernels come first: the others cimport them.
+COMPILED_MODULES = ("_kernels_c", "_mask_c", "_utf8_c", "_deflate_c", "_frames_c", "_echo_c")
 
 #: The names each implementation defines, with the module that defines it in each:
 #: ``name: (pure module, compiled module)``.

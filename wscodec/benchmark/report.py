@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from .._names import COMPILED_MODULES
 from .harness import ERROR, RATIO_PREFIX, Section, Settings, Value
 from .registry import PEER_DISTRIBUTIONS, version
 
@@ -40,7 +41,7 @@ def environment() -> dict[str, Any]:
     from .._version import __version__
 
     compiled = {}
-    for module in ("_kernels_c", "_mask_c", "_utf8_c", "_frames_c", "_deflate_c"):
+    for module in COMPILED_MODULES:
         try:
             importlib.import_module(f"wscodec.{module}")
             compiled[module] = True
