@@ -254,7 +254,7 @@ _IOV_LIMIT = 512  # buffers per writev() call: well below any system's IOV_MAX (
 # The work per read: compiled with the compiled codec (a Python frame there costs as much as decoding
 # and framing a small message), its pure twin otherwise. A module global, so that tests can choose.
 _EchoIO: Any = EchoIO  # the compiled twin is no subclass: typed as Any, used as EchoIO
-if wscodec.implementation == "cython":
+if wscodec.implementation == "cython":  # compiled only
     _EchoIO = importlib.import_module("wscodec._echo_c").EchoIO
 
 
