@@ -440,7 +440,9 @@ def _too_large(opcode: int, data: bytes, limit: int) -> set[int]:
 def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int) -> list[_Step]:
     """What RFC 7692 and zlib make of ``records`` sent as they are, message by message, up to the first one that
     must fail. A compressed payload that stops inside a deflate block may be delivered as zlib inflates it or
-    refused (1007): RFC 7692 does not make zlib's leniency there a rule, and either is safe."""
+    refused (1007): RFC 7692 does not make zlib's leniency there a rule, and either is safe. So may one that
+    refers back past the agreed window: zlib accepts such a distance while it reaches into output of the same
+    inflate call, so whether it does depends on how the message's bytes arrived."""
     inflater: Any = None
     history = b""
     window = 1 << bits
@@ -452,10 +454,13 @@ def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int
             if inflater is None or not takeover:
                 primed = history[-window:] if takeover else b""
                 inflater = zlib.decompressobj(-bits, zdict=primed) if primed else zlib.decompressobj(-bits)
+            piecewise = inflater.copy()
             try:
                 data = inflater.decompress(record.payload + _TAIL, limit + 1)
             except zlib.error:
                 return [*steps, _Step(None, {1007})]
+            if not _inflates_piecewise(piecewise, record.payload + _TAIL, limit + 1):
+                codes.add(1007)
             if len(data) > limit:
                 return [*steps, _Step(None, _too_large(record.opcode, data, limit))]
             if not inflater.eof and not _at_block_boundary(inflater):
@@ -473,6 +478,20 @@ def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int
             return [*steps, _Step(None, {1007})]
         steps.append(_Step(("message", record.opcode, data), codes))
     return steps
+
+
+def _inflates_piecewise(inflater: Any, data: bytes, most: int) -> bool:
+    """Whether ``inflater`` fed ``data`` a byte at a time (as a decoder reading small pieces inflates it)
+    accepts as much of it as zlib does whole, up to ``most`` bytes of output."""
+    produced = 0
+    try:
+        for i in range(len(data)):
+            produced += len(inflater.decompress(data[i : i + 1], most - produced))
+            if produced >= most or inflater.eof:
+                break
+    except zlib.error:
+        return False
+    return True
 
 
 def deflate(data: bytes) -> None:
