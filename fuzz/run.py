@@ -3,6 +3,7 @@
     python fuzz/run.py                        # 35 s per target (.ci/run: --seconds 25), the installed wscodec
     python fuzz/run.py --native               # the same against a clang ASan+UBSan+coverage build
     python fuzz/run.py --native --seconds 3600 frame_decoder -- -max_len=70000   # a long run, one target
+    python fuzz/run.py --seed 1               # the same inputs in the same order on every run (.ci/run)
 
 Each target runs in its own process (libFuzzer exits when done) on the
 committed seeds in fuzz/corpus/<target>/ plus what earlier runs found, kept
@@ -39,6 +40,11 @@ def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("targets", nargs="*", metavar="TARGET", help=f"of {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--seconds", type=int, default=35, help="fuzzing time per target (default: 35)")
     parser.add_argument("--native", action="store_true", help="instrument the C code too, under ASan and UBSan")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="libFuzzer's seed (1 or more) and PYTHONHASHSEED, for a run that reproduces (default: new each run)",
+    )
     args = parser.parse_args(argv[:cut])
     unknown = set(args.targets) - set(TARGETS)
     if unknown:
@@ -86,6 +92,9 @@ def main() -> int:
         from native import native_environment
 
         env.update(native_environment())
+    if args.seed is not None:
+        env["PYTHONHASHSEED"] = str(args.seed)
+        extra = [f"-seed={args.seed}", *extra]
     failed = 0
     total = 0
     for target in args.targets or TARGETS:

@@ -7,6 +7,12 @@ never skipped).
 Tests marked ``slow`` run only when asked for (``WSCODEC_TEST_SLOW=1`` or
 ``--run-slow``); otherwise they are skipped through needs.missing, which fails
 them instead under ``WSCODEC_TEST_REQUIRE_ALL=1``.
+
+Hypothesis explores new examples on every run, except under
+``WSCODEC_TEST_DERANDOMIZE=1`` (CI sets it), where each test draws the same ones
+every time: a gate must not pass or fail by luck, while a developer's runs keep
+searching. The profile is loaded here, before any test module builds its
+``settings``, so that every one of them inherits it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,12 @@ from types import ModuleType
 
 import needs
 import pytest
+from hypothesis import settings
 from impls import IMPL_NAMES, load_impl
+
+settings.register_profile("derandomized", derandomize=True, database=None)
+if needs.derandomized():
+    settings.load_profile("derandomized")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -31,6 +31,8 @@ import pytest
 REQUIRE_ALL = "WSCODEC_TEST_REQUIRE_ALL"
 #: Set to 1 to run the tests marked slow (the same as ``pytest --run-slow``).
 SLOW = "WSCODEC_TEST_SLOW"
+#: Set to 1 to have hypothesis draw the same examples on every run (CI's verdict must not depend on luck).
+DERANDOMIZE = "WSCODEC_TEST_DERANDOMIZE"
 #: The reason a slow test is skipped when they were not asked for.
 SLOW_REASON = f"slow: set {SLOW}=1 or pass --run-slow to run it"
 
@@ -49,6 +51,11 @@ def _switched_on(variable: str) -> bool:
 def require_all() -> bool:
     """Whether ``WSCODEC_TEST_REQUIRE_ALL`` forbids skipping for something missing."""
     return _switched_on(REQUIRE_ALL)
+
+
+def derandomized() -> bool:
+    """Whether ``WSCODEC_TEST_DERANDOMIZE`` fixes hypothesis' examples (each test's seed comes from its name)."""
+    return _switched_on(DERANDOMIZE)
 
 
 def slow_enabled(config: pytest.Config) -> bool:

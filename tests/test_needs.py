@@ -1,4 +1,5 @@
-"""needs.py and the slow-test switch: a skip for something missing, or a failure under WSCODEC_TEST_REQUIRE_ALL.
+"""needs.py and the switches: a skip for something missing, or a failure under WSCODEC_TEST_REQUIRE_ALL; the slow
+tests; hypothesis' examples fixed under WSCODEC_TEST_DERANDOMIZE.
 
 The functions are called directly in both modes; then a small suite runs in a
 child pytest with this suite's conftest.py hooks, under each combination of
@@ -30,6 +31,7 @@ def _switches_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test decides the switches itself, whatever the run that hosts it has set."""
     monkeypatch.delenv(needs.REQUIRE_ALL, raising=False)
     monkeypatch.delenv(needs.SLOW, raising=False)
+    monkeypatch.delenv(needs.DERANDOMIZE, raising=False)
 
 
 @pytest.mark.parametrize("value", [None, "", "0"])
@@ -131,7 +133,7 @@ def run_child(tmp_path: Path, *args: str, **switches: str) -> tuple[int, str]:
     (tmp_path / "test_child.py").write_text(CHILD_TESTS)
     (tmp_path / "test_module_level.py").write_text(CHILD_MODULE_LEVEL)
     (tmp_path / "test_other.py").write_text("def test_other():\n    pass\n")
-    env = {k: v for k, v in os.environ.items() if k not in (needs.REQUIRE_ALL, needs.SLOW)} | switches
+    env = {k: v for k, v in os.environ.items() if k not in (needs.REQUIRE_ALL, needs.SLOW, needs.DERANDOMIZE)} | switches
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the child needs no plugin, and starts faster without
     # a collection error would stop the run before any test: the other modules still run
@@ -190,3 +192,36 @@ def test_with_the_option_and_require_all_only_the_missing_things_fail(tmp_path: 
     status, output = run_child(tmp_path, "--run-slow", WSCODEC_TEST_REQUIRE_ALL="1")
     assert status == 1, output
     assert re.match(r"1 failed, 3 passed, 1 error in ", summary(output)), output
+
+
+CHILD_DRAWS = """
+import os
+
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=20)
+@given(st.binary(min_size=8))
+def test_draws(data):
+    with open(os.environ["DRAWN"], "a") as out:
+        out.write(data.hex() + "\\n")
+"""
+
+
+def drawn(tmp_path: Path, run: str, **switches: str) -> str:
+    """The examples a hypothesis test with its own ``settings`` draws in one child run."""
+    (tmp_path / "test_draws.py").write_text(CHILD_DRAWS)
+    record = tmp_path / f"drawn-{run}"
+    status, output = run_child(tmp_path, "test_draws.py", DRAWN=str(record), **switches)
+    assert status == 0, output
+    return record.read_text()
+
+
+def test_derandomize_draws_the_same_examples_on_every_run(tmp_path: Path) -> None:
+    first = drawn(tmp_path, "1", WSCODEC_TEST_DERANDOMIZE="1")
+    assert first.count("\n") == 20, first
+    assert drawn(tmp_path, "2", WSCODEC_TEST_DERANDOMIZE="1") == first
+
+
+def test_by_default_hypothesis_draws_new_examples_on_each_run(tmp_path: Path) -> None:
+    assert drawn(tmp_path, "1") != drawn(tmp_path, "2")
