@@ -133,7 +133,8 @@ def run_child(tmp_path: Path, *args: str, **switches: str) -> tuple[int, str]:
     (tmp_path / "test_child.py").write_text(CHILD_TESTS)
     (tmp_path / "test_module_level.py").write_text(CHILD_MODULE_LEVEL)
     (tmp_path / "test_other.py").write_text("def test_other():\n    pass\n")
-    env = {k: v for k, v in os.environ.items() if k not in (needs.REQUIRE_ALL, needs.SLOW, needs.DERANDOMIZE)} | switches
+    switched = (needs.REQUIRE_ALL, needs.SLOW, needs.DERANDOMIZE)
+    env = {k: v for k, v in os.environ.items() if k not in switched} | switches
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the child needs no plugin, and starts faster without
     # a collection error would stop the run before any test: the other modules still run
