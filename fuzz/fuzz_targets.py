@@ -442,7 +442,9 @@ def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int
     must fail. A compressed payload that stops inside a deflate block may be delivered as zlib inflates it or
     refused (1007): RFC 7692 does not make zlib's leniency there a rule, and either is safe. So may one that
     refers back past the agreed window: zlib accepts such a distance while it reaches into output of the same
-    inflate call, so whether it does depends on how the message's bytes arrived."""
+    inflate call, so whether it does depends on how the message's bytes arrived. Corrupt data past the limit
+    may be 1007 or 1009 for the same reason: whole, zlib decodes the bad code before it stops for want of
+    room; in small pieces, the output passes the limit before that code has arrived."""
     inflater: Any = None
     history = b""
     window = 1 << bits
@@ -454,12 +456,13 @@ def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int
             if inflater is None or not takeover:
                 primed = history[-window:] if takeover else b""
                 inflater = zlib.decompressobj(-bits, zdict=primed) if primed else zlib.decompressobj(-bits)
-            piecewise = inflater.copy()
+            accepted, produced = _inflates_piecewise(inflater.copy(), record.payload + _TAIL, limit + 1)
             try:
                 data = inflater.decompress(record.payload + _TAIL, limit + 1)
             except zlib.error:
-                return [*steps, _Step(None, {1007})]
-            if not _inflates_piecewise(piecewise, record.payload + _TAIL, limit + 1):
+                # Read in small pieces, the output may pass the limit before zlib meets the corrupt code.
+                return [*steps, _Step(None, {1007, 1009} if produced > limit else {1007})]
+            if not accepted:
                 codes.add(1007)
             if len(data) > limit:
                 return [*steps, _Step(None, _too_large(record.opcode, data, limit))]
@@ -480,9 +483,9 @@ def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int
     return steps
 
 
-def _inflates_piecewise(inflater: Any, data: bytes, most: int) -> bool:
-    """Whether ``inflater`` fed ``data`` a byte at a time (as a decoder reading small pieces inflates it)
-    accepts as much of it as zlib does whole, up to ``most`` bytes of output."""
+def _inflates_piecewise(inflater: Any, data: bytes, most: int) -> tuple[bool, int]:
+    """``inflater`` fed ``data`` a byte at a time, as a decoder reading small pieces inflates it, up to
+    ``most`` bytes of output: whether it accepts all it reads, and how much it produces first."""
     produced = 0
     try:
         for i in range(len(data)):
@@ -490,8 +493,8 @@ def _inflates_piecewise(inflater: Any, data: bytes, most: int) -> bool:
             if produced >= most or inflater.eof:
                 break
     except zlib.error:
-        return False
-    return True
+        return False, produced
+    return True, produced
 
 
 def deflate(data: bytes) -> None:
