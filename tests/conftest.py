@@ -11,7 +11,8 @@ them instead under ``WSCODEC_TEST_REQUIRE_ALL=1``.
 Hypothesis explores new examples on every run, except under
 ``WSCODEC_TEST_DERANDOMIZE=1`` (CI sets it), where each test draws the same ones
 every time: a gate must not pass or fail by luck, while a developer's runs keep
-searching. The profile is loaded here, before any test module builds its
+searching. Only that switch decides: hypothesis would otherwise derandomize by
+itself wherever it sees a CI service's variables. The profile is loaded here, before any test module builds its
 ``settings``, so that every one of them inherits it.
 """
 
@@ -27,8 +28,8 @@ from hypothesis import settings
 from impls import IMPL_NAMES, load_impl
 
 settings.register_profile("derandomized", derandomize=True, database=None)
-if needs.derandomized():
-    settings.load_profile("derandomized")
+settings.register_profile("exploring", derandomize=False)
+settings.load_profile("derandomized" if needs.derandomized() else "exploring")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
