@@ -20,7 +20,9 @@ from setuptools.command.build_ext import build_ext
 NO_EXT = bool(os.environ.get("WSCODEC_NO_EXTENSIONS"))
 REQUIRE_EXT = bool(os.environ.get("WSCODEC_REQUIRE_EXTENSIONS"))
 # The list lives with the package's other names; read without importing the package (not built yet).
-MODULES = runpy.run_path("wscodec/_names.py")["COMPILED_MODULES"]
+_NAMES = runpy.run_path("wscodec/_names.py")
+MODULES = _NAMES["COMPILED_MODULES"]
+FROM_PURE = _NAMES["COMPILED_FROM_PURE"]
 # Modules that call zlib's C API: linked with the system zlib (see docs/compression.md).
 ZLIB_MODULES = {"_deflate_c"}
 
@@ -45,7 +47,7 @@ def extensions():
     exts = [
         Extension(
             f"wscodec.{name}",
-            [f"wscodec/{name}.pyx"],
+            [f"wscodec/{FROM_PURE[name]}.py" if name in FROM_PURE else f"wscodec/{name}.pyx"],
             include_dirs=["wscodec/_c"],
             depends=[f"wscodec/_c/{h}" for h in os.listdir("wscodec/_c") if h.endswith(".h")],
             extra_compile_args=args,

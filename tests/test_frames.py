@@ -475,6 +475,24 @@ def test_frame_header_and_message_fields_are_read_only(impl: ModuleType) -> None
         assert repr(value) == before
 
 
+def test_both_implementations_have_the_value_types_of_one_source(impls: list[ModuleType]) -> None:
+    # the compiled ones are wscodec/_values.py compiled, its .pxd giving them C-level fields
+    import inspect
+
+    from wscodec import _values
+
+    for name in ("Frame", "FrameHeader", "Message"):
+        source = getattr(_values, name)
+        for impl in impls:
+            cls = getattr(impl, name)
+            if source.__doc__ is not None:  # python -OO drops it
+                # compiled, the signature comes first
+                assert inspect.cleandoc(cls.__doc__).endswith(inspect.cleandoc(source.__doc__)), (impl, name)
+            assert cls.__slots__ == source.__slots__, (impl, name)
+            field = type(getattr(cls, cls.__slots__[0])).__name__
+            assert field == ("member_descriptor" if impl.NAME == "python" else "getset_descriptor"), (impl, name)
+
+
 def test_frame_header_and_message_copy_and_pickle(impl: ModuleType) -> None:
     import copy
     import pickle

@@ -26,6 +26,7 @@ import os
 
 from ._buffer cimport NOGIL_MIN, Input, acquire, contiguous, release
 from ._deflate_c cimport PerMessageDeflate
+from ._values_c cimport Frame, FrameHeader, Message
 from ._kernels_c cimport (
     use_kernels,
     ws_mask_copy,
@@ -99,117 +100,6 @@ cdef struct Header:
     bint masked
     Py_ssize_t size      # header bytes
     uint64_t length      # payload bytes
-
-
-# ---------------------------------------------------------------- value types
-
-@cython.freelist(64)
-cdef class Frame:
-    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
-
-    cdef readonly bint fin
-    cdef readonly object opcode
-    cdef readonly bytes payload
-    cdef readonly bint rsv1
-    cdef readonly bint rsv2
-    cdef readonly bint rsv3
-
-    def __init__(self, bint fin, opcode, bytes payload, bint rsv1=False, bint rsv2=False, bint rsv3=False):
-        self.fin = fin
-        self.opcode = opcode
-        self.payload = payload
-        self.rsv1 = rsv1
-        self.rsv2 = rsv2
-        self.rsv3 = rsv3
-
-    def __eq__(self, other):
-        if not isinstance(other, Frame):
-            return NotImplemented
-        cdef Frame o = other
-        return (self.fin == o.fin and self.opcode == o.opcode and self.payload == o.payload
-                and self.rsv1 == o.rsv1 and self.rsv2 == o.rsv2 and self.rsv3 == o.rsv3)
-
-    __hash__ = None
-
-    def __repr__(self):
-        bits = (("rsv1", self.rsv1), ("rsv2", self.rsv2), ("rsv3", self.rsv3))
-        flags = "".join([f", {name}=True" for name, value in bits if value])
-        more = "..." if len(self.payload) > 32 else ""
-        return (f"Frame(fin={self.fin!r}, opcode={self.opcode!r}, payload={self.payload[:32]!r}{more}"
-                f" ({len(self.payload)} bytes){flags})")
-
-
-cdef class FrameHeader:
-    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
-
-    cdef readonly bint fin
-    cdef readonly bint rsv1
-    cdef readonly bint rsv2
-    cdef readonly bint rsv3
-    cdef readonly object opcode
-    cdef readonly bint masked
-    cdef readonly object length
-    cdef readonly object mask
-    cdef readonly Py_ssize_t header_size
-
-    def __init__(self, bint fin, bint rsv1, bint rsv2, bint rsv3, opcode, bint masked, length, mask,
-                 Py_ssize_t header_size):
-        self.fin = fin
-        self.rsv1 = rsv1
-        self.rsv2 = rsv2
-        self.rsv3 = rsv3
-        self.opcode = opcode
-        self.masked = masked
-        self.length = length
-        self.mask = mask
-        self.header_size = header_size
-
-    cdef tuple _fields(self):
-        return (self.fin, self.rsv1, self.rsv2, self.rsv3, self.opcode, self.masked, self.length, self.mask,
-                self.header_size)
-
-    def __eq__(self, other):
-        if not isinstance(other, FrameHeader):
-            return NotImplemented
-        return self._fields() == (<FrameHeader>other)._fields()
-
-    __hash__ = None
-
-    def __repr__(self):
-        return ("FrameHeader(fin={!r}, rsv1={!r}, rsv2={!r}, rsv3={!r}, opcode={!r}, masked={!r}, length={!r}, "
-                "mask={!r}, header_size={!r})").format(*self._fields())
-
-
-@cython.freelist(64)
-cdef class Message:
-    """A whole data message: ``opcode`` (TEXT or BINARY) and ``payload`` bytes.
-
-    A TEXT payload has already been validated as UTF-8; it stays bytes (for
-    orjson, msgspec and the like) until :attr:`text` decodes it.
-    """
-
-    cdef readonly object opcode
-    cdef readonly bytes payload
-
-    def __init__(self, opcode, bytes payload):
-        self.opcode = opcode
-        self.payload = payload
-
-    @property
-    def text(self):
-        """The payload decoded as UTF-8."""
-        return self.payload.decode("utf-8")
-
-    def __eq__(self, other):
-        if not isinstance(other, Message):
-            return NotImplemented
-        return self.opcode == (<Message>other).opcode and self.payload == (<Message>other).payload
-
-    __hash__ = None
-
-    def __repr__(self):
-        more = "..." if len(self.payload) > 32 else ""
-        return f"Message(opcode={self.opcode!r}, payload={self.payload[:32]!r}{more} ({len(self.payload)} bytes))"
 
 
 # ---------------------------------------------------------------- input buffers
@@ -368,6 +258,7 @@ def parse_header(data, Py_ssize_t offset=0):
     cdef const unsigned char *p
     cdef Py_ssize_t size
     cdef uint64_t length
+    cdef FrameHeader header
     data = contiguous(data)
     if offset < 0:
         raise ValueError(_rules.OFFSET_NEGATIVE)
@@ -381,12 +272,17 @@ def parse_header(data, Py_ssize_t offset=0):
         if inp.size - offset < size:
             return None
         _extended_length(p, &length)
-        masked = bool(p[1] & 0x80)
-        return FrameHeader(
-            bool(p[0] & 0x80), bool(p[0] & 0x40), bool(p[0] & 0x20), bool(p[0] & 0x10),
-            _OPCODES[p[0] & 0x0F], masked, length,
-            PyBytes_FromStringAndSize(<const char *>p + size - 4, 4) if masked else None, size,
-        )
+        header = FrameHeader.__new__(FrameHeader)
+        header.fin = p[0] & 0x80
+        header.rsv1 = p[0] & 0x40
+        header.rsv2 = p[0] & 0x20
+        header.rsv3 = p[0] & 0x10
+        header.opcode = _OPCODES[p[0] & 0x0F]
+        header.masked = p[1] & 0x80
+        header.length = length
+        header.mask = PyBytes_FromStringAndSize(<const char *>p + size - 4, 4) if header.masked else None
+        header.header_size = size
+        return header
     finally:
         release(&inp)
 

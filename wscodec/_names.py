@@ -7,11 +7,15 @@ implementation lacks one of these names or has a public name not listed here.
 
 from __future__ import annotations
 
-__all__ = ["COMPILED_MODULES", "IMPLEMENTED", "INTERNAL", "PUBLIC", "SHARED"]
+__all__ = ["COMPILED_FROM_PURE", "COMPILED_MODULES", "IMPLEMENTED", "INTERNAL", "PUBLIC", "SHARED"]
 
 #: The compiled extension modules, in build order (setup.py builds these; ``bench`` reports which are
 #: there). The kernels come first: the others cimport them.
-COMPILED_MODULES = ("_kernels_c", "_mask_c", "_utf8_c", "_deflate_c", "_frames_c", "_echo_c")
+COMPILED_MODULES = ("_kernels_c", "_mask_c", "_utf8_c", "_deflate_c", "_values_c", "_frames_c", "_echo_c")
+
+#: Compiled modules built from a pure module's own source (its ``.pxd`` makes the classes C types):
+#: ``compiled module: pure module``. Every other one is built from its ``.pyx``.
+COMPILED_FROM_PURE = {"_values_c": "_values"}
 
 #: The names each implementation defines, with the module that defines it in each:
 #: ``name: (pure module, compiled module)``.
@@ -23,14 +27,14 @@ IMPLEMENTED: dict[str, tuple[str, str]] = {
     "mask_inplace_keyfirst": ("mask_py", "_mask_c"),
     "validate_utf8": ("utf8_py", "_utf8_c"),
     "Utf8Validator": ("utf8_py", "_utf8_c"),
-    "Frame": ("frames_py", "_frames_c"),
-    "FrameHeader": ("frames_py", "_frames_c"),
+    "Frame": ("_values", "_values_c"),
+    "FrameHeader": ("_values", "_values_c"),
     "parse_header": ("frames_py", "_frames_c"),
     "encode_header": ("frames_py", "_frames_c"),
     "encode_frame": ("frames_py", "_frames_c"),
     "FrameDecoder": ("frames_py", "_frames_c"),
     "DEFAULT_MAX_FRAME_SIZE": ("frames_py", "_frames_c"),
-    "Message": ("messages_py", "_frames_c"),
+    "Message": ("_values", "_values_c"),
     "MessageDecoder": ("messages_py", "_frames_c"),
     "decode_text": ("messages_py", "_frames_c"),
     "encode_message": ("messages_py", "_frames_c"),

@@ -40,14 +40,13 @@ from ._rules import (
     check_rsv_allowed,
     check_size_limit,
 )
+from ._values import Frame, FrameHeader
 from .enums import Opcode
 from .errors import ProtocolError
 from .mask_py import _tables, _xor
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
-    "Frame",
-    "FrameHeader",
     "parse_header",
     "encode_header",
     "encode_frame",
@@ -61,52 +60,14 @@ DEFAULT_MAX_FRAME_SIZE = 1 << 24
 _OPCODES: tuple[Opcode | None, ...] = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 
 
-def _read_only(self: object, name: str, value: object = None) -> None:
-    """``__setattr__``/``__delattr__`` of the value types: their fields are read-only, as in the compiled ones."""
-    kind = f"{type(self).__module__}.{type(self).__qualname__}"
-    raise AttributeError(f"attribute {name!r} of {kind!r} objects is not writable")
-
-
-class _Value:
-    """What the value types share: read-only fields, equality by type and fields, pickling, no hash.
-
-    A subclass says which fields are its own (``_values``); each one's storage class holds them.
-    """
-
-    __slots__ = ()
-    __setattr__ = _read_only
-    __delattr__ = _read_only
-    __hash__ = None  # type: ignore[assignment]
-
-    def _values(self) -> tuple[Any, ...]:
-        raise NotImplementedError
-
-    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
-        return type(self), self._values()
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, type(self)):
-            return NotImplemented
-        return self._values() == other._values()
-
-
 class _HeaderFields:
-    """The storage of :class:`FrameHeader`, writable: the decoders fill one, then make it a FrameHeader.
+    """:class:`FrameHeader`'s fields, writable: a decoder fills one, then makes it a FrameHeader.
 
-    Assigning ``__class__`` costs far less than writing each field through its slot's setter, which
-    is what FrameHeader's own __init__ (for other callers) has to do, its __setattr__ refusing.
+    Assigning ``__class__`` (the slots are the same) costs far less than
+    FrameHeader's own __init__, which writes each field through its setter.
     """
 
-    __slots__ = ("fin", "rsv1", "rsv2", "rsv3", "opcode", "masked", "length", "mask", "header_size")
-    fin: bool
-    rsv1: bool
-    rsv2: bool
-    rsv3: bool
-    opcode: Opcode
-    masked: bool
-    length: int
-    mask: bytes | None
-    header_size: int
+    __slots__ = FrameHeader.__slots__
 
     def __init__(
         self,
@@ -131,57 +92,10 @@ class _HeaderFields:
         self.header_size = header_size
 
 
-# The slots' own setters: the one way to write a field, which FrameHeader.__setattr__ refuses.
-_H_FIN, _H_RSV1, _H_RSV2, _H_RSV3, _H_OPCODE, _H_MASKED, _H_LENGTH, _H_MASK, _H_SIZE = (
-    getattr(_HeaderFields, name).__set__ for name in _HeaderFields.__slots__
-)
-
-
-class FrameHeader(_HeaderFields, _Value):
-    """A parsed frame header: flags, opcode, payload ``length``, ``mask`` key and ``header_size``."""
-
-    __slots__ = ()
-
-    def __init__(
-        self,
-        fin: bool,
-        rsv1: bool,
-        rsv2: bool,
-        rsv3: bool,
-        opcode: Opcode,
-        masked: bool,
-        length: int,
-        mask: bytes | None,
-        header_size: int,
-    ) -> None:
-        _H_FIN(self, fin)
-        _H_RSV1(self, rsv1)
-        _H_RSV2(self, rsv2)
-        _H_RSV3(self, rsv3)
-        _H_OPCODE(self, opcode)
-        _H_MASKED(self, masked)
-        _H_LENGTH(self, length)
-        _H_MASK(self, mask)
-        _H_SIZE(self, header_size)
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in _HeaderFields.__slots__)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in _HeaderFields.__slots__)
-        return f"FrameHeader({args})"
-
-
 class _FrameFields:
-    """The storage of :class:`Frame`, writable: the decoders fill one, then make it a Frame (as for headers)."""
+    """:class:`Frame`'s fields, writable: a decoder fills one, then makes it a Frame (as for headers)."""
 
-    __slots__ = ("fin", "opcode", "payload", "rsv1", "rsv2", "rsv3")
-    fin: bool
-    opcode: int
-    payload: bytes
-    rsv1: bool
-    rsv2: bool
-    rsv3: bool
+    __slots__ = Frame.__slots__
 
     def __init__(
         self, fin: bool, opcode: int, payload: bytes, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False
@@ -192,43 +106,6 @@ class _FrameFields:
         self.rsv1 = rsv1
         self.rsv2 = rsv2
         self.rsv3 = rsv3
-
-
-_F_FIN, _F_OPCODE, _F_PAYLOAD, _F_RSV1, _F_RSV2, _F_RSV3 = (
-    getattr(_FrameFields, name).__set__ for name in _FrameFields.__slots__
-)
-
-
-class Frame(_FrameFields, _Value):
-    """One WebSocket frame: ``fin``, ``opcode``, ``payload`` (unmasked bytes) and the RSV bits."""
-
-    __slots__ = ()
-
-    def __init__(
-        self,
-        fin: bool,
-        opcode: int,
-        payload: bytes,
-        rsv1: bool = False,
-        rsv2: bool = False,
-        rsv3: bool = False,
-    ) -> None:
-        _F_FIN(self, fin)
-        _F_OPCODE(self, opcode)
-        _F_PAYLOAD(self, payload)
-        _F_RSV1(self, rsv1)
-        _F_RSV2(self, rsv2)
-        _F_RSV3(self, rsv3)
-
-    def _values(self) -> tuple[Any, ...]:
-        return (self.fin, self.opcode, self.payload, self.rsv1, self.rsv2, self.rsv3)
-
-    def __repr__(self) -> str:
-        flags = "".join(f", {n}=True" for n in ("rsv1", "rsv2", "rsv3") if getattr(self, n))
-        return (
-            f"Frame(fin={self.fin!r}, opcode={self.opcode!r}, payload={self.payload[:32]!r}"
-            f"{'...' if len(self.payload) > 32 else ''} ({len(self.payload)} bytes){flags})"
-        )
 
 
 def _check_start(b0: int, b1: int) -> Opcode:
@@ -300,7 +177,7 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
         bytes(buf[offset + size - 4 : offset + size]) if masked else None,
         size,
     )
-    header.__class__ = FrameHeader  # read-only from here on
+    header.__class__ = FrameHeader  # type: ignore[assignment]  # same slots: read-only from here on
     return header  # type: ignore[return-value]
 
 
@@ -667,7 +544,7 @@ class FrameDecoder(_FrameReader):
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         frame = _FrameFields(bool(b0 & 0x80), opcode, payload, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10))
-        frame.__class__ = Frame  # read-only from here on
+        frame.__class__ = Frame  # type: ignore[assignment]  # same slots: read-only from here on
         out.append(frame)
 
     def feed(self, data: object) -> list[Frame]:

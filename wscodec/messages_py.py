@@ -19,24 +19,23 @@ from ._rules import (
     check_fragment_size,
     check_size_limit,
 )
+from ._values import Frame, Message
 from .close import parse_close
 from .deflate_py import PerMessageDeflate
 from .enums import Opcode
 from .errors import ProtocolError
 from .frames_py import (
     DEFAULT_MAX_FRAME_SIZE,
-    Frame,
     _FrameFields,
     _FrameReader,
     _header_size,
     _resolve_mask,
-    _Value,
     encode_frame,
 )
 from .mask_py import _xor
 from .utf8_py import Utf8Validator, validate_utf8
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Message", "MessageDecoder", "decode_text", "encode_message"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageDecoder", "decode_text", "encode_message"]
 
 #: Default largest message (all fragments together) a MessageDecoder accepts (16 MiB).
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
@@ -61,44 +60,13 @@ def decode_text(payload: object, mask: object = None) -> str:
 
 
 class _MessageFields:
-    """The storage of :class:`Message`, writable: the decoder fills one, then makes it a Message."""
+    """:class:`Message`'s fields, writable: the decoder fills one, then makes it a Message (as frames_py does)."""
 
-    __slots__ = ("opcode", "payload")
-    opcode: int
-    payload: bytes
+    __slots__ = Message.__slots__
 
     def __init__(self, opcode: int, payload: bytes) -> None:
         self.opcode = opcode
         self.payload = payload
-
-
-_M_OPCODE, _M_PAYLOAD = (getattr(_MessageFields, name).__set__ for name in _MessageFields.__slots__)
-
-
-class Message(_MessageFields, _Value):
-    """A whole data message: ``opcode`` (TEXT or BINARY) and ``payload`` bytes.
-
-    A TEXT payload has already been validated as UTF-8; it stays bytes (for
-    orjson, msgspec and the like) until :attr:`text` decodes it.
-    """
-
-    __slots__ = ()
-
-    def __init__(self, opcode: int, payload: bytes) -> None:
-        _M_OPCODE(self, opcode)
-        _M_PAYLOAD(self, payload)
-
-    def _values(self) -> tuple[Any, ...]:
-        return (self.opcode, self.payload)
-
-    @property
-    def text(self) -> str:
-        """The payload decoded as UTF-8."""
-        return self.payload.decode("utf-8")
-
-    def __repr__(self) -> str:
-        more = "..." if len(self.payload) > 32 else ""
-        return f"Message(opcode={self.opcode!r}, payload={self.payload[:32]!r}{more} ({len(self.payload)} bytes))"
 
 
 class MessageDecoder(_FrameReader):
@@ -223,7 +191,7 @@ class MessageDecoder(_FrameReader):
                 parse_close(payload)
                 self._closed = True
             frame = _FrameFields(True, opcode, payload)
-            frame.__class__ = Frame  # read-only from here on
+            frame.__class__ = Frame  # type: ignore[assignment]  # same slots: read-only from here on
             out.append(frame)
             return
         done, self._peeked = self._peeked, 0
@@ -261,7 +229,7 @@ class MessageDecoder(_FrameReader):
                 payload = bytes(self._parts)
                 self._parts = bytearray()
         message = _MessageFields(started, payload)
-        message.__class__ = Message  # read-only from here on
+        message.__class__ = Message  # type: ignore[assignment]  # same slots: read-only from here on
         out.append(message)
         self._opcode = None
         self._size = 0
