@@ -85,10 +85,10 @@ cdef inline int get_writable(object buffer, Py_buffer *view) except -1:
     PyObject_GetBuffer(buffer, view, PyBUF_FULL_RO)
     if view.readonly:
         PyBuffer_Release(view)
-        from ._rules import BUFFER_READ_ONLY
+        from ._rules_c import BUFFER_READ_ONLY
         raise BufferError(BUFFER_READ_ONLY)
     if not PyBuffer_IsContiguous(view, b'C'):
         PyBuffer_Release(view)
-        from ._rules import BUFFER_NOT_CONTIGUOUS
+        from ._rules_c import BUFFER_NOT_CONTIGUOUS
         raise BufferError(BUFFER_NOT_CONTIGUOUS)
     return 0

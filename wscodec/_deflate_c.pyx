@@ -20,7 +20,7 @@ from ._buffers import readable
 from .deflate_py import PerMessageDeflate as _PurePerMessageDeflate
 from .deflate_py import check_settings, load_backend
 from .errors import ProtocolError
-from . import _rules  # reasons and checks; as a module, so its names are not this one's
+from . import _rules_c as _rules  # reasons and checks; as a module, so its names are not this one's
 
 
 cdef extern from "Python.h":

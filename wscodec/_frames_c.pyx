@@ -26,6 +26,7 @@ import os
 
 from ._buffer cimport NOGIL_MIN, Input, acquire, contiguous, release
 from ._deflate_c cimport PerMessageDeflate
+from ._rules_c cimport check_deflate, check_fragment_size, check_rsv_allowed, check_size_limit, compressed_frame_limit
 from ._values_c cimport Frame, FrameHeader, Message
 from ._kernels_c cimport (
     use_kernels,
@@ -40,11 +41,8 @@ from ._kernels_c cimport (
 from .close import parse_close
 from .enums import Opcode
 from .errors import ProtocolError
-from .messages_py import check_deflate, compressed_frame_limit
-from . import _rules  # the reasons (raising paths only); as a module, so its names are not this one's
-from ._rules import check_fragment_size as _check_fragment_size
-from ._rules import check_rsv_allowed as _check_rsv_allowed
-from ._rules import check_size_limit as _check_size_limit
+from . import _rules_c as _rules  # the reasons (raising paths only); as a module, so its names are not this one's
+from ._rules_c import DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE
 
 
 cdef extern from "Python.h":
@@ -74,15 +72,9 @@ cdef extern from *:
 
 use_kernels()
 
-#: Default largest frame payload a decoder accepts (16 MiB).
-DEFAULT_MAX_FRAME_SIZE = 1 << 24
-#: Default largest message (all fragments together) a MessageDecoder accepts (16 MiB).
-DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
-
 cdef uint64_t _NO_LIMIT = 0x7FFFFFFFFFFFFFFF  # the RFC's own limit: 2**63 - 1
 
-# Opcode members by value; None marks the reserved opcodes 3–7 and 11–15.
-cdef tuple _OPCODES = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
+cdef tuple _OPCODES = _rules.OPCODES
 cdef object _CLOSE = Opcode.CLOSE
 
 # A receive buffer larger than this is freed once empty rather than kept for reuse.
@@ -489,13 +481,9 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
     op = _first_byte(opcode, 0, True, False, False, False) & 0x0F
     if op != 1 and op != 2:
         raise ValueError(_rules.SEND_DATA_ONLY.format(opcode))
-    # The checks are _rules' and messages_py's; the common arguments (no fragmenting, this module's
-    # PerMessageDeflate) pass them without a Python-level call, a tenth of a small message's cost.
-    if fragment_size is not None:
-        fragment_size = _check_fragment_size(fragment_size)
+    fragment_size = check_fragment_size(fragment_size)
     masked = _resolve_mask(mask, key) if not fresh_keys else True  # a bad key raises before compressing
-    if deflate is not None and not isinstance(deflate, PerMessageDeflate):
-        check_deflate(deflate, None, PerMessageDeflate)
+    check_deflate(deflate, None, PerMessageDeflate)
     if isinstance(payload, str):
         payload = _text_input(payload, &inp)
     else:
@@ -584,8 +572,8 @@ cdef class _FrameReader:
         Py_XDECREF(self._stream)
 
     cdef int _setup(self, bint client, object max_frame_size, object rsv_allowed) except -1:
-        _check_size_limit("max_frame_size", max_frame_size)
-        rsv_allowed = _check_rsv_allowed(rsv_allowed)
+        check_size_limit("max_frame_size", max_frame_size)
+        rsv_allowed = check_rsv_allowed(rsv_allowed)
         self._client = client
         self._max_frame = _NO_LIMIT if max_frame_size is None else min(max_frame_size, _NO_LIMIT)
         self._rsv_refused = (~rsv_allowed & 7) << 4
@@ -907,7 +895,7 @@ cdef class MessageDecoder(_FrameReader):
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None,
                  deflate=None):
-        _check_size_limit("max_message_size", max_message_size)
+        check_size_limit("max_message_size", max_message_size)
         check_deflate(deflate, client, PerMessageDeflate)
         self._deflate = deflate
         limit = compressed_frame_limit(max_message_size, max_frame_size)

@@ -20,7 +20,7 @@ from libc.string cimport memcpy
 
 from ._buffer cimport NOGIL_MIN, get_writable, to_contiguous
 from ._kernels_c cimport mask_kernel, use_kernels, ws_mask_active, ws_mask_copy, ws_mask_copy_with, ws_mask_kernel
-from ._rules import (
+from ._rules_c import (
     HOST_NOT_CALLABLE,
     MASK_NOT_4_BYTES,
     OFFSET_NEGATIVE,

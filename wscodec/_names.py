@@ -11,11 +11,11 @@ __all__ = ["COMPILED_FROM_PURE", "COMPILED_MODULES", "IMPLEMENTED", "INTERNAL", 
 
 #: The compiled extension modules, in build order (setup.py builds these; ``bench`` reports which are
 #: there). The kernels come first: the others cimport them.
-COMPILED_MODULES = ("_kernels_c", "_mask_c", "_utf8_c", "_deflate_c", "_values_c", "_frames_c", "_echo_c")
+COMPILED_MODULES = ("_kernels_c", "_rules_c", "_mask_c", "_utf8_c", "_deflate_c", "_values_c", "_frames_c", "_echo_c")
 
 #: Compiled modules built from a pure module's own source (its ``.pxd`` makes the classes C types):
 #: ``compiled module: pure module``. Every other one is built from its ``.pyx``.
-COMPILED_FROM_PURE = {"_values_c": "_values"}
+COMPILED_FROM_PURE = {"_rules_c": "_rules", "_values_c": "_values"}
 
 #: The names each implementation defines, with the module that defines it in each:
 #: ``name: (pure module, compiled module)``.

@@ -1,16 +1,25 @@
-"""The codec's words and argument checks, written once for both implementations.
+# cython: annotation_typing=False
+"""The codec's limits, words and argument checks, written once for both implementations.
 
-Plain Python: the pure modules import it, and so do the compiled ones (at
-module level, for raising paths only, so the hot loops never look a name up).
-Every ``ProtocolError`` reason and every argument error message lives here;
-the tests compare them byte for byte across the implementations.
+The pure modules import this module as it is. The build also compiles this
+same file as ``_rules_c``, whose ``.pxd`` makes the checks C functions that the
+compiled modules cimport (their reasons they read from ``_rules_c`` on raising
+paths only, so the hot loops never look a name up); the annotations are for type
+checkers alone (the directive above). Every ``ProtocolError`` reason and every
+argument error message lives here; the tests compare them byte for byte across
+the implementations.
 """
 
 from __future__ import annotations
 
 import operator
 
+from .enums import Opcode
+
 __all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "OPCODES",
     "RESERVED_OPCODE",
     "FRAGMENTED_CONTROL",
     "CONTROL_TOO_LONG",
@@ -48,7 +57,17 @@ __all__ = [
     "check_size_limit",
     "check_rsv_allowed",
     "check_fragment_size",
+    "check_deflate",
+    "compressed_frame_limit",
 ]
+
+#: Default largest frame payload a decoder accepts (16 MiB).
+DEFAULT_MAX_FRAME_SIZE = 1 << 24
+#: Default largest message (all fragments together) a MessageDecoder accepts (16 MiB).
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
+
+#: Opcode members by value; None marks the reserved opcodes 3–7 and 11–15.
+OPCODES: tuple[Opcode | None, ...] = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 
 # ProtocolError reasons. Those with ``{}`` are str.format templates, filled with the offending values.
 
@@ -131,3 +150,24 @@ def check_fragment_size(value: object) -> int | None:
     if size < 1:
         raise ValueError("fragment_size must be >= 1 or None")
     return size
+
+
+def check_deflate(deflate: object, client: bool | None, cls: type) -> None:
+    """``TypeError`` unless ``deflate`` is None or a ``cls`` (this implementation's PerMessageDeflate);
+    ``ValueError`` if it was made for the other side of the connection (``client``; None: either)."""
+    if deflate is None:
+        return
+    if not isinstance(deflate, cls):
+        raise TypeError(f"deflate must be a {cls.__module__}.PerMessageDeflate, not {type(deflate).__name__}")
+    if client is not None and bool(deflate.client) != bool(client):  # type: ignore[attr-defined]
+        raise ValueError("deflate was made for the other side: give both the same client=")
+
+
+def compressed_frame_limit(max_message_size: int | None, max_frame_size: int | None) -> int:
+    """The payload limit of a compressed frame: ``max_frame_size`` if given; else the message limit
+    plus what deflate may add to incompressible data (fixed Huffman codes: 9 bits a byte).
+    """
+    if max_frame_size is not None:
+        return min(max_frame_size, (1 << 63) - 1)
+    base = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
+    return min(base + (base >> 3) + 64, (1 << 63) - 1)

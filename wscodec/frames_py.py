@@ -20,6 +20,7 @@ from typing import Any
 from ._buffers import readable
 from ._rules import (
     CONTROL_TOO_LONG,
+    DEFAULT_MAX_FRAME_SIZE,
     FEED_IN_ANOTHER_THREAD,
     FRAGMENTED_CONTROL,
     FRAME_TOO_BIG,
@@ -32,6 +33,7 @@ from ._rules import (
     NON_MINIMAL_16,
     NON_MINIMAL_64,
     OFFSET_NEGATIVE,
+    OPCODES,
     RESERVED_OPCODE,
     RSV_NOT_NEGOTIATED,
     SEND_CONTROL_FRAGMENTED,
@@ -52,12 +54,6 @@ __all__ = [
     "encode_frame",
     "FrameDecoder",
 ]
-
-#: Default largest frame payload a decoder accepts (16 MiB).
-DEFAULT_MAX_FRAME_SIZE = 1 << 24
-
-# Opcode members by value; None marks the reserved opcodes 3–7 and 11–15.
-_OPCODES: tuple[Opcode | None, ...] = tuple(Opcode(i) if i in Opcode._value2member_map_ else None for i in range(16))
 
 
 class _HeaderFields:
@@ -110,7 +106,7 @@ class _FrameFields:
 
 def _check_start(b0: int, b1: int) -> Opcode:
     """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
-    opcode = _OPCODES[b0 & 0x0F]
+    opcode = OPCODES[b0 & 0x0F]
     if opcode is None:
         raise ProtocolError(1002, RESERVED_OPCODE.format(b0 & 0x0F))
     if opcode >= 8:
@@ -227,7 +223,7 @@ def _resolve_mask(mask: object) -> bytes | None:
 
 def _first_byte(opcode: int, length: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> int:
     op = operator.index(opcode)
-    if not 0 <= op <= 15 or _OPCODES[op] is None:
+    if not 0 <= op <= 15 or OPCODES[op] is None:
         raise ValueError(INVALID_OPCODE.format(opcode))
     if op >= 8:
         if not fin:

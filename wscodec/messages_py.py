@@ -9,6 +9,8 @@ from typing import Any, cast
 from ._buffers import mask_key, readable
 from ._rules import (
     DATA_INSIDE_FRAGMENTED,
+    DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE,
     FRAME_TOO_BIG,
     INVALID_UTF8_TEXT,
     MESSAGE_TOO_BIG,
@@ -16,8 +18,10 @@ from ._rules import (
     RSV1_ON_CONTINUATION,
     RSV1_ON_CONTROL,
     SEND_DATA_ONLY,
+    check_deflate,
     check_fragment_size,
     check_size_limit,
+    compressed_frame_limit,
 )
 from ._values import Frame, Message
 from .close import parse_close
@@ -25,7 +29,6 @@ from .deflate_py import PerMessageDeflate
 from .enums import Opcode
 from .errors import ProtocolError
 from .frames_py import (
-    DEFAULT_MAX_FRAME_SIZE,
     _FrameFields,
     _FrameReader,
     _header_size,
@@ -36,9 +39,6 @@ from .mask_py import _xor
 from .utf8_py import Utf8Validator, validate_utf8
 
 __all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "MessageDecoder", "decode_text", "encode_message"]
-
-#: Default largest message (all fragments together) a MessageDecoder accepts (16 MiB).
-DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
 
 
 def decode_text(payload: object, mask: object = None) -> str:
@@ -289,24 +289,3 @@ def encode_message(
         for pos in range(0, len(data), fragment_size)
     ]
     return b"".join(frames)
-
-
-def compressed_frame_limit(max_message_size: int | None, max_frame_size: int | None) -> int:
-    """The payload limit of a compressed frame: ``max_frame_size`` if given; else the message limit
-    plus what deflate may add to incompressible data (fixed Huffman codes: 9 bits a byte).
-    """
-    if max_frame_size is not None:
-        return min(max_frame_size, (1 << 63) - 1)
-    base = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
-    return min(base + (base >> 3) + 64, (1 << 63) - 1)
-
-
-def check_deflate(deflate: object, client: bool | None, cls: type) -> None:
-    """``TypeError`` unless ``deflate`` is None or a ``cls`` (this implementation's PerMessageDeflate);
-    ``ValueError`` if it was made for the other side of the connection (``client``; None: either)."""
-    if deflate is None:
-        return
-    if not isinstance(deflate, cls):
-        raise TypeError(f"deflate must be a {cls.__module__}.PerMessageDeflate, not {type(deflate).__name__}")
-    if client is not None and bool(deflate.client) != bool(client):  # type: ignore[attr-defined]
-        raise ValueError("deflate was made for the other side: give both the same client=")

@@ -69,6 +69,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from .. import _rules
 from ..deflate_params import DeflateParams
 from ..errors import ProtocolError
 from ._patch import Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, check_size_limit, expect_function
@@ -96,7 +97,7 @@ _DEFLATE = "autobahn.websocket.compress_deflate"
 _COMPRESS = "autobahn.websocket.compress"
 
 #: the default of ``install(max_message_size=)``: 16 MiB, wscodec's own default
-DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
+DEFAULT_MAX_MESSAGE_SIZE = _rules.DEFAULT_MAX_MESSAGE_SIZE
 
 # What a compressed message may inflate to when the application set no limit (None: no limit).
 _max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE

@@ -83,6 +83,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
+from .. import _rules
 from ._patch import Leave, Plan, Replace, Shim, UnsupportedHostError, Versions, check_size_limit, expect_function
 
 __all__ = [
@@ -100,7 +101,7 @@ HOST = "wsproto"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
 SUPPORTED_VERSIONS = Versions(oldest="1.2", newest="1.3")
 #: the default of ``install(max_message_size=)``: 16 MiB, wscodec's own default and uvicorn's ``ws_max_size``
-DEFAULT_MAX_MESSAGE_SIZE = 1 << 24
+DEFAULT_MAX_MESSAGE_SIZE = _rules.DEFAULT_MAX_MESSAGE_SIZE
 
 # What a compressed message may inflate to on connections created from now on (None: no limit).
 _max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
