@@ -481,9 +481,11 @@ def encode_message(opcode, payload, *, mask=None, deflate=None, fragment_size=No
     op = _first_byte(opcode, 0, True, False, False, False) & 0x0F
     if op != 1 and op != 2:
         raise ValueError(_rules.SEND_DATA_ONLY.format(opcode))
-    fragment_size = check_fragment_size(fragment_size)
+    if fragment_size is not None:  # None passes: spare the usual call its C call
+        fragment_size = check_fragment_size(fragment_size)
     masked = _resolve_mask(mask, key) if not fresh_keys else True  # a bad key raises before compressing
-    check_deflate(deflate, None, PerMessageDeflate)
+    if deflate is not None:
+        check_deflate(deflate, None, PerMessageDeflate)
     if isinstance(payload, str):
         payload = _text_input(payload, &inp)
     else:
