@@ -20,6 +20,8 @@ from pathlib import Path
 import needs
 import pytest
 
+from wscodec._names import COMPILED_FROM_PURE, COMPILED_MODULES
+
 # git tells which files are the project's; an sdist or a copy of tests/ has no git metadata.
 ROOT = needs.checkout(".git", "pyproject.toml", what="the git checkout of the repository")
 if shutil.which("git") is None:
@@ -29,6 +31,14 @@ TOP_LEVEL_FILES = {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LI
 SHIPPED_DIRECTORIES = ("wscodec/", "tests/", "bench/", "fuzz/", "tools/", "docs/")
 BUILD_OUTPUT_SUFFIXES = (".so", ".pyd", ".o", ".obj", ".pyc", ".pyo")
 # Flags that would tie a wheel to the build machine's CPU; SIMD kernels are chosen at run time.
+# Each compiled module's source: its .pyx, or the pure module it is compiled from.
+SOURCES = {
+    name: f"wscodec/{COMPILED_FROM_PURE[name]}.py" if name in COMPILED_FROM_PURE else f"wscodec/{name}.pyx"
+    for name in COMPILED_MODULES
+}
+# The C Cython writes beside each source.
+GENERATED_C = {source.rsplit(".", 1)[0] + ".c" for source in SOURCES.values()}
+
 ISA_FLAGS = re.compile(r"(?:^|\s)(?:-march=|-mcpu=|-mtune=|-mavx|-msse|-mfpu=|/arch:)")
 
 
@@ -80,9 +90,11 @@ def test_sdist_holds_every_tracked_source(sdist_files: set[str]) -> None:
 
 @pytest.mark.slow
 def test_sdist_holds_sources_stubs_and_marker_of_every_compiled_module(sdist_files: set[str]) -> None:
-    modules = {name.removesuffix(".pyx") for name in sdist_files if name.endswith(".pyx")}
-    assert modules, "no Cython module in the sdist"
-    assert not {f"{module}.pyi" for module in modules} - sdist_files, "a compiled module has no .pyi stub"
+    assert not set(SOURCES.values()) - sdist_files, "a compiled module's source is missing"
+    assert not {f"wscodec/{name}.pyi" for name in COMPILED_MODULES} - sdist_files, "a compiled module has no .pyi stub"
+    assert {name.removesuffix(".pyx") for name in sdist_files if name.endswith(".pyx")} <= {
+        f"wscodec/{name}" for name in COMPILED_MODULES
+    }, "a .pyx that no build compiles"
     assert "wscodec/py.typed" in sdist_files
     headers = [name for name in sdist_files if name.startswith("wscodec/_c/") and name.endswith(".h")]
     assert headers, "the C kernels' headers are missing"
@@ -90,8 +102,7 @@ def test_sdist_holds_sources_stubs_and_marker_of_every_compiled_module(sdist_fil
 
 @pytest.mark.slow
 def test_sdist_holds_no_generated_or_compiled_file(sdist_files: set[str]) -> None:
-    modules = {name.removesuffix(".pyx") for name in sdist_files if name.endswith(".pyx")}
-    generated = {name for name in sdist_files if name.endswith((".c", ".cpp")) and name.rsplit(".", 1)[0] in modules}
+    generated = GENERATED_C & sdist_files
     assert not generated, f"Cython output in the sdist: {sorted(generated)}"
     compiled = {name for name in sdist_files if name.endswith(BUILD_OUTPUT_SUFFIXES) or "__pycache__" in name}
     assert not compiled, f"build output in the sdist: {sorted(compiled)}"
@@ -112,8 +123,8 @@ def test_sdist_holds_nothing_git_ignores(sdist_files: set[str]) -> None:
 def test_no_generated_c_is_tracked() -> None:
     tracked = tracked_files()
     c_files = [name for name in tracked if name.endswith((".c", ".cpp"))]
-    beside_pyx = [name for name in c_files if f"{name.rsplit('.', 1)[0]}.pyx" in tracked]
-    assert not beside_pyx, f"Cython output tracked by git: {beside_pyx}"
+    beside_source = [name for name in c_files if name in GENERATED_C]
+    assert not beside_source, f"Cython output tracked by git: {beside_source}"
     by_cython = [name for name in c_files if generated_by_cython(ROOT / name)]
     assert not by_cython, f"Cython output tracked by git: {by_cython}"
 
@@ -148,24 +159,23 @@ def test_sdist_alone_builds_a_compiled_wheel_with_release_flags(sdist: Path, tmp
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     _, abi, platform = wheel.name.removesuffix(".whl").split("-")[-3:]
     assert abi != "none" and platform != "any", f"{wheel.name} is not a platform wheel"
-    modules = sorted(path.relative_to(source).with_suffix("") for path in source.glob("wscodec/**/*.pyx"))
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    for module in modules:
-        assert any(f"{module.as_posix()}{suffix}" in names for suffix in EXTENSION_SUFFIXES), f"{module} not built"
-        assert f"{module.as_posix()}.pyi" in names, f"{module} has no stub in the wheel"
+    for module in (f"wscodec/{name}" for name in COMPILED_MODULES):
+        assert any(f"{module}{suffix}" in names for suffix in EXTENSION_SUFFIXES), f"{module} not built"
+        assert f"{module}.pyi" in names, f"{module} has no stub in the wheel"
     assert "wscodec/py.typed" in names
 
     compiles = [
         line
         for line in log.replace("\\", "/").splitlines()
-        if any(f"{module.as_posix()}.c" in line for module in modules) and re.search(r"\s[-/]c\s", line)
+        if any(c_file in line for c_file in GENERATED_C) and re.search(r"\s[-/]c\s", line)
     ]
-    assert len(compiles) >= len(modules), "the compiler commands were not found in the build log"
+    assert len(compiles) >= len(GENERATED_C), "the compiler commands were not found in the build log"
     for line in compiles:
         assert not ISA_FLAGS.search(line), f"a CPU-specific flag in: {line}"
         assert re.search(r"\s(?:-O2|-O3|/O2|/Ox)\b", line), f"no optimisation in: {line}"
 
-    for module in modules:
-        c_source = (source / module).with_suffix(".c").read_text(encoding="utf-8")
-        assert freethreading_default(c_source) == "Py_MOD_GIL_NOT_USED", f"{module} would re-enable the GIL"
+    for c_file in GENERATED_C:
+        c_source = (source / c_file).read_text(encoding="utf-8")
+        assert freethreading_default(c_source) == "Py_MOD_GIL_NOT_USED", f"{c_file} would re-enable the GIL"
