@@ -56,14 +56,17 @@ __all__ = [
 ]
 
 
-class _HeaderFields:
-    """:class:`FrameHeader`'s fields, writable: a decoder fills one, then makes it a FrameHeader.
+class _HeaderFields(FrameHeader):
+    """A :class:`FrameHeader` whose fields are writable: a decoder fills one, then makes it a FrameHeader.
 
-    Assigning ``__class__`` (the slots are the same) costs far less than
+    Assigning ``__class__`` (to the base: the same layout) costs far less than
     FrameHeader's own __init__, which writes each field through its setter.
     """
 
-    __slots__ = FrameHeader.__slots__
+    __slots__ = ()
+    # the plain slots' setters (no Python call per write), not the base's refusal
+    __setattr__ = object.__setattr__  # type: ignore[assignment]  # mypy: object.__setattr__ takes Any
+    __delattr__ = object.__delattr__
 
     def __init__(
         self,
@@ -88,10 +91,13 @@ class _HeaderFields:
         self.header_size = header_size
 
 
-class _FrameFields:
-    """:class:`Frame`'s fields, writable: a decoder fills one, then makes it a Frame (as for headers)."""
+class _FrameFields(Frame):
+    """A :class:`Frame` whose fields are writable: a decoder fills one, then makes it a Frame (as for headers)."""
 
-    __slots__ = Frame.__slots__
+    __slots__ = ()
+    # the plain slots' setters (no Python call per write), not the base's refusal
+    __setattr__ = object.__setattr__  # type: ignore[assignment]  # mypy: object.__setattr__ takes Any
+    __delattr__ = object.__delattr__
 
     def __init__(
         self, fin: bool, opcode: int, payload: bytes, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False
@@ -173,8 +179,8 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
         bytes(buf[offset + size - 4 : offset + size]) if masked else None,
         size,
     )
-    header.__class__ = FrameHeader  # type: ignore[assignment]  # same slots: read-only from here on
-    return header  # type: ignore[return-value]
+    header.__class__ = FrameHeader  # type: ignore[assignment]  # to the base class: read-only from here on
+    return header
 
 
 # ---------------------------------------------------------------- encoding
@@ -540,7 +546,7 @@ class FrameDecoder(_FrameReader):
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         frame = _FrameFields(bool(b0 & 0x80), opcode, payload, bool(b0 & 0x40), bool(b0 & 0x20), bool(b0 & 0x10))
-        frame.__class__ = Frame  # type: ignore[assignment]  # same slots: read-only from here on
+        frame.__class__ = Frame  # type: ignore[assignment]  # to the base class: read-only from here on
         out.append(frame)
 
     def feed(self, data: object) -> list[Frame]:

@@ -59,10 +59,13 @@ def decode_text(payload: object, mask: object = None) -> str:
         raise ProtocolError(1007, INVALID_UTF8_TEXT) from None
 
 
-class _MessageFields:
-    """:class:`Message`'s fields, writable: the decoder fills one, then makes it a Message (as frames_py does)."""
+class _MessageFields(Message):
+    """A :class:`Message` whose fields are writable: the decoder fills one, then makes it a Message (see frames_py)."""
 
-    __slots__ = Message.__slots__
+    __slots__ = ()
+    # the plain slots' setters (no Python call per write), not the base's refusal
+    __setattr__ = object.__setattr__  # type: ignore[assignment]  # mypy: object.__setattr__ takes Any
+    __delattr__ = object.__delattr__
 
     def __init__(self, opcode: int, payload: bytes) -> None:
         self.opcode = opcode
@@ -191,7 +194,7 @@ class MessageDecoder(_FrameReader):
                 parse_close(payload)
                 self._closed = True
             frame = _FrameFields(True, opcode, payload)
-            frame.__class__ = Frame  # type: ignore[assignment]  # same slots: read-only from here on
+            frame.__class__ = Frame  # type: ignore[assignment]  # to the base class: read-only from here on
             out.append(frame)
             return
         done, self._peeked = self._peeked, 0
@@ -229,7 +232,7 @@ class MessageDecoder(_FrameReader):
                 payload = bytes(self._parts)
                 self._parts = bytearray()
         message = _MessageFields(started, payload)
-        message.__class__ = Message  # type: ignore[assignment]  # same slots: read-only from here on
+        message.__class__ = Message  # type: ignore[assignment]  # to the base class: read-only from here on
         out.append(message)
         self._opcode = None
         self._size = 0
