@@ -26,7 +26,16 @@ import os
 
 from ._buffer cimport NOGIL_MIN, Input, acquire, contiguous, release
 from ._deflate_c cimport PerMessageDeflate
-from ._rules_c cimport check_deflate, check_fragment_size, check_rsv_allowed, check_size_limit, compressed_frame_limit
+from ._rules_c cimport (
+    check_deflate,
+    check_extended_length,
+    check_fragment_size,
+    check_rsv_allowed,
+    check_send_start,
+    check_size_limit,
+    check_start,
+    compressed_frame_limit,
+)
 from ._values_c cimport Frame, FrameHeader, Message
 from ._kernels_c cimport (
     use_kernels,
@@ -194,19 +203,6 @@ cdef inline void _unmask_into(unsigned char *dst, const unsigned char *src, Py_s
 
 # ---------------------------------------------------------------- header rules
 
-cdef int _check_start(int b0, int b1) except -1:
-    """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
-    cdef int opcode = b0 & 0x0F
-    if _OPCODES[opcode] is None:
-        raise ProtocolError(1002, _rules.RESERVED_OPCODE.format(opcode))
-    if opcode >= 8:
-        if not b0 & 0x80:
-            raise ProtocolError(1002, _rules.FRAGMENTED_CONTROL)
-        if (b1 & 0x7F) > 125:
-            raise ProtocolError(1002, _rules.CONTROL_TOO_LONG)
-    return 0
-
-
 cdef inline Py_ssize_t _header_size(int b1) noexcept:
     cdef int n = b1 & 0x7F
     cdef Py_ssize_t size = 2 if n < 126 else (4 if n == 126 else 10)
@@ -223,17 +219,11 @@ cdef int _extended_length(const unsigned char *p, uint64_t *length) except -1:
         return 0
     if n == 126:
         v = (<uint64_t>p[2] << 8) | p[3]
-        if v < 126:
-            raise ProtocolError(1002, _rules.NON_MINIMAL_16)
-        length[0] = v
-        return 0
-    v = 0
-    for i in range(2, 10):
-        v = (v << 8) | p[i]
-    if v >> 63:
-        raise ProtocolError(1002, _rules.LENGTH_TOP_BIT)
-    if v < 0x10000:
-        raise ProtocolError(1002, _rules.NON_MINIMAL_64)
+    else:
+        v = 0
+        for i in range(2, 10):
+            v = (v << 8) | p[i]
+    check_extended_length(n, v)
     length[0] = v
     return 0
 
@@ -259,7 +249,7 @@ def parse_header(data, Py_ssize_t offset=0):
         if inp.size - offset < 2:
             return None
         p = inp.data + offset
-        _check_start(p[0], p[1])
+        check_start(p[0], p[1])
         size = _header_size(p[1])
         if inp.size - offset < size:
             return None
@@ -351,13 +341,7 @@ cdef int _first_byte(object opcode, uint64_t length, bint fin, bint rsv1, bint r
         op = opcode
     except OverflowError:
         op = -1
-    if not 0 <= op <= 15 or _OPCODES[op] is None:
-        raise ValueError(_rules.INVALID_OPCODE.format(opcode))
-    if op >= 8:
-        if not fin:
-            raise ValueError(_rules.SEND_CONTROL_FRAGMENTED)
-        if length > 125:
-            raise ValueError(_rules.SEND_CONTROL_TOO_LONG)
+    check_send_start(opcode, op, fin, length)
     return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
 
 
@@ -611,7 +595,7 @@ cdef class _FrameReader:
         cdef int b1 = p[1]
         if b0 & self._rsv_refused:
             raise ProtocolError(1002, _rules.RSV_NOT_NEGOTIATED)
-        _check_start(b0, b1)
+        check_start(b0, b1)
         if self._client:
             if b1 & 0x80:
                 raise ProtocolError(1002, _rules.MASKED_FROM_SERVER)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import operator
 
 from .enums import Opcode
+from .errors import ProtocolError
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -59,6 +60,9 @@ __all__ = [
     "check_fragment_size",
     "check_deflate",
     "compressed_frame_limit",
+    "check_start",
+    "check_extended_length",
+    "check_send_start",
 ]
 
 #: Default largest frame payload a decoder accepts (16 MiB).
@@ -171,3 +175,43 @@ def compressed_frame_limit(max_message_size: int | None, max_frame_size: int | N
         return min(max_frame_size, (1 << 63) - 1)
     base = DEFAULT_MAX_FRAME_SIZE if max_message_size is None else max_message_size
     return min(base + (base >> 3) + 64, (1 << 63) - 1)
+
+
+# The header rules. The decoders and encoders read and write the bytes (through raw pointers when
+# compiled); what the bytes may say is decided here. The opcodes defined are 0-2 and 8-10: an opcode is
+# reserved when its low three bits exceed 2, and a control frame's has bit 3 set (RFC 6455 §5.2).
+
+
+def check_start(b0: int, b1: int) -> None:
+    """1002 for what a header's first two bytes alone forbid (bar RSV and mask direction)."""
+    if (b0 & 0x07) > 2:
+        raise ProtocolError(1002, RESERVED_OPCODE.format(b0 & 0x0F))
+    if b0 & 0x08:
+        if not b0 & 0x80:
+            raise ProtocolError(1002, FRAGMENTED_CONTROL)
+        if (b1 & 0x7F) > 125:
+            raise ProtocolError(1002, CONTROL_TOO_LONG)
+
+
+def check_extended_length(code: int, length: int) -> None:
+    """1002 unless ``length``, read from the extended field that the 7-bit ``code`` (126 or 127) announces,
+    is minimal and, in 64 bits, has its top bit clear (§5.2)."""
+    if code == 126:
+        if length < 126:
+            raise ProtocolError(1002, NON_MINIMAL_16)
+    elif length >> 63:
+        raise ProtocolError(1002, LENGTH_TOP_BIT)
+    elif length < 0x10000:
+        raise ProtocolError(1002, NON_MINIMAL_64)
+
+
+def check_send_start(opcode: object, op: int, fin: bool, length: int) -> None:
+    """``ValueError`` unless a frame of opcode ``opcode`` (``op``: its index, -1 if that is out of range),
+    ``fin`` and a payload of ``length`` bytes may be sent."""
+    if not 0 <= op <= 15 or (op & 0x07) > 2:
+        raise ValueError(INVALID_OPCODE.format(opcode))
+    if op & 0x08:
+        if not fin:
+            raise ValueError(SEND_CONTROL_FRAGMENTED)
+        if length > 125:
+            raise ValueError(SEND_CONTROL_TOO_LONG)

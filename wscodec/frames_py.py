@@ -19,28 +19,22 @@ from typing import Any
 
 from ._buffers import readable
 from ._rules import (
-    CONTROL_TOO_LONG,
     DEFAULT_MAX_FRAME_SIZE,
     FEED_IN_ANOTHER_THREAD,
-    FRAGMENTED_CONTROL,
     FRAME_TOO_BIG,
-    INVALID_OPCODE,
     LENGTH_NEGATIVE,
     LENGTH_TOO_BIG,
-    LENGTH_TOP_BIT,
     MASK_NOT_4_BYTES,
     MASKED_FROM_SERVER,
-    NON_MINIMAL_16,
-    NON_MINIMAL_64,
     OFFSET_NEGATIVE,
     OPCODES,
-    RESERVED_OPCODE,
     RSV_NOT_NEGOTIATED,
-    SEND_CONTROL_FRAGMENTED,
-    SEND_CONTROL_TOO_LONG,
     UNMASKED_FROM_CLIENT,
+    check_extended_length,
     check_rsv_allowed,
+    check_send_start,
     check_size_limit,
+    check_start,
 )
 from ._values import Frame, FrameHeader
 from .enums import Opcode
@@ -110,19 +104,6 @@ class _FrameFields(Frame):
         self.rsv3 = rsv3
 
 
-def _check_start(b0: int, b1: int) -> Opcode:
-    """Rules readable from the first two bytes alone (bar RSV and mask direction)."""
-    opcode = OPCODES[b0 & 0x0F]
-    if opcode is None:
-        raise ProtocolError(1002, RESERVED_OPCODE.format(b0 & 0x0F))
-    if opcode >= 8:
-        if not b0 & 0x80:
-            raise ProtocolError(1002, FRAGMENTED_CONTROL)
-        if (b1 & 0x7F) > 125:
-            raise ProtocolError(1002, CONTROL_TOO_LONG)
-    return opcode
-
-
 def _header_size(b1: int) -> int:
     size = (2, 4, 10)[((b1 & 0x7F) > 125) + ((b1 & 0x7F) == 127)]
     return size + 4 if b1 & 0x80 else size
@@ -130,19 +111,11 @@ def _header_size(b1: int) -> int:
 
 def _extended_length(buf: Any, pos: int, b1: int) -> int:
     """The payload length of a header known to be complete; checks the 64-bit and minimal-length rules."""
-    n = b1 & 0x7F
-    if n < 126:
-        return n
-    if n == 126:
-        n = int((buf[pos + 2] << 8) | buf[pos + 3])
-        if n < 126:
-            raise ProtocolError(1002, NON_MINIMAL_16)
-        return n
-    n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-    if n >> 63:
-        raise ProtocolError(1002, LENGTH_TOP_BIT)
-    if n < 0x10000:
-        raise ProtocolError(1002, NON_MINIMAL_64)
+    code = b1 & 0x7F
+    if code < 126:
+        return code
+    n = int((buf[pos + 2] << 8) | buf[pos + 3]) if code == 126 else int.from_bytes(buf[pos + 2 : pos + 10], "big")
+    check_extended_length(code, n)
     return n
 
 
@@ -162,7 +135,8 @@ def parse_header(data: object, offset: int = 0) -> FrameHeader | None:
         return None
     b0 = buf[offset]
     b1 = buf[offset + 1]
-    opcode = _check_start(b0, b1)
+    check_start(b0, b1)
+    opcode: Opcode = OPCODES[b0 & 0x0F]  # type: ignore[assignment]  # check_start let only defined ones by
     size = _header_size(b1)
     if avail < size:
         return None
@@ -229,13 +203,7 @@ def _resolve_mask(mask: object) -> bytes | None:
 
 def _first_byte(opcode: int, length: int, fin: bool, rsv1: bool, rsv2: bool, rsv3: bool) -> int:
     op = operator.index(opcode)
-    if not 0 <= op <= 15 or OPCODES[op] is None:
-        raise ValueError(INVALID_OPCODE.format(opcode))
-    if op >= 8:
-        if not fin:
-            raise ValueError(SEND_CONTROL_FRAGMENTED)
-        if length > 125:
-            raise ValueError(SEND_CONTROL_TOO_LONG)
+    check_send_start(opcode, op, fin, length)
     return (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | (0x10 if rsv3 else 0) | op
 
 
@@ -474,7 +442,8 @@ class _FrameReader:
             b1 = view[pos + 1]
             if b0 & refused:
                 raise ProtocolError(1002, RSV_NOT_NEGOTIATED)
-            opcode = _check_start(b0, b1)
+            check_start(b0, b1)
+            opcode = OPCODES[b0 & 0x0F]
             if client:
                 if b1 & 0x80:
                     raise ProtocolError(1002, MASKED_FROM_SERVER)
