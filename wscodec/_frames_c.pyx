@@ -3,7 +3,9 @@
 
 The behaviour — checks, their order, close codes, reasons — is that of
 frames_py.py and messages_py.py, the reference; read their docstrings for
-the policies. What differs is how the bytes move:
+the policies. The rules, limits and reasons themselves are _rules.py's (cimported
+from its compiled twin, _rules_c) and the value types _values.py's (_values_c).
+What differs is how the bytes move:
 
 * bytes received are kept in one C buffer that grows only with what has
   arrived; a frame straddling two reads is completed there, while every
