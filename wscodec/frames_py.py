@@ -60,7 +60,7 @@ class _HeaderFields(FrameHeader):
     __slots__ = ()
     # the plain slots' setters (no Python call per write), not the base's refusal
     __setattr__ = object.__setattr__  # type: ignore[assignment]  # mypy: object.__setattr__ takes Any
-    __delattr__ = object.__delattr__
+    __delattr__ = object.__delattr__  # type: ignore[assignment, unused-ignore]  # (as mypy runs: stubtest flags it)
 
     def __init__(
         self,
@@ -91,7 +91,7 @@ class _FrameFields(Frame):
     __slots__ = ()
     # the plain slots' setters (no Python call per write), not the base's refusal
     __setattr__ = object.__setattr__  # type: ignore[assignment]  # mypy: object.__setattr__ takes Any
-    __delattr__ = object.__delattr__
+    __delattr__ = object.__delattr__  # type: ignore[assignment, unused-ignore]  # (as mypy runs: stubtest flags it)
 
     def __init__(
         self, fin: bool, opcode: int, payload: bytes, rsv1: bool = False, rsv2: bool = False, rsv3: bool = False

@@ -65,7 +65,7 @@ class _MessageFields(Message):
     __slots__ = ()
     # the plain slots' setters (no Python call per write), not the base's refusal
     __setattr__ = object.__setattr__  # type: ignore[assignment]  # mypy: object.__setattr__ takes Any
-    __delattr__ = object.__delattr__
+    __delattr__ = object.__delattr__  # type: ignore[assignment, unused-ignore]  # (as mypy runs: stubtest flags it)
 
     def __init__(self, opcode: int, payload: bytes) -> None:
         self.opcode = opcode
