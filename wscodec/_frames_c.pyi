@@ -1,12 +1,63 @@
-"""Type stub for the compiled frame codec: the signatures of its pure twins, frames_py.py and messages_py.py."""
+"""Type stub for the compiled frame codec (behaviour: frames_py.py and messages_py.py)."""
 
-from ._rules import DEFAULT_MAX_FRAME_SIZE as DEFAULT_MAX_FRAME_SIZE
-from ._rules import DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE
-from .frames_py import FrameDecoder as FrameDecoder
-from .frames_py import _FrameReader as _FrameReader
-from .frames_py import encode_frame as encode_frame
-from .frames_py import encode_header as encode_header
-from .frames_py import parse_header as parse_header
-from .messages_py import MessageDecoder as MessageDecoder
-from .messages_py import decode_text as decode_text
-from .messages_py import encode_message as encode_message
+from typing import Final
+
+from typing_extensions import disjoint_base
+
+from ._deflate_c import PerMessageDeflate
+from ._values_c import Frame, FrameHeader, Message
+
+DEFAULT_MAX_FRAME_SIZE: Final[int]
+DEFAULT_MAX_MESSAGE_SIZE: Final[int]
+
+def parse_header(data: object, offset: int = 0) -> FrameHeader | None: ...
+def encode_header(
+    opcode: int,
+    length: int,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    mask: object = None,
+) -> bytes: ...
+def encode_frame(
+    opcode: int,
+    payload: object,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    mask: object = None,
+) -> bytes: ...
+def decode_text(payload: object, mask: object = None) -> str: ...
+def encode_message(
+    opcode: int,
+    payload: object,
+    *,
+    mask: object = None,
+    deflate: PerMessageDeflate | None = None,
+    fragment_size: int | None = None,
+) -> bytes: ...
+
+@disjoint_base
+class _FrameReader:
+    @property
+    def buffered(self) -> int: ...
+
+class FrameDecoder(_FrameReader):
+    def __init__(self, *, client: bool = False, max_frame_size: int | None = ..., rsv_allowed: int = 0) -> None: ...
+    def feed(self, data: object) -> list[Frame]: ...
+
+@disjoint_base
+class MessageDecoder(_FrameReader):
+    def __init__(
+        self,
+        *,
+        client: bool = False,
+        max_message_size: int | None = ...,
+        max_frame_size: int | None = None,
+        deflate: PerMessageDeflate | None = None,
+    ) -> None: ...
+    def feed(self, data: object) -> list[Message | Frame]: ...
