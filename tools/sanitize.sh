@@ -52,7 +52,7 @@ echo "== building the extension with -fsanitize=address,undefined (gcc) in $work
 mkdir -p "$work/src" "$work/reports"
 cp setup.py pyproject.toml README.md LICENSE "$work/src/"
 cp -r wscodec "$work/src/"
-find "$work/src/wscodec" \( -name '*.so' -o -name '*.pyd' -o -name '_*_c.c' -o -name __pycache__ \) -prune -exec rm -rf {} +
+find "$work/src/wscodec" \( -name '*.so' -o -name '*.pyd' -o -name '_*_c.c' -o -name _rules.c -o -name _values.c -o -name __pycache__ \) -prune -exec rm -rf {} +
 (cd "$work/src" && CC=gcc WSCODEC_SANITIZE=1 WSCODEC_REQUIRE_EXTENSIONS=1 python setup.py -q build_ext --inplace) \
     >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 
