@@ -52,7 +52,7 @@ cdef Py_ssize_t _BOUND_MAX = 1 << 16
 # zlib counts in unsigned int: larger inputs are fed in pieces of this size.
 cdef Py_ssize_t _PIECE = 1 << 30
 # As in deflate_py.py: output of one inflate call at most; last bytes joined with the tail up to this.
-cdef Py_ssize_t _CHUNK = 1 << 15
+cdef Py_ssize_t _CHUNK = 1 << 15  # the size of _zrun's scratch too
 cdef Py_ssize_t _JOIN_MAX = 1 << 14
 
 
@@ -287,6 +287,12 @@ cdef class PerMessageDeflate:
         cdef Py_ssize_t produced = 0, room, got
         cdef const unsigned char *before
         cdef int rc
+        # A piece's first call, when the buffer lacks room for it, writes here and appends what it
+        # produced: a small message costs a copy, not a buffer of the call's whole room. Later calls
+        # grow the buffer by doubling, as before (glibc's mmap threshold follows the largest buffer
+        # freed: growing a large one by its output alone had every message fault in fresh pages).
+        cdef unsigned char scratch[32768]
+        cdef bint direct
         if self._ended:
             _after_final(src, n, tail)
             return 0
@@ -297,8 +303,12 @@ cdef class PerMessageDeflate:
                 if s.avail_in == 0:
                     s.avail_in = <unsigned int>min(n - (s.next_in - src), _PIECE)
                 room = min(_CHUNK, budget + 1 - produced)
-                _reserve(buf, length[0], cap, room, budget + 1 - produced)
-                s.next_out = buf[0] + length[0]
+                direct = produced or cap[0] - length[0] >= room
+                if direct:
+                    _reserve(buf, length[0], cap, room, budget + 1 - produced)
+                    s.next_out = buf[0] + length[0]
+                else:
+                    s.next_out = scratch
                 s.avail_out = <unsigned int>room
                 before = s.next_in
                 if n >= NOGIL_MIN_DEFLATE:
@@ -307,6 +317,9 @@ cdef class PerMessageDeflate:
                 else:
                     rc = inflate(s, Z_SYNC_FLUSH)
                 got = room - s.avail_out
+                if got and not direct:
+                    _reserve(buf, length[0], cap, got, budget + 1 - produced)
+                    memcpy(buf[0] + length[0], scratch, <size_t>got)
                 length[0] += got
                 produced += got
                 if got or s.next_in != before:

@@ -90,8 +90,9 @@ cdef object _CLOSE = Opcode.CLOSE
 
 # A receive buffer larger than this is freed once empty rather than kept for reuse.
 cdef Py_ssize_t _KEEP_MAX = 1 << 20
-# The same for the buffer compressed messages inflate into (each one does: keep less per connection).
-cdef Py_ssize_t _KEEP_INFLATED_MAX = 1 << 14
+# The same for the buffer compressed messages inflate into: up to a page, so that small messages
+# reuse it (no allocation each) while an idle connection holds at most that.
+cdef Py_ssize_t _KEEP_INFLATED_MAX = 1 << 12
 # A frame whose payload is at least this large and arrives over several reads is
 # unmasked straight into its bytes object as the reads come (see _FrameReader).
 cdef Py_ssize_t _STREAM_MIN = 1 << 15
