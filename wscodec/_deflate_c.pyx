@@ -287,10 +287,11 @@ cdef class PerMessageDeflate:
         cdef Py_ssize_t produced = 0, room, got
         cdef const unsigned char *before
         cdef int rc
-        # A piece's first call, when the buffer lacks room for it, writes here and appends what it
-        # produced: a small message costs a copy, not a buffer of the call's whole room. Later calls
-        # grow the buffer by doubling, as before (glibc's mmap threshold follows the largest buffer
-        # freed: growing a large one by its output alone had every message fault in fresh pages).
+        # A call for which a buffer of up to 64 KiB lacks room writes here, and what it produced is
+        # appended: a small message's buffer is its size, not the call's room, and a 64 KiB one's
+        # last call (which finds nothing left) does not double it past glibc's mmap threshold, which
+        # had every such message fault in fresh pages. Larger buffers double ahead of the output:
+        # grown by their output alone, they had glibc map (and fault in) each message's afresh.
         cdef unsigned char scratch[32768]
         cdef bint direct
         if self._ended:
@@ -303,7 +304,7 @@ cdef class PerMessageDeflate:
                 if s.avail_in == 0:
                     s.avail_in = <unsigned int>min(n - (s.next_in - src), _PIECE)
                 room = min(_CHUNK, budget + 1 - produced)
-                direct = produced or cap[0] - length[0] >= room
+                direct = cap[0] - length[0] >= room or cap[0] > 2 * _CHUNK
                 if direct:
                     _reserve(buf, length[0], cap, room, budget + 1 - produced)
                     s.next_out = buf[0] + length[0]
