@@ -143,6 +143,12 @@ def server_env(implementation: str) -> dict[str, str]:
     return env
 
 
+def _interruptible() -> None:
+    """In the server's process before it starts: Ctrl-C (SIGINT) acts, as from a terminal, even when the
+    tests run as a background job, whose children a shell starts with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_server(implementation: str, folder: Path, *options: str) -> ServerProcess:
     """Start a server (with these extra ``options``) on an ephemeral port and wait for its banner
     (which names the implementation)."""
@@ -155,6 +161,7 @@ def start_server(implementation: str, folder: Path, *options: str) -> ServerProc
             stdin=subprocess.DEVNULL,
             env=server_env(implementation),
             cwd=folder,
+            preexec_fn=_interruptible if os.name == "posix" else None,
         )
     deadline = time.monotonic() + DEADLINE
     while "ws://" not in (text := log.read_text("utf-8", "replace")):
