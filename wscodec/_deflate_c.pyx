@@ -287,11 +287,10 @@ cdef class PerMessageDeflate:
         cdef Py_ssize_t produced = 0, room, got
         cdef const unsigned char *before
         cdef int rc
-        # A call for which a buffer of up to 64 KiB lacks room writes here, and what it produced is
-        # appended: a small message's buffer is its size, not the call's room, and a 64 KiB one's
-        # last call (which finds nothing left) does not double it past glibc's mmap threshold, which
-        # had every such message fault in fresh pages. Larger buffers double ahead of the output:
-        # grown by their output alone, they had glibc map (and fault in) each message's afresh.
+        # Where a buffer of up to 64 KiB lacks a call's room, the call writes here and the buffer grows
+        # by what it produced: a small message's stays its size, and a 64 KiB one is not doubled past
+        # glibc's mmap threshold (new pages to fault in, every message) for a last call that finds
+        # nothing. Larger buffers double ahead: grown by output alone, glibc mapped each afresh.
         cdef unsigned char scratch[32768]
         cdef bint direct
         if self._ended:
