@@ -318,8 +318,8 @@ class _FrameReader:
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
         raise NotImplementedError
 
-    def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
-        """Hook: payload bytes of an incomplete frame arrived (still masked), ``offset`` bytes into it.
+    def _arrived(self, b0: int, piece: Any) -> None:
+        """Hook: payload bytes of an incomplete frame arrived (still masked); ``b0``: its first byte.
 
         MessageDecoder judges them at once (fail fast); a frame decoder has nothing to judge.
         """
@@ -392,7 +392,7 @@ class _FrameReader:
         self._pieces = []
         self._keep(view[start:])
         self._missing = length - (len(view) - start)
-        self._arrived(view[pos], key, view[start:], 0)
+        self._arrived(view[pos], view[start:])
 
     def _keep(self, piece: Any) -> None:
         """Add a piece of the streamed payload: large ones as they are, small ones merged.
@@ -415,8 +415,7 @@ class _FrameReader:
         self._missing -= take
         head = self._stream
         if self._missing and head is not None:
-            received = sum(map(len, self._pieces))
-            self._arrived(head[0], head[2], piece, received - take)
+            self._arrived(head[0], piece)
         elif head is not None:
             b0, opcode, key, _ = head
             pieces, self._stream, self._pieces = self._pieces, None, []

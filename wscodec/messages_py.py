@@ -145,13 +145,10 @@ class MessageDecoder(_FrameReader):
 
     def _take(self, b0: int, key: bytes | None, data: Any, end: bool) -> None:
         """Judge text, or inflate, more payload bytes of the current data frame at once (fail fast);
-        ``end``: they end the message. ``key``: the mask key while ``data`` is still masked.
+        ``end``: they end the message. ``key``: the mask key while ``data`` is still masked. Only
+        frames that :meth:`_judged` says are compressed or text come here.
         """
-        opcode = b0 & 0x0F
-        compressed = b0 & 0x40 if opcode else self._compressed
-        text = (opcode or self._opcode) == Opcode.TEXT
-        if not compressed and not text:
-            return
+        compressed, text = self._judged(b0)
         if key is not None:
             phase = self._peeked & 3
             data = _xor(data, key[phase:] + key[:phase])
@@ -164,9 +161,16 @@ class MessageDecoder(_FrameReader):
                 raise ProtocolError(1007, INVALID_UTF8_TEXT)
         self._peeked += len(data)
 
-    def _arrived(self, b0: int, key: bytes | None, piece: Any, offset: int) -> None:
-        # Taken at the end of the feed, in one piece (the compiled decoder's schedule).
-        self._fresh.append(bytes(piece))
+    def _judged(self, b0: int) -> tuple[int, bool]:
+        """Whether the payload of the data frame starting with ``b0`` is inflated, and whether it is text."""
+        opcode = b0 & 0x0F
+        return (b0 & 0x40 if opcode else self._compressed), (opcode or self._opcode) == Opcode.TEXT
+
+    def _arrived(self, b0: int, piece: Any) -> None:
+        # Taken at the end of the feed, in one piece (the compiled decoder's schedule); the pieces of
+        # an uncompressed binary frame are not (nothing to judge): no copy of them.
+        if any(self._judged(b0)):
+            self._fresh.append(bytes(piece))
 
     def _streaming(self) -> None:
         fresh, self._fresh = self._fresh, []
@@ -184,7 +188,7 @@ class MessageDecoder(_FrameReader):
             return
         size = _header_size(buf[1])  # its rules were checked when the header was read
         start = size + self._peeked
-        if len(buf) > start:
+        if len(buf) > start and any(self._judged(buf[0])):  # binary, uncompressed: nothing to judge
             self._take(buf[0], bytes(buf[size - 4 : size]) if buf[1] & 0x80 else None, buf[start:], False)
 
     def _deliver(self, b0: int, opcode: Opcode, payload: bytes, out: list[Any]) -> None:
