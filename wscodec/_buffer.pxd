@@ -1,5 +1,5 @@
-# Buffer acquisition and the GIL thresholds, shared by every compiled module: cimported, and inlined
-# where used (a .pxd's inline functions are compiled into each module that cimports them).
+# Buffer acquisition, growing output and the GIL thresholds, shared by every compiled module: cimported,
+# and inlined where used (a .pxd's inline functions are compiled into each module that cimports them).
 
 from cpython.buffer cimport (
     PyBUF_FULL_RO,
@@ -9,7 +9,15 @@ from cpython.buffer cimport (
     PyObject_GetBuffer,
 )
 from cpython.bytearray cimport PyByteArray_CheckExact
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.bytes cimport (
+    PyBytes_AS_STRING,
+    PyBytes_CheckExact,
+    PyBytes_FromStringAndSize,
+    PyBytes_GET_SIZE,
+    _PyBytes_Resize,
+)
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_CLEAR, Py_INCREF
 
 
 cdef extern from "Python.h":
@@ -92,3 +100,52 @@ cdef inline int get_writable(object buffer, Py_buffer *view) except -1:
         from ._rules_c import BUFFER_NOT_CONTIGUOUS
         raise BufferError(BUFFER_NOT_CONTIGUOUS)
     return 0
+
+
+# Output that grows inside the bytes object it becomes: taking it copies nothing (for a large message,
+# neither a last copy of it nor the page faults of a second buffer its size).
+cdef struct Output:
+    PyObject *obj        # owned: a bytes object nothing else refers to (its size: the capacity), or NULL
+    unsigned char *data  # its bytes (they move when it grows)
+    Py_ssize_t length    # the bytes written, at the start
+    Py_ssize_t cap
+
+
+cdef inline void output_clear(Output *out) noexcept:
+    """Drop what ``out`` holds: it is empty after."""
+    Py_CLEAR(out.obj)
+    out.data = NULL
+    out.length = out.cap = 0
+
+
+cdef inline int output_grow(Output *out, Py_ssize_t cap) except -1:
+    """Make the capacity ``cap`` (at least the length): MemoryError, ``out`` emptied, if it cannot."""
+    cdef object fresh
+    cdef Py_ssize_t length = out.length
+    if out.obj == NULL:
+        fresh = PyBytes_FromStringAndSize(NULL, cap)
+        Py_INCREF(fresh)
+        out.obj = <PyObject *>fresh
+    else:
+        out.data = NULL  # if the resize fails, it frees the object and sets obj to NULL
+        out.length = out.cap = 0
+        _PyBytes_Resize(&out.obj, cap)
+    out.data = <unsigned char *>PyBytes_AS_STRING(<object>out.obj)
+    out.length = length
+    out.cap = cap
+    return 0
+
+
+cdef inline bytes output_take(Output *out):
+    """What was written, as bytes (shrunk to its length in place); ``out`` is empty after."""
+    cdef Py_ssize_t length = out.length
+    cdef bytes taken
+    if out.obj == NULL:
+        return b""
+    out.data = NULL
+    out.length = out.cap = 0
+    if PyBytes_GET_SIZE(<object>out.obj) != length:
+        _PyBytes_Resize(&out.obj, length)  # on failure it frees the object and sets obj to NULL
+    taken = <bytes>out.obj
+    Py_CLEAR(out.obj)  # ``taken`` holds it now
+    return taken

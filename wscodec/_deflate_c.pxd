@@ -1,5 +1,7 @@
 # The compiled PerMessageDeflate, cimported by _frames_c (MessageDecoder, encode_message).
 
+from ._buffer cimport Output
+
 cdef extern from "zlib.h":
     ctypedef struct z_stream:
         const unsigned char *next_in
@@ -26,12 +28,9 @@ cdef class PerMessageDeflate:
     cdef bint _sending, _receiving  # a thread is compressing / inflating: a second one is refused
     cdef bytes _compress(self, const unsigned char *data, Py_ssize_t n)
     cdef Py_ssize_t _inflate_to(self, const unsigned char *src, Py_ssize_t n, bint end,
-                                unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
-                                Py_ssize_t budget) except -1
+                                Output *out, Py_ssize_t budget) except -1
     cdef Py_ssize_t _zinflate(self, const unsigned char *src, Py_ssize_t n, bint end,
-                              unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
-                              Py_ssize_t budget) except -1
+                              Output *out, Py_ssize_t budget) except -1
     cdef Py_ssize_t _zrun(self, const unsigned char *src, Py_ssize_t n, Py_ssize_t tail,
-                          unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
-                          Py_ssize_t budget) except -1
+                          Output *out, Py_ssize_t budget) except -1
     cdef int _stream_ended(self) except -1

@@ -3,11 +3,11 @@
 
 The rules are those of deflate_py.py, the reference (read its docstrings);
 what differs is that a message costs no Python-level zlib call: the
-compiled MessageDecoder inflates straight into its message buffer, grown
-only as output comes and never past the message budget plus one byte, and
-encode_message compresses straight into the bytes it frames. The zlib-ng
-and isal backends are reached through their Python modules (the pure
-implementation's object, held inside).
+compiled MessageDecoder inflates straight into the bytes object that becomes
+the message, grown only as output comes and never past the message budget
+plus one byte, and encode_message compresses straight into the bytes it
+frames. The zlib-ng and isal backends are reached through their Python
+modules (the pure implementation's object, held inside).
 """
 
 cimport cython
@@ -15,7 +15,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcmp, memcpy, memset
 
-from ._buffer cimport NOGIL_MIN_DEFLATE
+from ._buffer cimport NOGIL_MIN_DEFLATE, Output, output_clear, output_grow, output_take
 from ._buffers import readable
 from .deflate_py import PerMessageDeflate as _PurePerMessageDeflate
 from .deflate_py import check_settings, load_backend
@@ -198,48 +198,47 @@ cdef class PerMessageDeflate:
         past it, 1007 for corrupt data). For callers that frame messages themselves (the shims).
         """
         cdef const unsigned char[::1] view = readable(data)
-        cdef unsigned char *buf = NULL
-        cdef Py_ssize_t length = 0, cap = 0
+        cdef Output out
+        out.obj = NULL
+        output_clear(&out)
         if budget < 0:
             raise ValueError("budget must be >= 0")
         try:
-            self._inflate_to(&view[0] if view.shape[0] else NULL, view.shape[0], end, &buf, &length, &cap, budget)
-            return PyBytes_FromStringAndSize(<const char *>buf, length) if length else b""
+            self._inflate_to(&view[0] if view.shape[0] else NULL, view.shape[0], end, &out, budget)
+            return output_take(&out)
         finally:
-            PyMem_Free(buf)
+            output_clear(&out)
 
     cdef Py_ssize_t _inflate_to(self, const unsigned char *src, Py_ssize_t n, bint end,
-                                unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
-                                Py_ssize_t budget) except -1:
+                                Output *out, Py_ssize_t budget) except -1:
         """Inflate ``n`` compressed bytes of the message being received; with ``end`` they are its last.
 
-        The output is appended at ``buf[0] + length[0]``, the buffer grown (PyMem) as output comes and
-        never past ``budget + 1`` new bytes: 1009 once the output exceeds ``budget``, 1007 for corrupt
-        data. Returns how many bytes were appended.
+        The output is appended to ``out``, grown as output comes and never past ``budget + 1`` new
+        bytes: 1009 once the output exceeds ``budget``, 1007 for corrupt data. Returns how many bytes
+        were appended.
         """
-        cdef bytes out
+        cdef bytes inflated
         cdef Py_ssize_t k
-        budget = min(budget, PY_SSIZE_T_MAX - 1 - length[0])  # "no limit": what the buffer could hold
+        budget = min(budget, PY_SSIZE_T_MAX - 1 - out.length)  # "no limit": what the buffer could hold
         if self._py is not None:
-            out = self._py._inflate(PyBytes_FromStringAndSize(<const char *>src, n) if n else b"", budget, end)
-            k = len(out)
+            inflated = self._py._inflate(PyBytes_FromStringAndSize(<const char *>src, n) if n else b"", budget, end)
+            k = len(inflated)
             if k:
-                _reserve(buf, length[0], cap, k, k)
-                memcpy(buf[0] + length[0], PyBytes_AS_STRING(out), <size_t>k)
-                length[0] += k
+                _reserve(out, k, k)
+                memcpy(out.data + out.length, PyBytes_AS_STRING(inflated), <size_t>k)
+                out.length += k
             return k
         with cython.critical_section(self):
             if self._receiving:
                 raise RuntimeError(_rules.INFLATING_IN_ANOTHER_THREAD)
             self._receiving = True
         try:
-            return self._zinflate(src, n, end, buf, length, cap, budget)
+            return self._zinflate(src, n, end, out, budget)
         finally:
             self._receiving = False
 
     cdef Py_ssize_t _zinflate(self, const unsigned char *src, Py_ssize_t n, bint end,
-                              unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
-                              Py_ssize_t budget) except -1:
+                              Output *out, Py_ssize_t budget) except -1:
         cdef unsigned char small[4096]
         cdef unsigned char *joined = NULL
         cdef Py_ssize_t produced
@@ -251,7 +250,7 @@ cdef class PerMessageDeflate:
                 raise MemoryError() if rc == Z_MEM_ERROR else RuntimeError(f"inflateInit2 failed ({rc})")
             self._inflater_ready = True
         if not end:
-            return self._zrun(src, n, 0, buf, length, cap, budget)
+            return self._zrun(src, n, 0, out, budget)
         if n <= _JOIN_MAX:
             # The last bytes and the tail in one call.
             if n + 4 <= <Py_ssize_t>sizeof(small):
@@ -264,13 +263,13 @@ cdef class PerMessageDeflate:
                 if n:
                     memcpy(joined, src, <size_t>n)
                 memcpy(joined + n, _TAIL, 4)
-                produced = self._zrun(joined, n + 4, 4, buf, length, cap, budget)
+                produced = self._zrun(joined, n + 4, 4, out, budget)
             finally:
                 if joined != &small[0]:
                     PyMem_Free(joined)
         else:
-            produced = self._zrun(src, n, 0, buf, length, cap, budget)
-            produced += self._zrun(_TAIL, 4, 4, buf, length, cap, budget - produced)
+            produced = self._zrun(src, n, 0, out, budget)
+            produced += self._zrun(_TAIL, 4, 4, out, budget - produced)
         if self._ended:
             self._ended = False  # the next message starts a new stream (_stream_ended prepared it)
         elif not self._boundary:
@@ -280,8 +279,7 @@ cdef class PerMessageDeflate:
         return produced
 
     cdef Py_ssize_t _zrun(self, const unsigned char *src, Py_ssize_t n, Py_ssize_t tail,
-                          unsigned char **buf, Py_ssize_t *length, Py_ssize_t *cap,
-                          Py_ssize_t budget) except -1:
+                          Output *out, Py_ssize_t budget) except -1:
         """Inflate ``src[:n]`` (its last ``tail`` bytes being our 00 00 FF FF) within ``budget``."""
         cdef z_stream *s = &self._inflater
         cdef Py_ssize_t produced = 0, room, got
@@ -303,10 +301,10 @@ cdef class PerMessageDeflate:
                 if s.avail_in == 0:
                     s.avail_in = <unsigned int>min(n - (s.next_in - src), _PIECE)
                 room = min(_CHUNK, budget + 1 - produced)
-                direct = cap[0] - length[0] >= room or cap[0] > 2 * _CHUNK
+                direct = out.cap - out.length >= room or out.cap > 2 * _CHUNK
                 if direct:
-                    _reserve(buf, length[0], cap, room, budget + 1 - produced)
-                    s.next_out = buf[0] + length[0]
+                    _reserve(out, room, budget + 1 - produced)
+                    s.next_out = out.data + out.length
                 else:
                     s.next_out = scratch
                 s.avail_out = <unsigned int>room
@@ -318,9 +316,9 @@ cdef class PerMessageDeflate:
                     rc = inflate(s, Z_SYNC_FLUSH)
                 got = room - s.avail_out
                 if got and not direct:
-                    _reserve(buf, length[0], cap, got, budget + 1 - produced)
-                    memcpy(buf[0] + length[0], scratch, <size_t>got)
-                length[0] += got
+                    _reserve(out, got, budget + 1 - produced)
+                    memcpy(out.data + out.length, scratch, <size_t>got)
+                out.length += got
                 produced += got
                 if got or s.next_in != before:
                     # Between blocks? (A call that could do nothing tells nothing: it clears the flag.)
@@ -372,17 +370,9 @@ cdef int _after_final(const unsigned char *rest, Py_ssize_t n, Py_ssize_t tail) 
     return 0
 
 
-cdef int _reserve(unsigned char **buf, Py_ssize_t length, Py_ssize_t *cap, Py_ssize_t more,
-                  Py_ssize_t most) except -1:
-    """Make room for ``more`` bytes after ``length`` in ``buf`` (PyMem), doubling, but never past ``most``."""
-    cdef Py_ssize_t need = length + more
-    cdef unsigned char *grown
-    if need <= cap[0]:
-        return 0
-    need = max(need, min(2 * cap[0], length + most))
-    grown = <unsigned char *>PyMem_Realloc(buf[0], <size_t>need)
-    if grown == NULL:
-        raise MemoryError()
-    buf[0] = grown
-    cap[0] = need
+cdef int _reserve(Output *out, Py_ssize_t more, Py_ssize_t most) except -1:
+    """Make room for ``more`` bytes after the output's length, doubling, but never past ``most`` more."""
+    cdef Py_ssize_t need = out.length + more
+    if need > out.cap:
+        output_grow(out, max(need, min(2 * out.cap, out.length + most)))
     return 0

@@ -26,7 +26,7 @@ from libc.string cimport memcpy
 
 import os
 
-from ._buffer cimport NOGIL_MIN, Input, acquire, contiguous, release
+from ._buffer cimport NOGIL_MIN, Input, Output, acquire, contiguous, output_clear, output_grow, output_take, release
 from ._deflate_c cimport PerMessageDeflate
 from ._rules_c cimport (
     check_deflate,
@@ -90,9 +90,6 @@ cdef object _CLOSE = Opcode.CLOSE
 
 # A receive buffer larger than this is freed once empty rather than kept for reuse.
 cdef Py_ssize_t _KEEP_MAX = 1 << 20
-# The same for the buffer compressed messages inflate into: up to a page, so that small messages
-# reuse it (no allocation each) while an idle connection holds at most that.
-cdef Py_ssize_t _KEEP_INFLATED_MAX = 1 << 12
 # A frame whose payload is at least this large and arrives over several reads is
 # unmasked straight into its bytes object as the reads come (see _FrameReader).
 cdef Py_ssize_t _STREAM_MIN = 1 << 15
@@ -855,9 +852,8 @@ cdef class MessageDecoder(_FrameReader):
     cdef PerMessageDeflate _deflate
     cdef bint _compressed        # the message being reassembled is compressed (RSV1 on its first frame)
     cdef int _opcode             # of the message being reassembled; -1 between messages
-    cdef unsigned char *_msg     # the fragments received so far, unmasked
-    cdef Py_ssize_t _msg_len
-    cdef Py_ssize_t _msg_cap
+    # The message being reassembled (or inflated), unmasked, in the bytes object it becomes.
+    cdef Output _msg
     cdef ws_utf8_state _utf8
     # Fail fast inside a frame: the text of an incomplete frame is judged as it arrives, on a copy of
     # _utf8 (the frame is validated again when complete, unless it was streamed and judged whole).
@@ -866,21 +862,17 @@ cdef class MessageDecoder(_FrameReader):
 
     def __cinit__(self):
         self._peeked = 0
-        self._msg = NULL
-        self._msg_len = 0
-        self._msg_cap = 0
+        self._msg.obj = NULL
+        output_clear(&self._msg)
         self._opcode = -1
         ws_utf8_reset(&self._utf8)
 
     def __dealloc__(self):
-        PyMem_Free(self._msg)
+        output_clear(&self._msg)
 
     cdef void _drop_all(self) noexcept:
         _FrameReader._drop_all(self)
-        PyMem_Free(self._msg)
-        self._msg = NULL
-        self._msg_len = 0
-        self._msg_cap = 0
+        output_clear(&self._msg)
 
     def __init__(self, *, bint client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None,
                  deflate=None):
@@ -912,9 +904,9 @@ cdef class MessageDecoder(_FrameReader):
         if length > limit:
             raise ProtocolError(1009, _rules.FRAME_TOO_BIG.format(length, limit))
         # A compressed message is bounded by what it inflates to, as it inflates.
-        if not compressed and <uint64_t>self._msg_len + length > self._max_message:
+        if not compressed and <uint64_t>self._msg.length + length > self._max_message:
             raise ProtocolError(
-                1009, _rules.MESSAGE_TOO_BIG.format(self._msg_len + length, self._max_message))
+                1009, _rules.MESSAGE_TOO_BIG.format(self._msg.length + length, self._max_message))
         return 0
 
     cdef inline bint _is_text(self, int opcode) noexcept:
@@ -971,12 +963,12 @@ cdef class MessageDecoder(_FrameReader):
 
     cdef int _inflate(self, const unsigned char *src, Py_ssize_t n, bint end, bint text) except -1:
         """Inflate into the message buffer within the message budget; validate text as it comes."""
-        cdef Py_ssize_t before = self._msg_len
+        cdef Py_ssize_t before = self._msg.length
         cdef uint64_t budget = self._max_message - <uint64_t>before
-        self._deflate._inflate_to(src, n, end, &self._msg, &self._msg_len, &self._msg_cap,
+        self._deflate._inflate_to(src, n, end, &self._msg,
                                   <Py_ssize_t>min(budget, <uint64_t>(PY_SSIZE_T_MAX - 1 - before)))
-        if text and self._msg_len > before:
-            if ws_utf8_feed(&self._utf8, self._msg + before, <size_t>(self._msg_len - before)) >= 0:
+        if text and self._msg.length > before:
+            if ws_utf8_feed(&self._utf8, self._msg.data + before, <size_t>(self._msg.length - before)) >= 0:
                 raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
         return 0
 
@@ -1033,14 +1025,9 @@ cdef class MessageDecoder(_FrameReader):
             if self._opcode == 1 and not ws_utf8_complete(&self._utf8):
                 raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             data = self._take_message()
-            if self._msg_cap > _KEEP_INFLATED_MAX:
-                # Every compressed message passes through this buffer: keep only a small one between them.
-                PyMem_Free(self._msg)
-                self._msg = NULL
-                self._msg_cap = 0
         else:
             self._peeked = 0
-            if fin and not self._msg_len:
+            if fin and not self._msg.length:
                 # A whole message in one frame: straight into its bytes object.
                 data = ready if ready is not None else _copy_out(payload, n, masked)
                 if self._opcode == 1:
@@ -1051,9 +1038,9 @@ cdef class MessageDecoder(_FrameReader):
                         raise ProtocolError(1007, _rules.INVALID_UTF8_TEXT)
             else:
                 self._grow_message(n)
-                dst = self._msg + self._msg_len
+                dst = self._msg.data + self._msg.length
                 _unmask_into(dst, payload, n, masked)
-                self._msg_len += n
+                self._msg.length += n
                 if self._opcode == 1:
                     if judged:
                         self._utf8 = self._peek
@@ -1072,28 +1059,16 @@ cdef class MessageDecoder(_FrameReader):
         return 0
 
     cdef bytes _take_message(self):
-        """The reassembled message as bytes; the buffer is emptied for the next one."""
-        cdef bytes data = PyBytes_FromStringAndSize(<char *>self._msg, self._msg_len)
-        self._msg_len = 0
-        if self._msg_cap > _KEEP_MAX:
-            PyMem_Free(self._msg)
-            self._msg = NULL
-            self._msg_cap = 0
+        """The reassembled message: the buffer itself, as bytes of its length; the next message starts another."""
+        cdef bytes data = output_take(&self._msg)
         ws_utf8_reset(&self._utf8)
         return data
 
     cdef int _grow_message(self, Py_ssize_t n) except -1:
         """Make room for ``n`` more message bytes; the buffer grows only with what has arrived."""
-        cdef Py_ssize_t need = self._msg_len + n
-        cdef Py_ssize_t cap
-        cdef unsigned char *grown
-        if need > self._msg_cap:
-            cap = max(need, self._msg_cap * 2, 256)
-            grown = <unsigned char *>PyMem_Realloc(self._msg, cap)
-            if grown == NULL:
-                raise MemoryError()
-            self._msg = grown
-            self._msg_cap = cap
+        cdef Py_ssize_t need = self._msg.length + n
+        if need > self._msg.cap:
+            output_grow(&self._msg, max(need, self._msg.cap * 2, 256))
         return 0
 
     def feed(self, data):
