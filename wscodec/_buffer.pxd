@@ -16,8 +16,10 @@ from cpython.bytes cimport (
     PyBytes_GET_SIZE,
     _PyBytes_Resize,
 )
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_CLEAR, Py_INCREF
+from libc.string cimport memcpy
 
 
 cdef extern from "Python.h":
@@ -102,28 +104,46 @@ cdef inline int get_writable(object buffer, Py_buffer *view) except -1:
     return 0
 
 
-# Output that grows inside the bytes object it becomes: taking it copies nothing (for a large message,
-# neither a last copy of it nor the page faults of a second buffer its size).
+# Output up to OUTPUT_SMALL bytes is written into a small buffer kept between outputs, then copied out
+# (cheaper than a bytes object grown and shrunk); larger output grows inside the bytes object it
+# becomes, and taking it copies nothing (for a large message, neither a last copy of it nor the page
+# faults of a second buffer its size).
+cdef enum:
+    OUTPUT_SMALL = 4096
+
+
 cdef struct Output:
-    PyObject *obj        # owned: a bytes object nothing else refers to (its size: the capacity), or NULL
-    unsigned char *data  # its bytes (they move when it grows)
-    Py_ssize_t length    # the bytes written, at the start
+    PyObject *obj         # owned: the bytes object larger output grows in (its size: the capacity), or NULL
+    unsigned char *small  # PyMem, OUTPUT_SMALL bytes, allocated on first use; or NULL
+    unsigned char *data   # where the output is: small, or obj's bytes (they move when it grows)
+    Py_ssize_t length     # the bytes written, at the start
     Py_ssize_t cap
 
 
 cdef inline void output_clear(Output *out) noexcept:
-    """Drop what ``out`` holds: it is empty after."""
+    """Drop what ``out`` holds, the small buffer included: it is empty after."""
     Py_CLEAR(out.obj)
-    out.data = NULL
+    PyMem_Free(out.small)
+    out.small = out.data = NULL
     out.length = out.cap = 0
 
 
 cdef inline int output_grow(Output *out, Py_ssize_t cap) except -1:
-    """Make the capacity ``cap`` (at least the length): MemoryError, ``out`` emptied, if it cannot."""
+    """Make the capacity at least ``cap`` (more than the length): MemoryError, ``out`` emptied, if it cannot."""
     cdef object fresh
     cdef Py_ssize_t length = out.length
+    if out.obj == NULL and cap <= OUTPUT_SMALL:
+        if out.small == NULL:
+            out.small = <unsigned char *>PyMem_Malloc(OUTPUT_SMALL)
+            if out.small == NULL:
+                raise MemoryError()
+        out.data = out.small
+        out.cap = OUTPUT_SMALL
+        return 0
     if out.obj == NULL:
         fresh = PyBytes_FromStringAndSize(NULL, cap)
+        if length:
+            memcpy(PyBytes_AS_STRING(fresh), out.data, <size_t>length)
         Py_INCREF(fresh)
         out.obj = <PyObject *>fresh
     else:
@@ -137,15 +157,16 @@ cdef inline int output_grow(Output *out, Py_ssize_t cap) except -1:
 
 
 cdef inline bytes output_take(Output *out):
-    """What was written, as bytes (shrunk to its length in place); ``out`` is empty after."""
+    """What was written, as bytes; ``out`` is empty after (it keeps its small buffer)."""
     cdef Py_ssize_t length = out.length
+    cdef const char *data = <const char *>out.data
     cdef bytes taken
-    if out.obj == NULL:
-        return b""
     out.data = NULL
     out.length = out.cap = 0
+    if out.obj == NULL:
+        return PyBytes_FromStringAndSize(data, length) if length else b""
     if PyBytes_GET_SIZE(<object>out.obj) != length:
-        _PyBytes_Resize(&out.obj, length)  # on failure it frees the object and sets obj to NULL
+        _PyBytes_Resize(&out.obj, length)  # shrunk in place; on failure it frees the object, sets NULL
     taken = <bytes>out.obj
     Py_CLEAR(out.obj)  # ``taken`` holds it now
     return taken

@@ -200,6 +200,7 @@ cdef class PerMessageDeflate:
         cdef const unsigned char[::1] view = readable(data)
         cdef Output out
         out.obj = NULL
+        out.small = NULL
         output_clear(&out)
         if budget < 0:
             raise ValueError("budget must be >= 0")

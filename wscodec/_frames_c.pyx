@@ -863,6 +863,7 @@ cdef class MessageDecoder(_FrameReader):
     def __cinit__(self):
         self._peeked = 0
         self._msg.obj = NULL
+        self._msg.small = NULL
         output_clear(&self._msg)
         self._opcode = -1
         ws_utf8_reset(&self._utf8)
@@ -1068,7 +1069,7 @@ cdef class MessageDecoder(_FrameReader):
         """Make room for ``n`` more message bytes; the buffer grows only with what has arrived."""
         cdef Py_ssize_t need = self._msg.length + n
         if need > self._msg.cap:
-            output_grow(&self._msg, max(need, self._msg.cap * 2, 256))
+            output_grow(&self._msg, max(need, self._msg.cap * 2))
         return 0
 
     def feed(self, data):
