@@ -915,6 +915,36 @@ def test_a_message_at_the_limit_passes_whatever_its_compressed_size(impl: Module
         assert (outcome.error, outcome.delivered) == (None, [msg(2, data)])
 
 
+# Where the compiled decoder's message output changes hands: its small buffer (4 KiB), the bytes object
+# it then grows in (doubling), an inflate call's 32 KiB of output.
+_OUTPUT_EDGES = [4095, 4096, 4097, 8192, 8193, 32768, 32769, 65536, 65537, 131073]
+
+
+@pytest.mark.parametrize("size", _OUTPUT_EDGES)
+@pytest.mark.parametrize(("pieces", "how"), [(1, None), (3, None), (3, "random")])
+def test_messages_across_the_output_buffers_edges_and_limits(
+    impl: ModuleType, size: int, pieces: int, how: str | None
+) -> None:
+    data = random.Random(size).randbytes(size // 2) + bytes(size - size // 2)
+    for compressed in (True, False):
+        payload = ZlibSender(15).payload(data) if compressed else data
+        if compressed:
+            wire = compressed_message(2, payload, "client-to-server", pieces)
+        else:
+            cuts = [size * i // pieces for i in range(pieces + 1)]
+            wire = b"".join(
+                frame(0 if i else 2, data[cuts[i] : cuts[i + 1]], "client-to-server", fin=i == pieces - 1)
+                for i in range(pieces)
+            )
+        for limit in (size, size - 1):
+            decoder = receiver(impl, DeflateParams(), "client-to-server", max_message_size=limit)
+            outcome = outcome_of(impl, decoder, wire + wire, how)
+            if limit == size:
+                assert (outcome.error, outcome.delivered) == (None, [msg(2, data)] * 2)
+            else:
+                assert outcome.code == 1009
+
+
 @pytest.mark.parametrize("step", [1, 7, 4096])
 @pytest.mark.parametrize("kind", BOMBS)
 @pytest.mark.parametrize("direction", DIRECTIONS)
