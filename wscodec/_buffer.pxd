@@ -16,7 +16,7 @@ from cpython.bytes cimport (
     PyBytes_GET_SIZE,
     _PyBytes_Resize,
 )
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_CLEAR, Py_INCREF
 from libc.string cimport memcpy
@@ -104,8 +104,9 @@ cdef inline int get_writable(object buffer, Py_buffer *view) except -1:
     return 0
 
 
-# Output up to OUTPUT_SMALL bytes is written into a small buffer kept between outputs, then copied out
-# (cheaper than a bytes object grown and shrunk); larger output grows inside the bytes object it
+# Output up to OUTPUT_SMALL bytes is written into a small buffer kept between outputs (grown to the
+# largest such output), then copied out: cheaper than a bytes object grown and shrunk, and an idle
+# connection holds no more than its messages needed. Larger output grows inside the bytes object it
 # becomes, and taking it copies nothing (for a large message, neither a last copy of it nor the page
 # faults of a second buffer its size).
 cdef enum:
@@ -114,7 +115,8 @@ cdef enum:
 
 cdef struct Output:
     PyObject *obj         # owned: the bytes object larger output grows in (its size: the capacity), or NULL
-    unsigned char *small  # PyMem, OUTPUT_SMALL bytes, allocated on first use; or NULL
+    unsigned char *small  # PyMem, small_cap bytes (at most OUTPUT_SMALL), allocated on first use; or NULL
+    Py_ssize_t small_cap
     unsigned char *data   # where the output is: small, or obj's bytes (they move when it grows)
     Py_ssize_t length     # the bytes written, at the start
     Py_ssize_t cap
@@ -125,20 +127,23 @@ cdef inline void output_clear(Output *out) noexcept:
     Py_CLEAR(out.obj)
     PyMem_Free(out.small)
     out.small = out.data = NULL
-    out.length = out.cap = 0
+    out.length = out.cap = out.small_cap = 0
 
 
 cdef inline int output_grow(Output *out, Py_ssize_t cap) except -1:
-    """Make the capacity at least ``cap`` (more than the length): MemoryError, ``out`` emptied, if it cannot."""
+    """Make the capacity at least ``cap`` (more than the length); MemoryError if it cannot."""
     cdef object fresh
+    cdef unsigned char *grown
     cdef Py_ssize_t length = out.length
     if out.obj == NULL and cap <= OUTPUT_SMALL:
-        if out.small == NULL:
-            out.small = <unsigned char *>PyMem_Malloc(OUTPUT_SMALL)
-            if out.small == NULL:
+        if out.small_cap < cap:
+            grown = <unsigned char *>PyMem_Realloc(out.small, <size_t>cap)
+            if grown == NULL:
                 raise MemoryError()
+            out.small = grown
+            out.small_cap = cap
         out.data = out.small
-        out.cap = OUTPUT_SMALL
+        out.cap = out.small_cap
         return 0
     if out.obj == NULL:
         fresh = PyBytes_FromStringAndSize(NULL, cap)

@@ -201,6 +201,7 @@ cdef class PerMessageDeflate:
         cdef Output out
         out.obj = NULL
         out.small = NULL
+        out.small_cap = 0
         output_clear(&out)
         if budget < 0:
             raise ValueError("budget must be >= 0")

@@ -864,6 +864,7 @@ cdef class MessageDecoder(_FrameReader):
         self._peeked = 0
         self._msg.obj = NULL
         self._msg.small = NULL
+        self._msg.small_cap = 0
         output_clear(&self._msg)
         self._opcode = -1
         ws_utf8_reset(&self._utf8)
