@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import nox
 from packaging.requirements import Requirement
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tools"))
+from check_dist import CODEC_TESTS  # tools/ is not a package: its path comes first
 
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "venv"
@@ -195,19 +199,6 @@ def e2e(session: nox.Session) -> None:
     in_tests(session, env, "-m", "pytest", "e2e", *session.posargs)
 
 
-# The tests that drive the compiled modules directly; the others (servers, shims, end-to-end) reach
-# them through the same entry points and run many times slower under line tracing.
-CODEC_TESTS = [
-    "test_mask.py",
-    "test_utf8.py",
-    "test_frames.py",
-    "test_frame_decoder.py",
-    "test_messages.py",
-    "test_deflate.py",
-    "test_server.py",  # the echo server's work per read (_echo_c), driven in process
-]
-
-
 @nox.session(name="coverage-cython")
 def coverage_cython(session: nox.Session) -> None:
     """Line coverage of the compiled modules, by Cython's coverage plugin (the CI workflow's job; slow).
@@ -221,4 +212,4 @@ def coverage_cython(session: nox.Session) -> None:
     session.run("python", "setup.py", "-q", "build_ext", "--inplace", "-j2", env=build)
     config = ROOT / "tools" / "coverage-cython.toml"
     env = RUN_ENV["compiled"] | {"PYTHONPATH": str(ROOT)}
-    coverage_run(session, config, ".coverage-cython", env, session.posargs or CODEC_TESTS)
+    coverage_run(session, config, ".coverage-cython", env, session.posargs or list(CODEC_TESTS))

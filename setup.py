@@ -73,7 +73,13 @@ def extensions():
 
 
 class OptionalBuildExt(build_ext):
-    """Let the build of the extensions fail softly unless they are required."""
+    """Build the extensions side by side; let the build fail softly unless they are required."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        # The modules compile side by side, one per CPU (-j N on the command line still decides).
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
     def run(self):
         try:

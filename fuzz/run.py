@@ -4,6 +4,7 @@
     python fuzz/run.py --native               # the same against a clang ASan+UBSan+coverage build
     python fuzz/run.py --native --seconds 3600 frame_decoder -- -max_len=70000   # a long run, one target
     python fuzz/run.py --seed 1               # the same inputs in the same order on every run (.ci/run)
+    python fuzz/run.py --jobs 2               # two targets at a time (.ci/run: one per CPU)
 
 Each target runs in its own process (libFuzzer exits when done) on the
 committed seeds in fuzz/corpus/<target>/ plus what earlier runs found, kept
@@ -21,6 +22,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +42,7 @@ def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("targets", nargs="*", metavar="TARGET", help=f"of {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--seconds", type=int, default=35, help="fuzzing time per target (default: 35)")
     parser.add_argument("--native", action="store_true", help="instrument the C code too, under ASan and UBSan")
+    parser.add_argument("--jobs", type=int, default=1, help="targets fuzzed at a time (default: 1)")
     parser.add_argument(
         "--seed",
         type=int,
@@ -49,6 +52,8 @@ def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     unknown = set(args.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
+    if args.jobs < 1:
+        parser.error("--jobs must be 1 or more")
     return args, argv[cut + 1 :]
 
 
@@ -84,7 +89,7 @@ def _fuzz(target: str, seconds: int, env: dict[str, str], extra: list[str]) -> t
 
 
 def main() -> int:
-    """Run the targets one after the other and print one line per target, then the totals."""
+    """Run the targets (``--jobs`` at a time) and print one line per target, then the totals."""
     args, extra = _arguments(sys.argv[1:])
     env = dict(os.environ)
     if args.native:
@@ -97,11 +102,14 @@ def main() -> int:
         extra = [f"-seed={args.seed}", *extra]
     failed = 0
     total = 0
-    for target in args.targets or TARGETS:
-        status, runs, took = _fuzz(target, args.seconds, env, extra)
-        failed += bool(status)
-        total += runs
-        print(f"fuzz {target}: {runs} executions in {took:.0f} s, {'FAILED' if status else 'ok'}", flush=True)
+    targets = args.targets or TARGETS
+    # Threads only wait: each target fuzzes in its own process, one per job.
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = pool.map(lambda target: (target, *_fuzz(target, args.seconds, env, extra)), targets)
+        for target, status, runs, took in results:
+            failed += bool(status)
+            total += runs
+            print(f"fuzz {target}: {runs} executions in {took:.0f} s, {'FAILED' if status else 'ok'}", flush=True)
     print(f"fuzz: {total} executions, {failed} target(s) failed{' (native build)' if args.native else ''}")
     return 1 if failed else 0
 

@@ -22,8 +22,13 @@ import os
 from collections.abc import Iterator
 from types import ModuleType
 
-import needs
 import pytest
+
+# The helper modules whose asserts check the implementations: rewritten like the tests' own, so that
+# they keep checking under python -O (where a plain assert is stripped) and explain a failure.
+pytest.register_assert_rewrite("outcomes", "shim_cases")
+
+import needs
 from hypothesis import settings
 from impls import IMPL_NAMES, load_impl
 

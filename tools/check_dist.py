@@ -12,11 +12,16 @@
 4. then, each in a fresh virtual environment with the ``test`` extra, the test
    suite run from a directory outside the checkout, against
    - the repaired wheel, after ``stubtest`` has compared the shipped stubs with
-     the compiled modules;
+     the compiled modules: the whole suite, both implementations, under
+     ``python -O`` (no check may rest on ``assert``);
    - a pure ``py3-none-any`` wheel built from the same sdist with
-     ``WSCODEC_NO_EXTENSIONS=1``, after checking that it holds no compiled module;
+     ``WSCODEC_NO_EXTENSIONS=1``, after checking that it holds no compiled module:
+     the whole suite under ``python -OO`` (nor on a docstring), its slow tests
+     left out (they ran on the same pure code in the compiled wheel's run);
    - a wheel built from the sdist by every other pyenv CPython from 3.10 on
-     (``--no-other-pythons`` leaves these out).
+     (``--no-other-pythons`` leaves these out): the tests that drive the
+     compiled modules directly (``CODEC_TESTS``). Every CPython gets the whole
+     suite on every platform in the GitHub workflow.
    These run side by side (one more than the CPUs); each one's output is shown when it ends.
 
 ``python tools/check_dist.py installed --expect cython|python [--tests DIR]``
@@ -63,6 +68,18 @@ MIN_PYTHON = (3, 10)
 # README's run, with the dev extra, runs them all.
 REPO_ONLY_TESTS = ("test_packaging.py", "test_workflows.py", "test_docs.py", "test_bench_plot.py")
 PURE_TAG = "py3-none-any"
+# The tests that drive the compiled modules directly; the others (servers, shims, end-to-end) reach
+# them through the same entry points. They prove a build on another CPython, and they are what the
+# line-traced build of `nox -s coverage-cython` runs.
+CODEC_TESTS = (
+    "test_mask.py",
+    "test_utf8.py",
+    "test_frames.py",
+    "test_frame_decoder.py",
+    "test_messages.py",
+    "test_deflate.py",
+    "test_server.py",  # the echo server's work per read (_echo_c), driven in process
+)
 COMPILED_BUILD = {"WSCODEC_REQUIRE_EXTENSIONS": "1", "WSCODEC_NO_EXTENSIONS": None}
 PURE_BUILD = {"WSCODEC_NO_EXTENSIONS": "1", "WSCODEC_REQUIRE_EXTENSIONS": None}
 
@@ -130,13 +147,18 @@ def check_installed(expect: str) -> str:
     )
 
 
-def run_tests(tests: Path) -> int:
-    """Run the test suite in this process, leaving out the tests of the repository itself."""
+def run_tests(tests: Path, only: Sequence[str] = (), *, slow: bool = True) -> int:
+    """Run the test suite (or its modules ``only``) in this process, leaving out the repository's own tests.
+
+    ``slow=False`` deselects the tests marked slow, whatever ``WSCODEC_TEST_SLOW`` says.
+    """
     import pytest
 
     ignored = [f"--ignore={tests / name}" for name in REPO_ONLY_TESTS]
+    selected = [str(tests / name) for name in only] or [str(tests)]
+    marks = [] if slow else ["-m", "not slow"]
     # No cache directory: it would be written into the checkout the tests come from.
-    return int(pytest.main([str(tests), "-p", "no:cacheprovider", *ignored]))
+    return int(pytest.main([*selected, "-p", "no:cacheprovider", *marks, *ignored]))
 
 
 # --- the pipeline ----------------------------------------------------------------------------------
@@ -227,11 +249,26 @@ def install(python: str | Path, wheel: Path, work: Path, out: TextIO) -> Path:
     return vpython
 
 
-def check_and_test(vpython: Path, expect: str, work: Path, out: TextIO, **env: str | None) -> None:
-    """``installed --expect`` and the test suite, from a directory outside the checkout."""
+def check_and_test(
+    vpython: Path,
+    expect: str,
+    work: Path,
+    out: TextIO,
+    *,
+    flags: Sequence[str] = (),
+    only: Sequence[str] = (),
+    slow: bool = True,
+    **env: str | None,
+) -> None:
+    """``installed --expect`` and the test suite (or its modules ``only``), from a directory outside the checkout.
+
+    ``flags`` go to the interpreter (``-O``); ``slow=False`` leaves out the slow tests; ``env``
+    changes the environment of the run.
+    """
     outside = work / "cwd"
     outside.mkdir(exist_ok=True)
-    command = [vpython, __file__, "installed", "--expect", expect, "--tests", ROOT / "tests"]
+    command = [vpython, *flags, __file__, "installed", "--expect", expect, "--tests", ROOT / "tests"]
+    command += [f"--only={name}" for name in only] + ([] if slow else ["--no-slow"])
     run(command, out=out, cwd=outside, env=environ(PYTHON_GIL=None, **env))
 
 
@@ -244,7 +281,7 @@ def check_compiled_wheel(wheel: Path, work: Path, out: TextIO) -> None:
     config = ["--mypy-config-file", ROOT / "pyproject.toml", "--allowlist", STUBTEST_ALLOWLIST]
     (work / "cwd").mkdir()
     run([vpython, "-m", "mypy.stubtest", "wscodec", *config], out=out, cwd=work / "cwd")
-    check_and_test(vpython, "cython", work, out, WSCODEC_NO_EXTENSIONS=None)
+    check_and_test(vpython, "cython", work, out, flags=["-O"], WSCODEC_NO_EXTENSIONS=None)
 
 
 def check_pure_wheel(sdist: Path, work: Path, out: TextIO) -> None:
@@ -265,11 +302,11 @@ def check_pure_wheel(sdist: Path, work: Path, out: TextIO) -> None:
         out=out,
         env=environ(WSCODEC_NO_EXTENSIONS=None),
     )
-    check_and_test(vpython, "python", work, out, WSCODEC_NO_EXTENSIONS="1")
+    check_and_test(vpython, "python", work, out, flags=["-OO"], slow=False, WSCODEC_NO_EXTENSIONS="1")
 
 
 def check_other_python(python: Path, sdist: Path, work: Path, out: TextIO) -> None:
-    """Another CPython builds its wheel from the sdist, installs it and runs the suite."""
+    """Another CPython builds its wheel from the sdist, installs it and runs the codec's tests on it."""
     run(
         [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", work / "dist", sdist],
         out=out,
@@ -277,7 +314,8 @@ def check_other_python(python: Path, sdist: Path, work: Path, out: TextIO) -> No
     )
     wheel = only_file(work / "dist", "*.whl")
     check_tag(wheel, pure=False, out=out)
-    check_and_test(install(python, wheel, work, out), "cython", work, out, WSCODEC_NO_EXTENSIONS=None)
+    vpython = install(python, wheel, work, out)
+    check_and_test(vpython, "cython", work, out, only=CODEC_TESTS, slow=False, WSCODEC_NO_EXTENSIONS=None)
 
 
 def pyenv_root() -> Path | None:
@@ -347,13 +385,13 @@ def pipeline(work: Path, *, other_versions: bool) -> None:
         wheel = repair_for_manylinux(wheel, work / "repaired")
 
     jobs: dict[str, Callable[[TextIO], None]] = {
-        f"{wheel.name}: stubtest, test suite": partial(check_compiled_wheel, wheel, work / "compiled"),
-        "pure wheel from the sdist: test suite": partial(check_pure_wheel, sdist, work / "pure"),
+        f"{wheel.name}: stubtest, test suite under -O": partial(check_compiled_wheel, wheel, work / "compiled"),
+        "pure wheel from the sdist: test suite under -OO": partial(check_pure_wheel, sdist, work / "pure"),
     }
     pythons = other_pythons() if other_versions else {}
     print(f"other pyenv CPythons from 3.10 on: {', '.join(pythons) or 'none'}")
     for name, python in pythons.items():
-        jobs[f"CPython {name}: wheel from the sdist, test suite"] = partial(
+        jobs[f"CPython {name}: wheel from the sdist, the codec's tests"] = partial(
             check_other_python, python, sdist, work / name
         )
     run_side_by_side(jobs)
@@ -367,11 +405,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     installed = commands.add_parser("installed", help="check the wscodec this interpreter imports")
     installed.add_argument("--expect", choices=["cython", "python"], required=True)
     installed.add_argument("--tests", type=Path, help="then run the test suite in this directory")
+    installed.add_argument(
+        "--only", action="append", default=[], metavar="MODULE", help="run this test module only (repeatable)"
+    )
+    installed.add_argument("--no-slow", action="store_true", help="leave out the tests marked slow")
     args = parser.parse_args(argv)
     try:
         if args.command == "installed":
             print(check_installed(args.expect), flush=True)
-            return run_tests(args.tests) if args.tests else 0
+            return run_tests(args.tests, args.only, slow=not args.no_slow) if args.tests else 0
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="wscodec-dist-") as work:
             pipeline(Path(work), other_versions=not args.no_other_pythons)
