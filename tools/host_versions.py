@@ -1,7 +1,7 @@
 """Test a shim on several releases of its host, each in a virtual environment of its own.
 
     python tools/host_versions.py websockets              # every release in LINES["websockets"]
-    python tools/host_versions.py aiohttp 3.10.11 3.14.5  # these releases only
+    python tools/host_versions.py aiohttp 3.11.18 3.14.5  # these releases only
     python tools/host_versions.py aiohttp --host-suite --venvs ../host-venvs
 
 For each release: a venv (made once under ``--venvs`` and reused, else in a
@@ -44,7 +44,7 @@ LINES: dict[str, list[str]] = {
         "17.3",
         "17.4",
     ],
-    "aiohttp": ["3.13.2", "3.13.5", "3.14.5"],
+    "aiohttp": ["3.11.18", "3.12.15", "3.13.5", "3.14.5"],
     "wsproto": ["1.2.0", "1.3.2"],
     "tornado": ["6.3.3", "6.4.2", "6.5.10", "6.6.1"],
     "autobahn": ["26.7.1", "26.10.2", "26.11.1"],

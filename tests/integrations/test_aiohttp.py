@@ -38,6 +38,10 @@ from wscodec.integrations import HostVersionWarning, Versions
 
 NAMES = ["helpers", "writer", "reader_py"]
 HOST_WRITER = writer_module.WebSocketWriter
+#: aiohttp before 3.13.2: send_frame() compresses with what _make_compress_obj() gives it (see the shim)
+LEGACY_WRITER = not hasattr(HOST_WRITER, "_send_compressed_frame_sync")
+#: aiohttp before 3.12 compresses with zlib alone (no set_zlib_backend)
+HAS_BACKENDS = hasattr(importlib.import_module("aiohttp.compression_utils"), "set_zlib_backend")
 #: the readers' decode_text argument where they take it (aiohttp 3.14; before, they always decode text)
 _TAKES_DECODE_TEXT = "decode_text" in inspect.signature(reader_py.WebSocketReader).parameters
 DECODE_TEXT = {"decode_text": True} if _TAKES_DECODE_TEXT else {}
@@ -196,13 +200,15 @@ def client_wire(loop: asyncio.AbstractEventLoop, case: Case) -> bytes:
     data = payload.encode() if isinstance(payload, str) else payload
     opcode = WSMsgType.TEXT if case.text else WSMsgType.BINARY
     pieces = split3(data) if case.fragmented else [data]
+    frames = []
     for index, piece in enumerate(pieces):
-        writer._write_websocket_frame(piece, opcode, 0)
-        frame = bytearray(transport.chunks.pop())
+        shim._send_now(writer, piece, opcode)  # (a loop may be running: send_message's)
+        frame = bytearray(b"".join(transport.chunks))
+        transport.chunks.clear()
         fin = 0x80 if index == len(pieces) - 1 else 0
         frame[0] = fin | (opcode if index == 0 else WSMsgType.CONTINUATION)
-        transport.chunks.append(bytes(frame))
-    return b"".join(transport.chunks)
+        frames.append(bytes(frame))
+    return b"".join(frames)
 
 
 @pytest.fixture
@@ -343,6 +349,11 @@ BACKENDS = ["zlib", "zlib_ng.zlib_ng", "isal.isal_zlib"]
 @pytest.fixture(params=BACKENDS)
 def zlib_backend(request: pytest.FixtureRequest) -> Iterator[Any]:
     """aiohttp's zlib backend (``set_zlib_backend``), put back to zlib afterwards."""
+    if not HAS_BACKENDS:
+        if request.param != "zlib":
+            pytest.skip("aiohttp before 3.12 compresses with zlib alone (it has no set_zlib_backend)")
+        yield zlib
+        return
     from aiohttp.compression_utils import set_zlib_backend
 
     module = pytest.importorskip(request.param)
@@ -465,6 +476,7 @@ def test_per_message_compress_between_real_server_and_client(impl: ModuleType) -
     assert asyncio.run(main()) == texts
 
 
+@pytest.mark.skipif(not HAS_BACKENDS, reason="aiohttp before 3.12 compresses with zlib alone (no set_zlib_backend)")
 def test_writer_on_another_zlib_backend_keeps_aiohttps_compressor(
     impl: ModuleType, loop: asyncio.AbstractEventLoop
 ) -> None:
@@ -485,6 +497,11 @@ def test_writer_on_another_zlib_backend_keeps_aiohttps_compressor(
         set_zlib_backend(zlib)
 
 
+@pytest.mark.skipif(
+    LEGACY_WRITER,
+    reason="aiohttp before 3.13.2 loses a send cancelled while it compresses in the executor (the compressor "
+    "moved on, the frame is never sent): its own bug, out of the shim's reach (see the shim's docstring)",
+)
 def test_cancelled_large_send_keeps_the_stream(impl: ModuleType, loop: asyncio.AbstractEventLoop) -> None:
     """A send compressed in the executor, cancelled meanwhile, still goes out whole (aiohttp's
     shield and lock), so the next message inflates: as with aiohttp's own compressor."""
@@ -529,7 +546,19 @@ def test_a_newer_release_whose_results_differ_is_left_alone(
     def _send_compressed_frame_sync(self: Any, message: bytes, opcode: int, compress: int | None) -> None:
         self._write_websocket_frame(message, opcode, 0x40)  # "compresses" nothing
 
-    monkeypatch.setattr(HOST_WRITER, "_send_compressed_frame_sync", _send_compressed_frame_sync)
+    class Verbatim:
+        """A compressor that "compresses" nothing (aiohttp before 3.13.2 asks _make_compress_obj for it)."""
+
+        async def compress(self, data: bytes) -> bytes:
+            return data
+
+        def flush(self, mode: int) -> bytes:
+            return b""
+
+    if LEGACY_WRITER:
+        monkeypatch.setattr(HOST_WRITER, "_make_compress_obj", lambda self, compress: Verbatim())
+    else:
+        monkeypatch.setattr(HOST_WRITER, "_send_compressed_frame_sync", _send_compressed_frame_sync)
     monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
     masks = {name: module.websocket_mask for name, module in MODULES.items()}
     if impl.NAME == "python":

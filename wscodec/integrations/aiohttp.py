@@ -33,22 +33,23 @@ wscodec's ``PerMessageDeflate`` with aiohttp's settings exactly: level
 zlib-ng or isal), memory level 8, the negotiated window bits,
 ``Z_FULL_FLUSH`` without context takeover; the bytes sent are aiohttp's.
 Messages above ``WEBSOCKET_MAX_SYNC_CHUNK_SIZE`` are still compressed in the
-writer's executor, under its lock and shield, as aiohttp does.
+writer's executor (from 3.13.2 under its lock and shield), as aiohttp does.
 
-Versions: aiohttp 3.13.2 to 3.14.x (:data:`SUPPORTED_VERSIONS`; 3.13.2, the
-latest 3.13 and the latest 3.14 are tested). 3.13.2 is the floor because it
-split the writer's compression into the per-message steps the shim takes over
-(``_get_compressor``, ``_send_compressed_frame_sync``,
-``_send_compressed_frame_async_locked``); before, aiohttp compressed inside
-``send_frame()``, where neither wscodec's compressor nor the ``compress=N``
-fix below can reach (3.11 to 3.13.1 have the masking names the shim patches;
-3.10 has none of them: its WebSocket code is one module,
-``aiohttp.http_websocket``). A release newer than the range installs only if
-those steps have the expected signatures and, at install, the mask and the
-writer give aiohttp's own bytes on a few inputs (see
-``wscodec.integrations``).
+Versions: aiohttp 3.11 to 3.14.x (:data:`SUPPORTED_VERSIONS`; the latest
+3.11, 3.12, 3.13 and 3.14 are tested). 3.11 is the floor because it moved the
+WebSocket code into ``aiohttp._websocket`` (helpers, reader, writer), the
+names the shim patches; 3.10 has one module, ``aiohttp.http_websocket``. The
+writer's compression is taken over at the step each release has: from 3.13.2
+its per-message steps (``_get_compressor``, ``_send_compressed_frame_sync``,
+``_send_compressed_frame_async_locked``); before, ``send_frame()`` compresses
+with what ``_make_compress_obj(compress)`` returns, which the shim's writer
+returns instead (its ``compress`` + ``flush`` give wscodec's payload). 3.11
+has no ``set_zlib_backend``: it compresses with zlib alone. A release newer
+than the range installs only if those steps have the expected signatures and,
+at install, the mask and the writer give aiohttp's own bytes on a few inputs
+(see ``wscodec.integrations``).
 
-What changes, because it is a bug of aiohttp 3.14.5 (and 3.13.2 on):
+What changes, because it is a bug of aiohttp 3.14.5 (and of every release from 3.11 on):
 ``send_str``/``send_bytes``/``send_json(..., compress=N)`` on a connection
 that negotiated compression compressed that one message with a fresh
 compressor, while the peer inflates every message with its one window
@@ -76,6 +77,11 @@ What the shim does not reach, and why:
   9-15 without negotiated compression: aiohttp's own compressor, so that the
   bytes and the errors stay the backend's (the ``compress=N`` fix applies
   on those backends too);
+* before 3.13.2, a send cancelled while its message is compressed in the
+  executor (above ``WEBSOCKET_MAX_SYNC_CHUNK_SIZE``) is lost after the
+  compressor took it in, so the peer cannot inflate the next message:
+  aiohttp's own ``send_frame()`` awaits the compression unshielded, and
+  fixing it means replacing that method (3.13.2 shields it);
 * connections made before :func:`install` keep aiohttp's writer; those made
   while the shim is installed keep wscodec's after :func:`uninstall`.
 """
@@ -85,6 +91,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
+import zlib
 from types import ModuleType
 from typing import Any
 
@@ -112,7 +119,7 @@ __all__ = [
 #: distribution name of the host library
 HOST = "aiohttp"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
-SUPPORTED_VERSIONS = Versions(oldest="3.13.2", newest="3.14")
+SUPPORTED_VERSIONS = Versions(oldest="3.11", newest="3.14")
 
 _HELPERS = "aiohttp._websocket.helpers"
 _FOLLOWERS = ("aiohttp._websocket.writer", "aiohttp._websocket.reader_py")
@@ -126,9 +133,12 @@ _READER_WHY = (
     "(up to 1024), where wscodec's ends the message's data at the first final block"
 )
 _UTILS = "aiohttp.compression_utils"
-# The writer's per-message compression steps the shim takes over (aiohttp 3.13.2 added them; before,
-# the writer compressed inside send_frame()).
+# The writer's per-message compression steps the shim takes over (aiohttp 3.13.2 added them); before,
+# send_frame() compresses with what _make_compress_obj(compress) gives it, the one step taken over there.
 _COMPRESS_HOOKS = ("_get_compressor", "_send_compressed_frame_sync", "_send_compressed_frame_async_locked")
+_LEGACY_HOOK = "_make_compress_obj"
+# What the sync flush of a compressed message ends with; aiohttp's send_frame() before 3.13.2 removes it.
+_TAIL = b"\x00\x00\xff\xff"
 
 # aiohttp leaves memLevel to the backend's compressobj default, zlib's DEF_MEM_LEVEL (also zlib-ng's and isal's).
 _MEM_LEVEL = 8
@@ -149,11 +159,12 @@ def _backend_name(module: object) -> str | None:
 
 
 def _build(impl: ModuleType, host_writer: type) -> dict[str, Any]:
-    """The writer subclass on wscodec implementation ``impl``."""
+    """The writer subclass on wscodec implementation ``impl``, for aiohttp's writer ``host_writer``."""
     utils: Any = importlib.import_module(_UTILS)
     writer_module: Any = importlib.import_module(_WRITER)
     Deflate = impl.PerMessageDeflate
-    ZLibBackend = utils.ZLibBackend
+    # aiohttp 3.12 added set_zlib_backend (and ZLibBackend); 3.11 compresses with zlib alone.
+    ZLibBackend = getattr(utils, "ZLibBackend", None)
     # Pure-Python wscodec compresses with the very zlib calls aiohttp makes, behind more Python: the
     # writer keeps aiohttp's own compressor then, and only its choice of compressor changes.
     compiled = impl.NAME != "python"
@@ -187,36 +198,64 @@ def _build(impl: ModuleType, host_writer: type) -> dict[str, Any]:
                 return await loop.run_in_executor(self._executor, self._deflate.compress, message)
             return self._deflate.compress(message)  # type: ignore[no-any-return]
 
+        def flush(self, mode: int) -> bytes:
+            """The tail that aiohttp's ``send_frame()`` before 3.13.2 removes after ``compress()``:
+            ``compress()`` flushed the message already (``mode`` is that flush, fixed at creation)."""
+            return _TAIL
+
+    def wscodec_compressor(bits: object, notakeover: bool) -> Compressor | None:
+        """wscodec's compressor with window ``bits``; None where aiohttp's own must compress (pure
+        wscodec, a backend wscodec does not have, or ``bits`` outside 9-15)."""
+        if ZLibBackend is None:
+            backend: str | None = "zlib"
+            level = zlib.Z_BEST_SPEED
+        else:
+            backend, level = _backend_name(ZLibBackend._zlib_backend), ZLibBackend.Z_BEST_SPEED
+        if not compiled or backend is None or type(bits) is not int or not 9 <= bits <= 15:
+            return None
+        return Compressor(backend, level, bits, notakeover)
+
+    if not hasattr(host_writer, _COMPRESS_HOOKS[0]):
+
+        class LegacyWebSocketWriter(host_writer):  # type: ignore[misc]
+            __doc__ = host_writer.__doc__
+            _compressobj: Any
+
+            def _make_compress_obj(self, compress: int) -> Any:
+                """The compressor of a message: the connection's whenever it negotiated compression
+                (a per-message ``compress`` included: see the module docstring), else one for the message."""
+                if self.compress:
+                    if self._compressobj:
+                        return self._compressobj
+                    compress = self.compress
+                compressor = wscodec_compressor(compress, self.notakeover) or super()._make_compress_obj(compress)
+                if self.compress:
+                    self._compressobj = compressor
+                return compressor
+
+        return {"WebSocketWriter": LegacyWebSocketWriter}
+
     class WebSocketWriter(host_writer):  # type: ignore[misc]
         __doc__ = host_writer.__doc__
         _compressobj: Any
 
-        if not compiled:
-
-            def _get_compressor(self, compress: int | None) -> Any:
-                """aiohttp's compressor of a message: the connection's whenever it negotiated
-                compression (a per-message ``compress`` included: see the module docstring)."""
+        def _get_compressor(self, compress: int | None) -> Any:
+            """The compressor of a message: the connection's whenever it negotiated compression
+            (a per-message ``compress`` included: see the module docstring), else one for the message."""
+            bits = self.compress
+            if bits:
+                if self._compressobj is not None:
+                    return self._compressobj
+            else:
+                bits = compress
+            compressor = wscodec_compressor(bits, self.notakeover)
+            if compressor is None:
                 return super()._get_compressor(None if self.compress else compress)
+            if self.compress:
+                self._compressobj = compressor
+            return compressor
 
-        else:
-
-            def _get_compressor(self, compress: int | None) -> Any:
-                """The compressor of a message: the connection's whenever it negotiated compression
-                (a per-message ``compress`` included: see the module docstring), else one for the message."""
-                bits = self.compress
-                if bits:
-                    compressor = self._compressobj
-                    if compressor is not None:
-                        return compressor
-                else:
-                    bits = compress
-                backend = _backend_name(ZLibBackend._zlib_backend)
-                if backend is None or type(bits) is not int or not 9 <= bits <= 15:
-                    return super()._get_compressor(None if self.compress else compress)
-                compressor = Compressor(backend, ZLibBackend.Z_BEST_SPEED, bits, self.notakeover)
-                if self.compress:
-                    self._compressobj = compressor
-                return compressor
+        if compiled:  # pure wscodec changes only the choice of compressor: aiohttp's own methods send
 
             def _send_compressed_frame_sync(self, message: bytes, opcode: int, compress: int | None) -> None:
                 compressor = self._get_compressor(compress)
@@ -253,8 +292,14 @@ def _deflate_plan(impl: ModuleType) -> Plan:
     if not isinstance(host_writer, type):
         raise UnsupportedHostError(f"{_WRITER}.WebSocketWriter is not a class; this host version is not supported")
     readers: Plan = [Leave(f"{name}.ZLibDecompressor", _READER_WHY) for name in _READERS]
-    for name in _COMPRESS_HOOKS:
-        expected = ("self", "compress") if name == "_get_compressor" else ("self", "message", "opcode", "compress")
+    # aiohttp 3.13.2 on: the per-message steps; before, the one step of send_frame() (see _build).
+    hooks = _COMPRESS_HOOKS if hasattr(host_writer, _COMPRESS_HOOKS[0]) else (_LEGACY_HOOK, "send_frame")
+    for name in hooks:
+        expected = (
+            ("self", "compress")
+            if name in (_COMPRESS_HOOKS[0], _LEGACY_HOOK)
+            else ("self", "message", "opcode", "compress")
+        )
         expect_function(host_writer, name, expected)  # type: ignore[arg-type]
     if built is None or built["WebSocketWriter"].__mro__[1] is not host_writer:
         built = _BUILT[impl.NAME] = _build(impl, host_writer)
@@ -305,9 +350,10 @@ def _plan(impl: ModuleType) -> Plan:
 
 
 # The self-check's inputs: payloads masked in place, and messages compressed by the writer, one after
-# the other on one connection (so that the second and third refer back to the first).
+# the other on one connection (so that the second and third refer back to the first); each under
+# aiohttp's WEBSOCKET_MAX_SYNC_CHUNK_SIZE (5 KiB), so that it is compressed on the spot.
 _MASK_INPUTS = (b"", b"abc", bytes(range(256)) * 9)
-_MESSAGES = (b'{"id": 1, "text": "hello hello hello"}', b'{"id": 2, "text": "hello hello hello"}', b"", b"ab" * 3000)
+_MESSAGES = (b'{"id": 1, "text": "hello hello hello"}', b'{"id": 2, "text": "hello hello hello"}', b"", b"ab" * 2000)
 
 
 class _Transport:
@@ -321,6 +367,20 @@ class _Transport:
 
     def write(self, data: bytes) -> None:
         self.written.append(bytes(data))
+
+
+def _send_now(writer: Any, message: bytes, opcode: int = 0x1) -> None:
+    """``writer.send_frame(message, opcode)`` run to its end at once: a small message is compressed
+    and written without waiting for anything, so no event loop is needed (one may be running already)."""
+    step = writer.send_frame(message, opcode)
+    try:
+        step.send(None)
+    except StopIteration:
+        return
+    step.close()
+    raise UnsupportedHostError(
+        "WebSocketWriter.send_frame() waits on a small message; this host version is not supported"
+    )
 
 
 def _self_check(impl: ModuleType, originals: Any) -> None:
@@ -345,7 +405,7 @@ def _self_check(impl: ModuleType, originals: Any) -> None:
             transport = _Transport()
             writer = writer_class(None, transport, compress=compress, notakeover=notakeover)
             for message in _MESSAGES:
-                writer._send_compressed_frame_sync(message, 0x1, None)
+                _send_now(writer, message)
             wire.append(transport.written)
         if wire[0] != wire[1]:
             raise UnsupportedHostError(f"WebSocketWriter(compress={compress}) sends other bytes than aiohttp's")
