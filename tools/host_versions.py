@@ -63,7 +63,7 @@ HOST_TEST_DEPS: dict[str, list[str]] = {
 #: what each host's own suite needs on top
 SUITE_DEPS: dict[str, list[str]] = {
     "websockets": [],
-    "aiohttp": [],
+    "aiohttp": ["blockbuster>=1.5"],  # (3.12 and 3.13's conftest import it; 3.14's uses it when there)
     "wsproto": [],
     "tornado": [],
     "autobahn": ["twisted>=24.7"],  # (its Twisted flavour runs under trial)

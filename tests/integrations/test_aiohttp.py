@@ -522,6 +522,35 @@ def test_cancelled_large_send_keeps_the_stream(impl: ModuleType, loop: asyncio.A
     assert inflated(loop, transport.chunks) == [big, small]
 
 
+@pytest.mark.parametrize("sync_limit", [16, 40])  # every message in the executor; every other one
+def test_concurrent_sends_keep_the_stream(
+    impl: ModuleType,
+    loop: asyncio.AbstractEventLoop,
+    zlib_backend: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    sync_limit: int,
+) -> None:
+    """Sends started together, some compressed in the executor: each message is compressed whole and
+    written before the next compressed one, so every one inflates (aiohttp writes the small ones
+    first; before 3.13.2 only the compressor serializes them)."""
+    monkeypatch.setattr(writer_module, "WEBSOCKET_MAX_SYNC_CHUNK_SIZE", sync_limit)
+    shim.install(impl)
+    transport = CapturingTransport()
+    writer = writer_module.WebSocketWriter(BaseProtocol(loop), transport, compress=15)  # type: ignore[arg-type]
+    payloads = [bytes((n,)) * (n if n % 2 else 64 + n) for n in range(1, 49)]
+
+    async def run() -> list[object]:
+        return await asyncio.gather(
+            *(writer.send_frame(data, WSMsgType.BINARY) for data in payloads), return_exceptions=True
+        )
+
+    errors = [repr(outcome) for outcome in loop.run_until_complete(run()) if outcome is not None]
+    assert not errors, errors[:3]
+    received = inflated(loop, transport.chunks)
+    assert all(type(data) is bytes for data in received), received[-1]
+    assert sorted(received) == sorted(payloads)  # type: ignore[type-var]
+
+
 # --- an aiohttp release newer than the supported range ---
 
 

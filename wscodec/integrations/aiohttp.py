@@ -175,16 +175,18 @@ def _build(impl: ModuleType, host_writer: type) -> dict[str, Any]:
         ``compress(message)`` is a whole message, flushed, its tail removed (aiohttp's
         ``compress`` + ``flush`` + ``removesuffix``); ``_executor`` and
         ``_max_sync_chunk_size`` are aiohttp's ``ZLibCompressor``'s: a message above the
-        latter is compressed in the former.
+        latter is compressed in the former. As there, ``compress()`` takes one message at a
+        time, in the order sent: before 3.13.2 concurrent sends reach it unserialized.
         """
 
-        __slots__ = ("_deflate", "_executor", "_max_sync_chunk_size")
+        __slots__ = ("_deflate", "_executor", "_lock", "_max_sync_chunk_size")
 
         def __init__(self, backend: str, level: int, wbits: int, notakeover: bool) -> None:
             params = DeflateParams(server_no_context_takeover=notakeover, server_max_window_bits=wbits)
             self._deflate = Deflate(params, level=level, mem_level=_MEM_LEVEL, backend=backend)
             self._executor: Any = None
             self._max_sync_chunk_size: int | None = writer_module.WEBSOCKET_MAX_SYNC_CHUNK_SIZE
+            self._lock = asyncio.Lock()
 
         def compress_sync(self, message: Any) -> bytes:
             """The payload of compressed ``message`` (RSV1 set), on the event loop."""
@@ -192,11 +194,12 @@ def _build(impl: ModuleType, host_writer: type) -> dict[str, Any]:
 
         async def compress(self, message: Any) -> bytes:
             """The payload of compressed ``message``; in the executor above ``_max_sync_chunk_size``."""
-            limit = self._max_sync_chunk_size
-            if limit is not None and len(message) > limit:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._executor, self._deflate.compress, message)
-            return self._deflate.compress(message)  # type: ignore[no-any-return]
+            async with self._lock:
+                limit = self._max_sync_chunk_size
+                if limit is not None and len(message) > limit:
+                    loop = asyncio.get_running_loop()
+                    return await loop.run_in_executor(self._executor, self._deflate.compress, message)
+                return self._deflate.compress(message)  # type: ignore[no-any-return]
 
         def flush(self, mode: int) -> bytes:
             """The tail that aiohttp's ``send_frame()`` before 3.13.2 removes after ``compress()``:
