@@ -346,7 +346,7 @@ def test_coverage_is_enforced_for_both_implementations() -> None:
 
 def test_ci_tests_every_minor_line_of_each_shims_host() -> None:
     """The host-versions job runs tools/host_versions.py on every release it lists, the host's own suite
-    on the oldest and newest of each host; the range starts where the shim's SUPPORTED_VERSIONS does."""
+    on at least the oldest and newest of each host; the range starts where the shim's SUPPORTED_VERSIONS does."""
     host_versions = tool("host_versions")
     job = workflow(CI)["jobs"]["host-versions"]
     rows = job["strategy"]["matrix"]["include"]
@@ -354,7 +354,7 @@ def test_ci_tests_every_minor_line_of_each_shims_host() -> None:
     for host, versions in host_versions.LINES.items():
         assert [row["version"] for row in rows if row["host"] == host] == versions
         suites = [row["version"] for row in rows if row["host"] == host and row.get("suite") == "--host-suite"]
-        assert suites == [versions[0], versions[-1]]
+        assert {versions[0], versions[-1]} <= set(suites)  # (autobahn's also where its protocol changed)
         supported = importlib.import_module(f"wscodec.integrations.{host}").SUPPORTED_VERSIONS
         assert all(supported.classify(version) == "supported" for version in versions)
         assert versions[0].startswith(supported.oldest) and versions[-1].startswith(supported.newest)

@@ -9,7 +9,9 @@ temporary folder), the host at that release with the test dependencies, wscodec
 (a wheel built once from this checkout, or with ``--inplace`` this checkout on
 PYTHONPATH: its compiled modules must have been built in place by the same
 CPython), then the shim's tests (tests/integrations/test_<host>.py) and, with
-``--host-suite``, the host's own suite with the shim (tools/host_tests/run_<host>.sh).
+``--host-suite``, the host's own suite with the shim (tools/host_tests/run_<host>.sh). A release
+that has another configuration worth testing (``VARIANTS``: autobahn 24.4 with wsaccel) runs the
+shim's tests once more in a venv of its own.
 websockets' suite needs its repository's tests/ at that release (its sdists ship
 none, or an incomplete copy): give ``--websockets-source`` (a checkout at that
 release), else that suite is left out, saying so. Exit status 1 if any run failed; a summary line per release.
@@ -47,7 +49,7 @@ LINES: dict[str, list[str]] = {
     "aiohttp": ["3.11.18", "3.12.15", "3.13.5", "3.14.5"],
     "wsproto": ["1.2.0", "1.3.2"],
     "tornado": ["6.3.3", "6.4.2", "6.5.10", "6.6.1"],
-    "autobahn": ["26.7.1", "26.10.2", "26.11.1"],
+    "autobahn": ["24.4.2", "25.9.1", "25.10.2", "25.11.1", "25.12.2", "26.6.2", "26.7.1", "26.10.2", "26.11.1"],
 }
 #: what the shim tests need besides the host (the test extra, without the other hosts)
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "pytest-asyncio>=0.24", "pytest-mock>=3.14"]
@@ -68,6 +70,24 @@ SUITE_DEPS: dict[str, list[str]] = {
     "tornado": [],
     "autobahn": ["twisted>=24.7"],  # (its Twisted flavour runs under trial)
 }
+#: what a host's own suite needs on top before a release: {host: [(that release, requirements)]}
+OLD_SUITE_DEPS: dict[str, list[tuple[str, list[str]]]] = {
+    # autobahn 24.4's asyncio tests take pytest-asyncio's event_loop fixture, which pytest-asyncio 1.0 removed
+    "autobahn": [("25.9", ["pytest-asyncio<1"])],
+}
+
+
+#: configurations of a host before a release whose shim tests run a second time, in a venv of their own:
+#: {host: [(that release, name, requirements)]}
+VARIANTS: dict[str, list[tuple[str, str, list[str]]]] = {
+    # autobahn 24.4 runs wsaccel's compiled validator and maskers when installed (its "accelerate" extra)
+    "autobahn": [("25.9", "wsaccel", ["wsaccel>=0.6"])],
+}
+
+
+def release(version: str) -> tuple[int, ...]:
+    """A release's number as a tuple, for comparisons ("24.4.2" -> (24, 4, 2))."""
+    return tuple(int(part) for part in version.split("."))
 
 
 def run(command: list[str], **kwargs: object) -> int:
@@ -109,21 +129,39 @@ def build_wheel(into: Path) -> Path:
     return wheel
 
 
-def test_release(host: str, version: str, args: argparse.Namespace, venvs: Path, wheel: Path | None) -> list[str]:
-    """Everything asked for one release; the names of the runs that failed."""
-    requirements = [f"{host}=={version}", *TEST_DEPS, *HOST_TEST_DEPS[host]]
-    requirements += SUITE_DEPS[host] if args.host_suite else []
-    python = make_venv(venvs / f"{host}-{version}", requirements, wheel)
+def venv_env(python: Path, args: argparse.Namespace) -> dict[str, str]:
+    """The environment that runs ``python``'s venv (with this checkout on PYTHONPATH for ``--inplace``)."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
     if args.inplace:
         env["PYTHONPATH"] = str(ROOT)
-    failed = []
-    tests = [f"integrations/test_{host}.py"]
+    return env
+
+
+def shim_tests(host: str, python: Path, env: dict[str, str]) -> int:
+    """Run the shim's tests with ``python``; their exit status."""
     # From tests/: python -m pytest puts its working directory first on sys.path, and the checkout's own
     # wscodec/ must not shadow the installed one.
-    status = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT / "tests", env=env)
-    if status:
+    tests = [f"integrations/test_{host}.py"]
+    return run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT / "tests", env=env)
+
+
+def test_release(host: str, version: str, args: argparse.Namespace, venvs: Path, wheel: Path | None) -> list[str]:
+    """Everything asked for one release; the names of the runs that failed."""
+    requirements = [f"{host}=={version}", *TEST_DEPS, *HOST_TEST_DEPS[host]]
+    failed = []
+    for before, name, needs in VARIANTS.get(host, []):
+        if release(version) < release(before):
+            python = make_venv(venvs / f"{host}-{version}-{name}", [*requirements, *needs], wheel)
+            if shim_tests(host, python, venv_env(python, args)):
+                failed.append(f"shim tests with {name}")
+    if args.host_suite:
+        requirements += SUITE_DEPS[host]
+        for before, needs in OLD_SUITE_DEPS.get(host, []):
+            requirements += needs if release(version) < release(before) else []
+    python = make_venv(venvs / f"{host}-{version}", requirements, wheel)
+    env = venv_env(python, args)
+    if shim_tests(host, python, env):
         failed.append("shim tests")
     if args.host_suite:
         if host == "websockets":

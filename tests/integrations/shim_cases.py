@@ -23,6 +23,7 @@ from echo_peers import simulate_pure_host  # this directory is on sys.path, as f
 
 import wscodec
 from wscodec.integrations import InstallReport, Versions, uninstall_all
+from wscodec.integrations._patch import Replace
 
 HERE = Path(__file__).resolve().parent
 
@@ -212,7 +213,10 @@ def peers() -> Iterator[Callable[[str, str, str, bool], Relay]]:
 
 def installed_originals(shim: ModuleType) -> dict[str, object]:
     """The host's own objects the installed ``shim`` replaced, by dotted name (what install() gives its self-check)."""
-    return {patch.module.__spec__.name + "." + patch.attribute: patch.original for patch in shim._SHIM._patches}
+    return {
+        Replace(patch.module, patch.attribute, patch.replacement, "").where: patch.original
+        for patch in shim._SHIM._patches
+    }
 
 
 def install_as_newer(shim: ModuleType, impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> InstallReport:

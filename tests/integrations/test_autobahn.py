@@ -2,7 +2,7 @@
 
 autobahn's own tests run with the shim installed through
 tools/host_tests/run_autobahn.sh. Here the replacements are compared with
-both of autobahn's own implementations (NVX and pure Python) on random input
+both of autobahn's own implementations (NVX and pure Python; 24.4 has no NVX) on random input
 in odd-sized chunks, and autobahn's asyncio client and server exchange every
 message with each other (shim on both ends) and with websockets' (shim on
 one end only, so that a bug both ends share cannot hide), through a relay
@@ -28,8 +28,6 @@ import pytest
 needs.module("autobahn", python=(3, 11))
 needs.module("websockets", python=(3, 11))
 
-import autobahn.nvx._utf8validator as nvx_validator
-import autobahn.nvx._xormasker as nvx_masker
 import autobahn.websocket
 from autobahn.asyncio.websocket import (
     WebSocketClientFactory,
@@ -57,32 +55,52 @@ from wscodec.integrations import UnsupportedHostError, Versions
 
 #: the autobahn release installed (the shim supports a range of them)
 HOST_VERSION = importlib.metadata.version("autobahn")
-#: every name the shim replaces in autobahn's default (NVX) configuration
+#: autobahn's own validator and maskers here: its compiled NVX code (by default from 25.9), wsaccel's
+#: (24.4 with wsaccel installed) or its pure Python (24.4 without)
+HOST_CODE = shim._host_code()
+#: before 26.7 the protocol gives the extension no budget: the shim also replaces its onFrameData
+LEGACY_PROTOCOL = not shim._takes_budget(compress_deflate.PerMessageDeflate)
+#: autobahn's own validator class and masker factory (the compiled ones when it has them)
+HostValidator: Any = utf8validator.Utf8Validator
+host_masker: Any = xormasker.create_xor_masker
+if HOST_CODE == "NVX":
+    HostValidator = importlib.import_module("autobahn.nvx._utf8validator").Utf8Validator
+    host_masker = importlib.import_module("autobahn.nvx._xormasker").create_xor_masker
+#: every name the shim replaces in autobahn's default configuration
 PATCHED = [
     (protocol, "Utf8Validator"),
     (utf8validator, "Utf8Validator"),
     (protocol, "create_xor_masker"),
     (xormasker, "create_xor_masker"),
+    *([(xormasker, "XorMaskerSimple"), (xormasker, "XorMaskerShifted1")] if HOST_CODE == "pure-Python" else []),
 ]
 #: the names of autobahn's permessage-deflate the shim replaces (with either implementation)
-DEFLATE_PATCHED = [
+DEFLATE_PATCHED: list[tuple[Any, str]] = [
     (protocol, "PERMESSAGE_COMPRESSION_EXTENSION"),
     (compress_deflate, "PerMessageDeflate"),
     (compress, "PerMessageDeflate"),
+    *([(protocol.WebSocketProtocol, "onFrameData")] if LEGACY_PROTOCOL else []),
 ]
 
 
+def dotted(owner: Any, name: str) -> str:
+    """The name the shim's report gives ``owner.name`` (a module's attribute or a class's)."""
+    if isinstance(owner, type):
+        return f"{owner.__module__}.{owner.__qualname__}.{name}"
+    return f"{owner.__name__}.{name}"
+
+
 def pure_autobahn_validator() -> type:
-    """autobahn's pure-Python validator, which its module defines only when NVX is off."""
+    """autobahn's pure-Python validator, which its module defines only without NVX (or wsaccel, in 24.4)."""
+    if HOST_CODE == "pure-Python":
+        return utf8validator.Utf8Validator  # type: ignore[no-any-return]
     spec = importlib.util.find_spec("autobahn.websocket.utf8validator")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    saved = autobahn.websocket.USES_NVX
-    autobahn.websocket.USES_NVX = False
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(autobahn.websocket, "USES_NVX", False, raising=False)
+        patch.setitem(sys.modules, "wsaccel.utf8validator", None)  # its import fails: autobahn 24.4 falls back
         spec.loader.exec_module(module)
-    finally:
-        autobahn.websocket.USES_NVX = saved
     return module.Utf8Validator  # type: ignore[no-any-return]
 
 
@@ -94,7 +112,12 @@ PureValidator = pure_autobahn_validator()
 
 def test_autobahn_runs_with_nvx_by_default() -> None:
     # What "the default" means in these tests; AUTOBAHN_USE_NVX=0 is tested in a subprocess below.
-    assert autobahn.websocket.HAS_NVX and autobahn.websocket.USES_NVX
+    if hasattr(autobahn.websocket, "USES_NVX"):
+        assert autobahn.websocket.HAS_NVX and autobahn.websocket.USES_NVX
+    else:  # autobahn 24.4: no NVX; wsaccel's code when installed, else its pure Python
+        wsaccel = importlib.util.find_spec("wsaccel") is not None
+        assert HOST_CODE == ("wsaccel" if wsaccel else "pure-Python")
+        assert utf8validator.Utf8Validator.__module__.startswith("wsaccel" if wsaccel else "autobahn")
 
 
 def test_install_reports_and_restores_exactly(impl: ModuleType) -> None:
@@ -102,8 +125,8 @@ def test_install_reports_and_restores_exactly(impl: ModuleType) -> None:
     deflate_originals = [getattr(module, name) for module, name in DEFLATE_PATCHED]
     report = shim.install(impl)
     assert (report.host, report.version, report.implementation) == ("autobahn", HOST_VERSION, impl.NAME)
-    names = {f"{module.__name__}.{name}" for module, name in PATCHED}
-    deflate_names = {f"{module.__name__}.{name}" for module, name in DEFLATE_PATCHED}
+    names = {dotted(module, name) for module, name in PATCHED}
+    deflate_names = {dotted(module, name) for module, name in DEFLATE_PATCHED}
     assert deflate_names <= set(report.replaced)
     ours = compress_deflate.PerMessageDeflate
     assert (
@@ -114,7 +137,7 @@ def test_install_reports_and_restores_exactly(impl: ModuleType) -> None:
     registry = protocol.PERMESSAGE_COMPRESSION_EXTENSION
     assert registry["permessage-deflate"]["PMCE"] is ours and set(registry) == set(deflate_originals[0])
     assert registry["permessage-bzip2"] is deflate_originals[0]["permessage-bzip2"]
-    if impl.NAME == "python":  # NVX is compiled: pure-Python wscodec leaves it alone
+    if impl.NAME == "python" and HOST_CODE != "pure-Python":  # compiled: pure-Python wscodec leaves it alone
         assert set(report.replaced) == deflate_names and set(report.left_alone) == names
         assert all(
             getattr(module, name) is original for (module, name), original in zip(PATCHED, originals, strict=True)
@@ -184,7 +207,7 @@ def test_refuses_unexpected_internals(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_refuses_a_protocol_that_stopped_using_these_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(protocol, "Utf8Validator", PureValidator)
+    monkeypatch.setattr(protocol, "Utf8Validator", type("Elsewhere", (HostValidator,), {}))
     with pytest.raises(UnsupportedHostError, match="does not use"):
         shim.install("python")
     assert not shim.is_installed()
@@ -225,7 +248,7 @@ def test_validator_answers_as_autobahn_does(impl: ModuleType, data: st.DataObjec
     blob = data.draw(st.binary(max_size=64)) if data.draw(st.booleans()) else with_errors(data)
     chunks = data.draw(chunked(blob, max_chunks=6))
     expected = quads_until_invalid(PureValidator(), chunks)
-    assert quads_until_invalid(nvx_validator.Utf8Validator(), chunks) == expected  # the two autobahns agree
+    assert quads_until_invalid(HostValidator(), chunks) == expected  # the two autobahns agree
     assert quads_until_invalid(replacement_validator(impl), chunks) == expected
 
 
@@ -267,7 +290,7 @@ def test_masker_matches_autobahn_across_odd_chunks(impl: ModuleType, size: int) 
     key = b"\x9a\x01\xfe\x42"
     create = replacement_masker_factory(impl)
     for length in (None, size):
-        ours, theirs = create(key, length), nvx_masker.create_xor_masker(key, length)
+        ours, theirs = create(key, length), host_masker(key, length)
         for chunk in odd_chunks(data):
             assert ours.process(chunk) == theirs.process(chunk)
             assert ours.pointer() == theirs.pointer()
@@ -278,20 +301,22 @@ def test_masker_matches_autobahn_across_odd_chunks(impl: ModuleType, size: int) 
 
 
 def test_masker_rejects_a_bad_key_as_autobahn_does(impl: ModuleType) -> None:
+    error = ValueError if HOST_CODE == "wsaccel" else AssertionError  # (wsaccel raises its own)
     for key in (b"abc", b"abcde"):
-        if not sys.flags.optimize:  # autobahn checks the key with an assert, which -O strips
-            with pytest.raises(AssertionError):
-                nvx_masker.create_xor_masker(key)
-        with pytest.raises(AssertionError):
+        if not sys.flags.optimize or error is ValueError:  # autobahn checks the key with an assert, which -O strips
+            with pytest.raises(error):
+                host_masker(key)
+        with pytest.raises(error):
             replacement_masker_factory(impl)(key)
 
 
 def test_pure_autobahn_is_accelerated_by_either_implementation(impls: list[ModuleType]) -> None:
     script = """
 import sys
+sys.modules["wsaccel"] = None  # autobahn 24.4 then runs its pure Python
 import autobahn.websocket.protocol as protocol, autobahn.websocket.xormasker as xormasker
 import wscodec.integrations.autobahn as shim
-assert not __import__("autobahn.websocket").websocket.USES_NVX
+assert not getattr(__import__("autobahn.websocket").websocket, "USES_NVX", False)
 def names():
     return (protocol.Utf8Validator, protocol.create_xor_masker, xormasker.XorMaskerSimple, xormasker.XorMaskerShifted1)
 originals = names()
@@ -494,11 +519,15 @@ def sent_compressed(deflate: Any, messages: list[bytes]) -> list[bytes]:
 
 
 def inflated(deflate: Any, bodies: list[list[bytes]], max_output_len: int | None = None) -> list[bytes]:
-    """What autobahn's receiving side inflates each message (given as its frames' bytes) to."""
+    """What autobahn's receiving side inflates each message (given as its frames' bytes) to.
+
+    ``max_output_len``: the budget autobahn's protocol passes from 26.7 (before, it passes none).
+    """
+    budget = () if max_output_len is None else (max_output_len,)
     out = []
     for frames in bodies:
         deflate.start_decompress_message()
-        out.append(b"".join(deflate.decompress_message_data(frame, max_output_len) for frame in frames))
+        out.append(b"".join(deflate.decompress_message_data(frame, *budget) for frame in frames))
         deflate.end_decompress_message()
     return out
 
@@ -539,6 +568,7 @@ def test_limits_and_errors_are_autobahns(impl: ModuleType) -> None:
     with pytest.raises(Exception) as host_error:  # (zlib.error before autobahn 26.10, then PayloadCorruptError)
         inflated(make(True, False, False, 15, 15, 8), [[b"\xff" * 64]])
     shim.install(impl)
+    make = compress_deflate.PerMessageDeflate
     (body,) = sent_compressed(make(False, False, False, 15, 15, 8), [bytes(1000)])
     assert inflated(make(True, False, False, 15, 15, 8), [[body]], 1000) == [bytes(1000)]
     with pytest.raises(PayloadExceededError):
@@ -666,6 +696,43 @@ def test_a_bomb_fails_the_connection_with_1009(shimmed: ModuleType | None) -> No
         client.sendMessage(bytes(4 << 20), True)
 
     assert asyncio.run(compressed_exchange(send, 1)) == ([], (True, 1009))
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(
+            None,
+            id="host",
+            marks=pytest.mark.xfail(LEGACY_PROTOCOL, strict=True, reason="autobahn's own bug before 26.7"),
+        ),
+        *IMPL_NAMES,
+    ]
+)
+def shimmed_or_fixed(request: pytest.FixtureRequest) -> Iterator[ModuleType | None]:
+    """autobahn alone (None: its bug before 26.7, fixed in 26.7), then with the shim on each implementation."""
+    impl = None if request.param is None else load_impl(request.param)
+    if impl is not None:
+        shim.install(impl)
+    yield impl
+    shim.uninstall()
+
+
+def test_the_applications_limit_bounds_the_inflated_message(shimmed_or_fixed: ModuleType | None) -> None:
+    # Before 26.7 maxMessagePayloadSize bounded the compressed bytes only (GHSA-hxp9-w8x3-p566): 4 MiB
+    # inflated from 4 KiB went through a limit of 2 MiB.
+    def send(client: Any) -> None:
+        client.sendMessage(bytes(4 << 20), True)
+
+    assert asyncio.run(compressed_exchange(send, 1, limit=2 << 20)) == ([], (True, 1009))
+
+
+def test_the_extensions_limit_is_no_silent_cut(shimmed_or_fixed: ModuleType | None) -> None:
+    # Before 26.7 an extension's max_message_size cut the inflated message to that size, silently.
+    make = compress_deflate.PerMessageDeflate
+    (body,) = sent_compressed(make(False, False, False, 15, 15, 8), [bytes(1000)])
+    assert inflated(make(True, False, False, 15, 15, 8, 1000), [[body]]) == [bytes(1000)]
+    with pytest.raises(PayloadExceededError):
+        inflated(make(True, False, False, 15, 15, 8, 999), [[body]])
 
 
 def test_a_limit_of_the_application_wins_over_the_bound(impl: ModuleType) -> None:

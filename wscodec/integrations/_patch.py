@@ -238,12 +238,14 @@ def host_mask_fallback(impl: ModuleType, host: Callable[[object, object], object
 class Replace(NamedTuple):
     """Plan entry: set ``module.attribute`` to ``replacement``; ``what`` describes it for humans.
 
+    ``module`` may also be a class, whose method is then replaced.
+
     ``followers`` names modules that copy this attribute with ``from module
     import attribute`` when they are imported, possibly later (while the shim
     is installed, so they bind the replacement): uninstall restores their copy too.
     """
 
-    module: ModuleType
+    module: ModuleType | type
     attribute: str
     replacement: object
     what: str
@@ -252,7 +254,9 @@ class Replace(NamedTuple):
     @property
     def where(self) -> str:
         """The patched name, as ``package.module.attribute`` (the import name: some
-        extension modules give themselves another ``__name__``)."""
+        extension modules give themselves another ``__name__``), or ``package.module.Class.attribute``."""
+        if isinstance(self.module, type):
+            return f"{self.module.__module__}.{self.module.__qualname__}.{self.attribute}"
         spec = self.module.__spec__
         return f"{spec.name if spec is not None else self.module.__name__}.{self.attribute}"
 
@@ -293,7 +297,7 @@ class InstallReport:
 
 
 class _Patch(NamedTuple):
-    module: ModuleType
+    module: ModuleType | type
     attribute: str
     original: object
     replacement: object

@@ -17,8 +17,9 @@ names in ``autobahn.websocket.utf8validator`` and ``autobahn.websocket.xormasker
   frame when ``pointer()`` reaches its length.
 
 ``XorMaskerNull`` is left alone: it masks nothing. With the pure-Python
-wscodec implementation, NVX is left in place (it is faster on small
-messages); autobahn's own pure-Python classes are always replaced.
+wscodec implementation, NVX (and autobahn 24.4's wsaccel) is left in place
+(it is faster on small messages); autobahn's own pure-Python classes are
+always replaced.
 
 permessage-deflate: ``PerMessageDeflate`` (where the protocol finds it, in
 a view of its ``PERMESSAGE_COMPRESSION_EXTENSION`` registry, and where code
@@ -47,23 +48,31 @@ the wire, the same message inflated. A ``PerMessageDeflate`` subclass defined
 before :func:`install`, and connections opened before it, keep autobahn's
 code.
 
-Supported releases (:data:`SUPPORTED_VERSIONS`): autobahn 26.7 to 26.11.x,
-tested on 26.7.1, 26.10.2 and 26.11.1. The floor is 26.7, the first release
-whose ``PerMessageDeflate.decompress_message_data(data, max_output_len)``
-takes a budget and whose protocol catches ``PayloadExceededError`` from it
-(closing with 1009): the subclass's bound relies on both. Before 26.7 the
-protocol calls it without a budget and catches nothing, so the bound could
-only drop the connection (and 24.4 has neither NVX nor ``USES_NVX``). From
-26.7 to 26.9 corrupt compressed data raises ``zlib.error`` (autobahn's
-``PayloadCorruptError`` comes in 26.10): the subclass raises what the
-installed release does. A newer release installs only if
-its self-check (``_self_check``) passes.
+Supported releases (:data:`SUPPORTED_VERSIONS`): autobahn 24.4 to 26.11.x,
+tested on the latest release of each line: 24.4.2, 25.9.1, 25.10.2, 25.11.1,
+25.12.2, 26.6.2, 26.7.1, 26.10.2 and 26.11.1. 24.4 is the release most
+installations ran for the year and a half before 25.9; it has no NVX (its
+compiled code is wsaccel's, when installed, which compiled wscodec replaces
+and pure wscodec leaves alone, as it does NVX). Before 26.7
+``decompress_message_data(data)`` takes no budget and the protocol catches
+no ``PayloadExceededError``: the shim also replaces
+``WebSocketProtocol.onFrameData`` with one that gives the subclass the
+protocol's ``maxMessagePayloadSize`` and fails the connection with 1009
+past it, as 26.7 does. That also fixes two bugs of those releases: their
+``maxMessagePayloadSize`` bounded the compressed bytes only, so a few KiB
+inflated past it (GHSA-hxp9-w8x3-p566), and the extension's
+``max_message_size`` cut an inflated message short, silently (the shim
+raises ``PayloadExceededError``, as 26.7 does). Before 26.10 corrupt
+compressed data raises ``zlib.error`` (autobahn's ``PayloadCorruptError``
+comes in 26.10): the subclass raises what the installed release does. A
+newer release installs only if its self-check (``_self_check``) passes.
 """
 
 from __future__ import annotations
 
 import collections
 import importlib
+import inspect
 import zlib
 from collections.abc import Mapping
 from types import ModuleType
@@ -87,7 +96,7 @@ __all__ = [
 #: distribution name of the host library
 HOST = "autobahn"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
-SUPPORTED_VERSIONS = Versions(oldest="26.7", newest="26.11")
+SUPPORTED_VERSIONS = Versions(oldest="24.4", newest="26.11")
 
 _PROTOCOL = "autobahn.websocket.protocol"
 _VALIDATOR = "autobahn.websocket.utf8validator"
@@ -110,6 +119,8 @@ _TAIL_BUDGET = 1 << 16
 # The replacement classes of each wscodec implementation, built once so that
 # installing twice installs the very same objects.
 _BUILT: dict[str, tuple[type, type, Any, type]] = {}
+# autobahn's onFrameData -> the shim's, before autobahn 26.7 (see _bounded_frame_data).
+_FRAME_DATA: dict[Any, Any] = {}
 
 
 def _build_deflate(impl: ModuleType) -> type:
@@ -120,16 +131,76 @@ def _build_deflate(impl: ModuleType) -> type:
     PayloadExceededError = exception.PayloadExceededError
     # Corrupt data: autobahn raises PayloadCorruptError from 26.10, zlib's own error before (not wrapped).
     PayloadCorruptError = getattr(exception, "PayloadCorruptError", None)
+    Host: Any = _host_deflate()
+    takes_budget = _takes_budget(Host)
 
     def corrupt(reason: str) -> Exception:
-        """autobahn's error for corrupt compressed data (``reason``: wscodec's)."""
+        """autobahn's error for corrupt compressed data (``reason``: wscodec's), zlib's words in it."""
+        error = zlib.error(f"Error -3 while decompressing data: {reason.rpartition(': ')[2]}")
         if PayloadCorruptError is None:
-            return zlib.error(f"Error -3 while decompressing data: {reason.rpartition(': ')[2]}")
-        return PayloadCorruptError(f"invalid permessage-deflate data: {reason}")  # type: ignore[no-any-return]
+            return error
+        return PayloadCorruptError(f"invalid permessage-deflate data: {error}")  # type: ignore[no-any-return]
 
-    Host: Any = importlib.import_module(_DEFLATE).PerMessageDeflate
+    def exceeded(limit: int | None, max_output_len: int | None) -> Exception:
+        return PayloadExceededError(  # type: ignore[no-any-return]
+            f"WebSocket message exceeds decompression limit (max_message_size={limit}, max_output_len={max_output_len})"
+        )
 
-    class Deflate(Host):  # type: ignore[misc]
+    def host_inflate(pmce: Any, data: bytes, max_output_len: int | None) -> bytes:
+        """autobahn's own inflation, bounded: by the extension's ``max_message_size`` and
+        ``max_output_len``, else by the shim's ``max_message_size``."""
+        size = pmce._decompress_message_size
+        if max_output_len is None and pmce.max_message_size is None and _max_message_size is not None:
+            max_output_len = _max_message_size - size
+        if takes_budget:
+            return Host.decompress_message_data(pmce, data, max_output_len)  # type: ignore[no-any-return]
+        # Before 26.7 autobahn's call takes no budget (and its max_message_size cut the output short, silently).
+        limits = [n for n in (max_output_len, pmce.max_message_size) if n is not None]
+        if pmce.max_message_size is not None:
+            limits[-1] -= size
+        if not limits:
+            out: bytes = pmce._decompressor.decompress(data)
+        else:
+            limit = max(min(limits), 0)
+            out = pmce._decompressor.decompress(data, limit + 1)
+            if len(out) > limit:
+                raise exceeded(pmce.max_message_size, max_output_len)
+        pmce._decompress_message_size = size + len(out)
+        return out
+
+    class Bounded(Host):  # type: ignore[misc]
+        """autobahn's ``PerMessageDeflate`` as it is, but for inflation bounded by the shim's
+        ``max_message_size`` when the application set no limit (neither the extension's
+        ``max_message_size`` nor the protocol's ``maxMessagePayloadSize``).
+
+        For the pure-Python implementation: autobahn's own code is thin Python
+        over zlib, which wscodec's pure PerMessageDeflate cannot beat (measured:
+        about 4 µs a message more, too much for small messages), so only the
+        bound is added.
+        """
+
+        #: the autobahn class this one replaces
+        host = Host
+        #: the receiving protocol's maxMessagePayloadSize, which the shim's onFrameData sets before
+        #: autobahn 26.7 (from 26.7 the protocol passes what is left of it as ``max_output_len``)
+        protocol_limit = 0
+
+        def start_decompress_message(self) -> None:
+            """A compressed message arrives."""
+            super().start_decompress_message()
+            self._decompress_message_size = 0
+
+        def decompress_message_data(self, data: bytes, max_output_len: int | None = None) -> bytes:
+            """autobahn's, with the shim's bound if no other applies."""
+            return host_inflate(self, data, self._budget(max_output_len))
+
+        def _budget(self, max_output_len: int | None) -> int | None:
+            """``max_output_len``, or what is left of the protocol's limit if it passed none."""
+            if max_output_len is None and self.protocol_limit > 0:
+                return self.protocol_limit - self._decompress_message_size
+            return max_output_len
+
+    class Deflate(Bounded):
         """autobahn's ``PerMessageDeflate``, compressing and inflating with wscodec's.
 
         The parameters are the agreed ones (windows, context takeover, the
@@ -212,9 +283,8 @@ def _build_deflate(impl: ModuleType) -> type:
         def decompress_message_data(self, data: bytes, max_output_len: int | None = None) -> bytes:
             """The inflated bytes of the next compressed bytes of the message, within its budget."""
             if self._wscodec is None:
-                if max_output_len is None and self.max_message_size is None and _max_message_size is not None:
-                    max_output_len = _max_message_size - self._decompress_message_size  # the shim's bound
-                return super().decompress_message_data(data, max_output_len)  # type: ignore[no-any-return]
+                return super().decompress_message_data(data, max_output_len)
+            max_output_len = self._budget(max_output_len)
             size = self._decompress_message_size
             limit = self.max_message_size
             budget = None if limit is None else limit - size
@@ -226,10 +296,7 @@ def _build_deflate(impl: ModuleType) -> type:
                 out: bytes = self._wscodec._inflate(data, (1 << 62) if budget is None else max(budget, 0))
             except ProtocolError as exc:
                 if exc.code == 1009:
-                    raise PayloadExceededError(
-                        "WebSocket message exceeds decompression limit "
-                        f"(max_message_size={limit}, max_output_len={max_output_len})"
-                    ) from None
+                    raise exceeded(limit, max_output_len) from None
                 raise corrupt(exc.reason) from None
             self._decompress_message_size = size + len(out)
             return out
@@ -244,24 +311,55 @@ def _build_deflate(impl: ModuleType) -> type:
             except ProtocolError as exc:
                 raise corrupt(exc.reason) from None
 
-    class Bounded(Host):  # type: ignore[misc]
-        """autobahn's ``PerMessageDeflate`` as it is, but for inflation bounded by the shim's
-        ``max_message_size`` when the application set no limit (neither the extension's
-        ``max_message_size`` nor the protocol's ``maxMessagePayloadSize``).
-
-        For the pure-Python implementation: autobahn's own code is thin Python
-        over zlib, which wscodec's pure PerMessageDeflate cannot beat (measured:
-        about 4 µs a message more, too much for small messages), so only the
-        bound is added.
-        """
-
-        def decompress_message_data(self, data: bytes, max_output_len: int | None = None) -> bytes:
-            """autobahn's, with the shim's bound if no other applies."""
-            if max_output_len is None and self.max_message_size is None and _max_message_size is not None:
-                max_output_len = _max_message_size - self._decompress_message_size
-            return super().decompress_message_data(data, max_output_len)  # type: ignore[no-any-return]
-
     return Bounded if impl.NAME == "python" else Deflate
+
+
+def _host_deflate() -> Any:
+    """autobahn's own PerMessageDeflate (also while the shim's subclass stands in its place)."""
+    current = importlib.import_module(_DEFLATE).PerMessageDeflate
+    return current.host if any(current is built[3] for built in _BUILT.values()) else current
+
+
+def _takes_budget(host: Any) -> bool:
+    """Whether autobahn's ``decompress_message_data`` takes ``max_output_len`` (from 26.7)."""
+    return "max_output_len" in inspect.signature(host.decompress_message_data).parameters
+
+
+def _host_frame_data() -> Any:
+    """autobahn's own ``WebSocketProtocol.onFrameData`` (also while the shim's stands in its place)."""
+    current = importlib.import_module(_PROTOCOL).WebSocketProtocol.onFrameData
+    return getattr(current, "host", current)
+
+
+def _bounded_frame_data(host: Any) -> Any:
+    """``onFrameData`` for autobahn before 26.7: a compressed message past its limit fails the connection.
+
+    Before 26.7 the protocol neither passes its ``maxMessagePayloadSize`` to
+    the extension (it checks the compressed size only) nor catches
+    ``PayloadExceededError``, which would drop the connection without a close
+    frame. This one gives the limit to the shim's subclass (inflated bytes
+    count) and fails the connection with 1009 as 26.7 does.
+    """
+    PayloadExceededError = importlib.import_module("autobahn.exception").PayloadExceededError
+
+    def onFrameData(self: Any, payload: bytes) -> Any:
+        """autobahn's ``onFrameData``; a compressed message past its limit fails the connection with 1009."""
+        pmce = self._perMessageCompress
+        if self.current_frame.opcode > 7 or not self._isMessageCompressed or not hasattr(pmce, "protocol_limit"):
+            return host(self, payload)
+        limit = self.maxMessagePayloadSize
+        pmce.protocol_limit = limit
+        try:
+            return host(self, payload)
+        except PayloadExceededError:
+            if not self.failedByMe:
+                self.wasMaxMessagePayloadSizeExceeded = True
+                reason = f"received WebSocket message exceeds payload limit of {limit} octets after decompression"
+                self._max_message_size_exceeded(limit, limit, reason)
+            return False
+
+    onFrameData.host = host  # type: ignore[attr-defined]
+    return onFrameData
 
 
 def _build(impl: ModuleType) -> tuple[type, type, Any, type]:
@@ -288,7 +386,10 @@ def _build(impl: ModuleType) -> tuple[type, type, Any, type]:
 
         def __init__(self, mask: bytes) -> None:
             if len(mask) != 4:
-                raise AssertionError("Mask must be exactly 4 bytes")  # autobahn asserts this
+                # autobahn asserts this; wsaccel raises ValueError
+                if _host_code() == "wsaccel":
+                    raise ValueError("mask should be 4byte.")
+                raise AssertionError("Mask must be exactly 4 bytes")
             self._masker = Masker(mask)
             self._ptr = 0
 
@@ -319,6 +420,17 @@ def _check_deflate() -> None:
     Host: Any = importlib.import_module(_DEFLATE).PerMessageDeflate
     if any(Host is built[3] for built in _BUILT.values()):
         return  # (installed: ours)
+    protocol: Any = importlib.import_module(_PROTOCOL)
+    if _takes_budget(Host):
+        expect_function(Host, "decompress_message_data", ("self", "data", "max_output_len"))
+        if not hasattr(Host(True, False, False, 15, 15, 8), "_decompress_message_size"):
+            raise UnsupportedHostError(f"{_DEFLATE}.PerMessageDeflate does not count what it inflates")
+    else:  # before 26.7: the shim's onFrameData (_bounded_frame_data) gives the budget and fails with 1009
+        expect_function(Host, "decompress_message_data", ("self", "data"))
+        expect_function(protocol.WebSocketProtocol, "onFrameData", ("self", "payload"))
+        expect_function(
+            protocol.WebSocketProtocol, "_max_message_size_exceeded", ("self", "msg_size", "max_msg_size", "reason")
+        )
     for name, params in (
         (
             "__init__",
@@ -337,16 +449,13 @@ def _check_deflate() -> None:
         ("compress_message_data", ("self", "data")),
         ("end_compress_message", ("self",)),
         ("start_decompress_message", ("self",)),
-        ("decompress_message_data", ("self", "data", "max_output_len")),
         ("end_decompress_message", ("self",)),
     ):
         expect_function(Host, name, params)
     registry = importlib.import_module(_COMPRESS).PERMESSAGE_COMPRESSION_EXTENSION
-    protocol: Any = importlib.import_module(_PROTOCOL)
     if (
         protocol.PERMESSAGE_COMPRESSION_EXTENSION is not registry
         or registry.get(Host.EXTENSION_NAME, {}).get("PMCE") is not Host
-        or not hasattr(Host(True, False, False, 15, 15, 8), "_decompress_message_size")
     ):
         raise UnsupportedHostError(
             f"{_PROTOCOL} does not find {_DEFLATE}.PerMessageDeflate as expected; "
@@ -354,17 +463,30 @@ def _check_deflate() -> None:
         )
 
 
+def _host_code() -> str:
+    """autobahn's own validator and maskers: ``"NVX"`` (from 25.9, by default), ``"wsaccel"`` (24.4, when
+    wsaccel is installed) or ``"pure-Python"``."""
+    if getattr(importlib.import_module("autobahn.websocket"), "USES_NVX", False):
+        return "NVX"
+    null = importlib.import_module(_PROTOCOL).XorMaskerNull  # (which the shim leaves in place)
+    return "wsaccel" if getattr(null, "__module__", "").startswith("wsaccel") else "pure-Python"
+
+
 def _plan(impl: ModuleType) -> Plan:
-    websocket: Any = importlib.import_module("autobahn.websocket")
     protocol: Any = importlib.import_module(_PROTOCOL)
     validator: Any = importlib.import_module(_VALIDATOR)
     masker: Any = importlib.import_module(_MASKER)
-    expect_function(protocol, "create_xor_masker", ("mask", "length"))
-    expect_function(masker, "create_xor_masker", ("mask", "length"))
+    was = _host_code()
+    # wsaccel's functions name their arguments their own way
+    mask_params = ("mask", "len") if was == "wsaccel" else ("mask", "length")
+    validate_params = ("self", "buf") if was == "wsaccel" else ("self", "ba")
+    if not any(protocol.create_xor_masker is built[2] for built in _BUILT.values()):  # (installed: ours)
+        expect_function(protocol, "create_xor_masker", mask_params)
+        expect_function(masker, "create_xor_masker", mask_params)
     expect_function(protocol.XorMaskerNull, "pointer", ("self",))
     _check_deflate()
     if not any(protocol.Utf8Validator is built[0] for built in _BUILT.values()):  # (installed: ours)
-        expect_function(protocol.Utf8Validator, "validate", ("self", "ba"))
+        expect_function(protocol.Utf8Validator, "validate", validate_params)
         expect_function(protocol.Utf8Validator, "reset", ("self",))
     if protocol.Utf8Validator is not validator.Utf8Validator or protocol.create_xor_masker is not (
         masker.create_xor_masker
@@ -378,9 +500,8 @@ def _plan(impl: ModuleType) -> Plan:
         built = _BUILT[impl.NAME] = _build(impl)
     validator_class, masker_class, factory, deflate_class = built
     deflate = _deflate_plan(impl, deflate_class)
-    nvx = bool(websocket.USES_NVX)
-    if nvx and impl.NAME == "python":
-        why = "autobahn uses its compiled NVX code, faster than pure-Python wscodec on small messages"
+    if was != "pure-Python" and impl.NAME == "python":
+        why = f"autobahn uses its compiled {was} code, faster than pure-Python wscodec on small messages"
         return [
             *(
                 Leave(f"{module}.{name}", why)
@@ -393,14 +514,13 @@ def _plan(impl: ModuleType) -> Plan:
             ),
             *deflate,
         ]
-    was = "NVX" if nvx else "pure-Python"
     plan: Plan = [
         Replace(protocol, "Utf8Validator", validator_class, f"wscodec's Utf8Validator ({impl.NAME}; was {was})"),
         Replace(validator, "Utf8Validator", validator_class, f"wscodec's Utf8Validator ({impl.NAME}; was {was})"),
         Replace(protocol, "create_xor_masker", factory, f"a maker of wscodec maskers ({impl.NAME}; was {was})"),
         Replace(masker, "create_xor_masker", factory, f"a maker of wscodec maskers ({impl.NAME}; was {was})"),
     ]
-    for name in ("XorMaskerSimple", "XorMaskerShifted1"):  # defined only when autobahn runs without NVX
+    for name in ("XorMaskerSimple", "XorMaskerShifted1"):  # defined only when autobahn runs its pure Python
         if hasattr(masker, name):
             plan.append(Replace(masker, name, masker_class, f"a masker on wscodec ({impl.NAME}; was {was})"))
     plan.append(Leave(f"{_PROTOCOL}.XorMaskerNull", "it masks nothing (it returns its input, counting bytes)"))
@@ -426,11 +546,21 @@ def _deflate_plan(impl: ModuleType, deflate_class: type) -> Plan:
         )
     else:
         what = f"a subclass compressing and inflating with wscodec's PerMessageDeflate ({impl.NAME})"
-    return [
-        Replace(importlib.import_module(_PROTOCOL), "PERMESSAGE_COMPRESSION_EXTENSION", view, f"a view naming {what}"),
+    protocol: Any = importlib.import_module(_PROTOCOL)
+    plan: Plan = [
+        Replace(protocol, "PERMESSAGE_COMPRESSION_EXTENSION", view, f"a view naming {what}"),
         Replace(importlib.import_module(_DEFLATE), "PerMessageDeflate", deflate_class, what),
         Replace(compress, "PerMessageDeflate", deflate_class, what),
     ]
+    if not _takes_budget(_host_deflate()):
+        host = _host_frame_data()
+        frame_data = _FRAME_DATA.setdefault(host, _bounded_frame_data(host))
+        what = (
+            "one running autobahn's that gives the subclass maxMessagePayloadSize (counted in inflated bytes) "
+            "and fails the connection with 1009 past it (before 26.7 the error escaped, dropping the connection)"
+        )
+        plan.append(Replace(protocol.WebSocketProtocol, "onFrameData", frame_data, what))
+    return plan
 
 
 def _self_check(impl: ModuleType, originals: Mapping[str, object]) -> None:
