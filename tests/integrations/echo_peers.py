@@ -18,6 +18,7 @@ the client decides whether a connection compresses.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sys
 import threading
@@ -41,12 +42,12 @@ def simulate_pure_host(host: str) -> Callable[[], None]:
         targets = [(websockets.frames, "apply_mask")]
         fallback: object = websockets.utils.apply_mask
     elif host == "aiohttp":
-        import aiohttp._websocket.reader_py
-        import aiohttp._websocket.writer
-        from aiohttp._websocket import helpers
+        from wscodec.integrations.aiohttp import _layout
 
-        targets = [(m, "websocket_mask") for m in (helpers, aiohttp._websocket.writer, aiohttp._websocket.reader_py)]
-        fallback = helpers._websocket_mask_python
+        layout = _layout()  # (aiohttp 3.10 keeps it all in one module)
+        modules = [importlib.import_module(name) for name in (layout.mask_module, *layout.mask_followers)]
+        targets = [(m, layout.mask_name) for m in modules]
+        fallback = modules[0]._websocket_mask_python
     elif host == "tornado":
         import tornado.util
         import tornado.web

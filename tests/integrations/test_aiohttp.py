@@ -26,9 +26,7 @@ import pytest
 needs.module("aiohttp")
 
 import aiohttp
-import aiohttp._websocket.writer as writer_module
 from aiohttp import WSMsgType, web
-from aiohttp._websocket import helpers, reader_c, reader_py
 from aiohttp.base_protocol import BaseProtocol
 from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3
 
@@ -36,18 +34,59 @@ import wscodec.integrations.aiohttp as shim
 from wscodec.benchmark.inputs import json_text
 from wscodec.integrations import HostVersionWarning, Versions
 
-NAMES = ["helpers", "writer", "reader_py"]
+#: where this aiohttp keeps its mask, writer and readers (3.10: all in aiohttp.http_websocket)
+LAYOUT = shim._layout()
+writer_module: Any = importlib.import_module(LAYOUT.writer)
+#: the readers: the pure-Python one, and the compiled one where aiohttp has one (from 3.11)
+READERS = {"reader_py": importlib.import_module(LAYOUT.readers[0])}
+if LAYOUT.reader_c is not None:
+    READERS["reader_c"] = importlib.import_module(LAYOUT.reader_c)
+#: the modules holding aiohttp's mask, by dotted name, and the name they give it
+MODULES = {name: importlib.import_module(name) for name in (LAYOUT.mask_module, *LAYOUT.mask_followers)}
+MASK = LAYOUT.mask_name
+helpers = MODULES[LAYOUT.mask_module]
 HOST_WRITER = writer_module.WebSocketWriter
 #: aiohttp before 3.13.2: send_frame() compresses with what _make_compress_obj() gives it (see the shim)
 LEGACY_WRITER = not hasattr(HOST_WRITER, "_send_compressed_frame_sync")
 #: aiohttp before 3.12 compresses with zlib alone (no set_zlib_backend)
 HAS_BACKENDS = hasattr(importlib.import_module("aiohttp.compression_utils"), "set_zlib_backend")
 #: the readers' decode_text argument where they take it (aiohttp 3.14; before, they always decode text)
-_TAKES_DECODE_TEXT = "decode_text" in inspect.signature(reader_py.WebSocketReader).parameters
+_TAKES_DECODE_TEXT = "decode_text" in inspect.signature(READERS["reader_py"].WebSocketReader).parameters
 DECODE_TEXT = {"decode_text": True} if _TAKES_DECODE_TEXT else {}
 NO_DECODE_TEXT = {"decode_text": False} if _TAKES_DECODE_TEXT else {}
-_READER_C = "aiohttp._websocket.reader_c"
-MODULES = {"helpers": helpers, "writer": writer_module, "reader_py": reader_py}
+
+
+def mask_of(module: ModuleType) -> Any:
+    """The mask ``module`` holds."""
+    return getattr(module, MASK)
+
+
+def masks() -> dict[str, Any]:
+    """The mask each of :data:`MODULES` holds now."""
+    return {name: mask_of(module) for name, module in MODULES.items()}
+
+
+def new_reader(reader: ModuleType, loop: asyncio.AbstractEventLoop, **options: Any) -> tuple[Any, Any]:
+    """A queue and ``reader``'s WebSocketReader feeding it (``options``: the reader's)."""
+    if hasattr(reader, "WebSocketDataQueue"):
+        queue = reader.WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
+    else:  # aiohttp 3.10
+        queue = aiohttp.streams.FlowControlDataQueue(BaseProtocol(loop), 2**30, loop=loop)
+    return queue, reader.WebSocketReader(queue, **options)
+
+
+def new_writer(loop: asyncio.AbstractEventLoop, transport: Any, **options: Any) -> Any:
+    """The WebSocketWriter aiohttp's modules hold now, writing to ``transport`` (``options``: the writer's).
+
+    Its flow-control limit is out of reach: with no connection behind it, its
+    protocol would refuse to wait for a drain (aiohttp 3.10's limit is 64 KiB).
+    """
+    return writer_module.WebSocketWriter(BaseProtocol(loop), transport, limit=2**30, **options)
+
+
+async def send_frame(writer: Any, message: bytes, opcode: int, compress: int | None = None) -> None:
+    """The writer's method that sends one frame (``_send_frame`` in aiohttp 3.10)."""
+    await getattr(writer, LAYOUT.send)(message, opcode, compress=compress)
 
 
 @pytest.fixture
@@ -72,22 +111,13 @@ def outcome(func: object, *args: object) -> object:
         return (type(exc), str(exc))
 
 
-WRITER_NAMES = [
-    "aiohttp._websocket.writer",
-    "aiohttp.http_websocket",
-    "aiohttp.http",
-    "aiohttp.client_ws",
-    "aiohttp.client",
-]
-
-
 def writer_holders() -> dict[str, ModuleType]:
     """The modules holding ``WebSocketWriter`` that are imported now."""
-    return {name: sys.modules[name] for name in [*WRITER_NAMES, "aiohttp.web_ws"] if name in sys.modules}
+    return {name: sys.modules[name] for name in [LAYOUT.writer, *LAYOUT.writer_followers] if name in sys.modules}
 
 
 def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> None:
-    originals = {name: module.websocket_mask for name, module in MODULES.items()}
+    originals = masks()
     writers = writer_holders()
     assert all(module.WebSocketWriter is HOST_WRITER for module in writers.values())
     report = shim.install(impl)
@@ -96,32 +126,31 @@ def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> N
         and report.version == importlib.metadata.version("aiohttp")
         and report.implementation == impl.NAME
     )
-    assert "aiohttp._websocket.reader_c.websocket_mask" in report.left_alone
+    if LAYOUT.reader_c is not None:
+        assert f"{LAYOUT.reader_c}.websocket_mask" in report.left_alone
     # aiohttp's own inflater stays (see the shim's docstring), its writer is replaced
-    assert {f"{name}.ZLibDecompressor" for name in ("aiohttp._websocket.reader_py", _READER_C)} <= set(
-        report.left_alone
-    )
+    assert {f"{name}.ZLibDecompressor" for name in LAYOUT.readers} <= set(report.left_alone)
     assert {f"{name}.WebSocketWriter" for name in writers} <= set(report.replaced)
-    replacement_writer = writers["aiohttp._websocket.writer"].WebSocketWriter
+    replacement_writer = writers[LAYOUT.writer].WebSocketWriter
     assert replacement_writer is not HOST_WRITER and issubclass(replacement_writer, HOST_WRITER)
     assert all(module.WebSocketWriter is replacement_writer for module in writers.values())
-    dotted = {f"aiohttp._websocket.{name}.websocket_mask" for name in NAMES}
+    dotted = {f"{name}.{MASK}" for name in MODULES}
     if replaces(impl):
-        assert {name for name in report.replaced if name.endswith(".websocket_mask")} == dotted
-        replacement: Any = helpers.websocket_mask
-        assert replacement is not originals["helpers"]
-        assert all(module.websocket_mask is replacement for module in MODULES.values())
+        assert {name for name in report.replaced if name.endswith(f".{MASK}")} == dotted
+        replacement: Any = mask_of(helpers)
+        assert replacement is not originals[LAYOUT.mask_module]
+        assert all(mask is replacement for mask in masks().values())
         # the key-first entry itself, bound to aiohttp's function for calls outside its fast path
-        assert replacement.__self__.host is originals["helpers"]
+        assert replacement.__self__.host is originals[LAYOUT.mask_module]
         # compiled and called directly: no Python function between aiohttp and the kernel
         assert inspect.isbuiltin(replacement)
     else:
-        assert not any(name.endswith(".websocket_mask") for name in report.replaced)
+        assert not any(name.endswith(f".{MASK}") for name in report.replaced)
         assert dotted <= set(report.left_alone)
-        assert all(module.websocket_mask is originals[name] for name, module in MODULES.items())
+        assert masks() == originals
     assert shim.install(impl) is report  # idempotent
     shim.uninstall()
-    assert all(module.websocket_mask is originals[name] for name, module in MODULES.items())
+    assert masks() == originals
     assert all(module.WebSocketWriter is HOST_WRITER for module in writer_holders().values())
     assert not shim.is_installed()
 
@@ -133,15 +162,15 @@ def test_describe_matches_install(impl: ModuleType, build: str) -> None:
 
 @pytest.mark.parametrize("size", [0, 1, 3, 4, 7, 8, 125, 4099, 65536])
 def test_masks_in_place_like_the_host(impl: ModuleType, build: str, size: int) -> None:
-    original = helpers.websocket_mask
+    original = mask_of(helpers)
     shim.install(impl)
     data = bytes((i * 13 + 5) & 0xFF for i in range(size))
     mask = b"\x01\x80\xfe\x7f"
     expected, got = bytearray(data), bytearray(data)
     assert original(mask, expected) is None
-    assert helpers.websocket_mask(mask, got) is None
+    assert mask_of(helpers)(mask, got) is None
     assert got == expected
-    helpers.websocket_mask(mask, got)
+    mask_of(helpers)(mask, got)
     assert got == data
 
 
@@ -170,10 +199,10 @@ BAD_ARGS = [
 
 @pytest.mark.parametrize("args", BAD_ARGS, ids=repr)
 def test_same_errors_as_the_host(impl: ModuleType, build: str, args: tuple[object, object]) -> None:
-    original = helpers.websocket_mask
+    original = mask_of(helpers)
     expected = outcome(original, *args)
     shim.install(impl)
-    assert outcome(helpers.websocket_mask, *args) == expected
+    assert outcome(mask_of(helpers), *args) == expected
 
 
 # --- aiohttp's writer and readers, shim on one side or both, bytes fed in odd-sized chunks ---
@@ -195,7 +224,7 @@ class CapturingTransport:
 def client_wire(loop: asyncio.AbstractEventLoop, case: Case) -> bytes:
     """The masked frames aiohttp's client writer sends for ``case`` (fragments patched in the header)."""
     transport = CapturingTransport()
-    writer = writer_module.WebSocketWriter(BaseProtocol(loop), transport, use_mask=True)  # type: ignore[arg-type]
+    writer = new_writer(loop, transport, use_mask=True)
     payload = case.payload
     data = payload.encode() if isinstance(payload, str) else payload
     opcode = WSMsgType.TEXT if case.text else WSMsgType.BINARY
@@ -219,7 +248,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
-@pytest.mark.parametrize("reader", [reader_py, reader_c], ids=["reader_py", "reader_c"])
+@pytest.mark.parametrize("reader", list(READERS.values()), ids=list(READERS))
 @pytest.mark.parametrize("placement", ["sender", "receiver", "both"])
 def test_writer_to_reader_against_unshimmed_peer_in_odd_chunks(
     impl: ModuleType, build: str, placement: str, reader: ModuleType, loop: asyncio.AbstractEventLoop
@@ -231,8 +260,7 @@ def test_writer_to_reader_against_unshimmed_peer_in_odd_chunks(
         shim.uninstall()
     elif placement == "receiver":
         shim.install(impl)
-    queue = reader.WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
-    parser = reader.WebSocketReader(queue, max_msg_size=0, compress=False, **DECODE_TEXT)
+    queue, parser = new_reader(reader, loop, max_msg_size=0, compress=False, **DECODE_TEXT)
     for piece in odd_chunks(wire):
         parser.feed_data(piece)
     received = [message for message, _ in queue._buffer]
@@ -368,20 +396,21 @@ def sent_frames(
     """The frames a server's ``WebSocketWriter`` (the class aiohttp's modules hold now) writes for
     ``messages``: (payload, per-message ``compress``) pairs, sent one after the other."""
     transport = CapturingTransport()
-    writer = writer_module.WebSocketWriter(BaseProtocol(loop), transport, **writer_options)  # type: ignore[arg-type]
+    writer = new_writer(loop, transport, **writer_options)
 
     async def send() -> None:
         for payload, compress in messages:
-            await writer.send_frame(payload, WSMsgType.BINARY, compress=compress)
+            await send_frame(writer, payload, WSMsgType.BINARY, compress=compress)
 
     loop.run_until_complete(send())
     return transport.chunks
 
 
 def inflated(loop: asyncio.AbstractEventLoop, wire: list[bytes]) -> list[object]:
-    """What aiohttp's own (compiled) reader makes of a server's frames: payloads, or the error."""
-    queue = reader_c.WebSocketDataQueue(BaseProtocol(loop), 2**30, loop=loop)
-    parser = reader_c.WebSocketReader(queue, max_msg_size=0, compress=True, **NO_DECODE_TEXT)
+    """What aiohttp's own reader (the compiled one where it has one) makes of a server's frames: payloads,
+    or the error."""
+    reader = READERS.get("reader_c", READERS["reader_py"])
+    queue, parser = new_reader(reader, loop, max_msg_size=0, compress=True, **NO_DECODE_TEXT)
     for frame in wire:
         if parser.feed_data(frame)[0]:
             return [message.data for message, _ in queue._buffer] + [queue.exception()]
@@ -507,7 +536,7 @@ def test_cancelled_large_send_keeps_the_stream(impl: ModuleType, loop: asyncio.A
     shield and lock), so the next message inflates: as with aiohttp's own compressor."""
     shim.install(impl)
     transport = CapturingTransport()
-    writer = writer_module.WebSocketWriter(BaseProtocol(loop), transport, compress=15)  # type: ignore[arg-type]
+    writer = new_writer(loop, transport, compress=15)
     big, small = payload(100000, 1), payload(50, 2)
 
     async def run() -> None:
@@ -536,12 +565,12 @@ def test_concurrent_sends_keep_the_stream(
     monkeypatch.setattr(writer_module, "WEBSOCKET_MAX_SYNC_CHUNK_SIZE", sync_limit)
     shim.install(impl)
     transport = CapturingTransport()
-    writer = writer_module.WebSocketWriter(BaseProtocol(loop), transport, compress=15)  # type: ignore[arg-type]
+    writer = new_writer(loop, transport, compress=15)
     payloads = [bytes((n,)) * (n if n % 2 else 64 + n) for n in range(1, 49)]
 
     async def run() -> list[object]:
         return await asyncio.gather(
-            *(writer.send_frame(data, WSMsgType.BINARY) for data in payloads), return_exceptions=True
+            *(send_frame(writer, data, WSMsgType.BINARY) for data in payloads), return_exceptions=True
         )
 
     errors = [repr(outcome) for outcome in loop.run_until_complete(run()) if outcome is not None]
@@ -589,7 +618,7 @@ def test_a_newer_release_whose_results_differ_is_left_alone(
     else:
         monkeypatch.setattr(HOST_WRITER, "_send_compressed_frame_sync", _send_compressed_frame_sync)
     monkeypatch.setattr(shim._SHIM, "versions", Versions("0.1", "0.1"))
-    masks = {name: module.websocket_mask for name, module in MODULES.items()}
+    before = masks()
     if impl.NAME == "python":
         # pure wscodec replaces no mask, and its writer compresses with aiohttp's own code (the one
         # sabotaged here too): the results are aiohttp's, so the shim installs
@@ -601,4 +630,4 @@ def test_a_newer_release_whose_results_differ_is_left_alone(
         report = shim.install(impl)
     assert report.reason and report.replaced == {} and not shim.is_installed()
     assert all(module.WebSocketWriter is HOST_WRITER for module in writer_holders().values())
-    assert {name: module.websocket_mask for name, module in MODULES.items()} == masks
+    assert masks() == before

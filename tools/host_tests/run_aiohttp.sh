@@ -30,11 +30,12 @@ markers =
     skip_blockbuster: skip the blockbuster fixture
 xfail_strict = true
 INI
-tests=(
-    tests/test_websocket_parser.py tests/test_websocket_writer.py tests/test_websocket_data_queue.py
-    tests/test_websocket_handshake.py tests/test_web_websocket.py tests/test_web_websocket_functional.py
-    tests/test_client_ws.py tests/test_client_ws_functional.py
-)
+tests=()
+for name in test_websocket_parser test_websocket_writer test_websocket_data_queue test_websocket_handshake \
+    test_web_websocket test_web_websocket_functional test_client_ws test_client_ws_functional; do
+    # (3.10 has no test_websocket_data_queue.py)
+    if [ -f "$work/tests/$name.py" ]; then tests+=("tests/$name.py"); fi
+done
 
 status=0
 cd "$work"

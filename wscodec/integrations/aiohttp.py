@@ -35,21 +35,23 @@ zlib-ng or isal), memory level 8, the negotiated window bits,
 Messages above ``WEBSOCKET_MAX_SYNC_CHUNK_SIZE`` are still compressed in the
 writer's executor (from 3.13.2 under its lock and shield), as aiohttp does.
 
-Versions: aiohttp 3.11 to 3.14.x (:data:`SUPPORTED_VERSIONS`; the latest
-3.11, 3.12, 3.13 and 3.14 are tested). 3.11 is the floor because it moved the
-WebSocket code into ``aiohttp._websocket`` (helpers, reader, writer), the
-names the shim patches; 3.10 has one module, ``aiohttp.http_websocket``. The
+Versions: aiohttp 3.10 to 3.14.x (:data:`SUPPORTED_VERSIONS`; the latest
+3.10, 3.11, 3.12, 3.13 and 3.14 are tested). 3.11 moved the WebSocket code
+into ``aiohttp._websocket`` (helpers, reader, writer); 3.10 keeps it in one
+module, ``aiohttp.http_websocket``, where the mask is ``_websocket_mask``
+(the reader's and the writer's), the reader is pure Python and the writer
+sends with ``_send_frame()``: the shim patches the names each layout has. The
 writer's compression is taken over at the step each release has: from 3.13.2
 its per-message steps (``_get_compressor``, ``_send_compressed_frame_sync``,
 ``_send_compressed_frame_async_locked``); before, ``send_frame()`` compresses
 with what ``_make_compress_obj(compress)`` returns, which the shim's writer
-returns instead (its ``compress`` + ``flush`` give wscodec's payload). 3.11
-has no ``set_zlib_backend``: it compresses with zlib alone. A release newer
+returns instead (its ``compress`` + ``flush`` give wscodec's payload). 3.10
+and 3.11 have no ``set_zlib_backend``: they compress with zlib alone. A release newer
 than the range installs only if those steps have the expected signatures and,
 at install, the mask and the writer give aiohttp's own bytes on a few inputs
 (see ``wscodec.integrations``).
 
-What changes, because it is a bug of aiohttp 3.14.5 (and of every release from 3.11 on):
+What changes, because it is a bug of aiohttp 3.14.5 (and of every release from 3.10 on):
 ``send_str``/``send_bytes``/``send_json(..., compress=N)`` on a connection
 that negotiated compression compressed that one message with a fresh
 compressor, while the peer inflates every message with its one window
@@ -71,7 +73,10 @@ What the shim does not reach, and why:
   1024 of them, and its own tests hold it to that, where wscodec's inflater
   ends a message's data at its first final block. So its BFINAL bug stays:
   after a message ending with a final block the next one is inflated without
-  the window (``zlib.error``, or silently wrong data if the peer refers back);
+  the window (``zlib.error``, or silently wrong data if the peer refers back).
+  aiohttp 3.10's reader inflates inside its ``_feed_data``, with the framing
+  and the limits, which the shim leaves as it is; there the messages after a
+  final block arrive empty, silently;
 * a zlib backend other than zlib, zlib-ng and isal (``set_zlib_backend``
   accepts any module with zlib's API), or ``compress=N`` with ``N`` outside
   9-15 without negotiated compression: aiohttp's own compressor, so that the
@@ -92,6 +97,7 @@ import asyncio
 import importlib
 import sys
 import zlib
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -119,19 +125,79 @@ __all__ = [
 #: distribution name of the host library
 HOST = "aiohttp"
 #: the host releases this shim supports (a newer one is installed only if it passes the checks at install)
-SUPPORTED_VERSIONS = Versions(oldest="3.11", newest="3.14")
+SUPPORTED_VERSIONS = Versions(oldest="3.10", newest="3.14")
 
-_HELPERS = "aiohttp._websocket.helpers"
-_FOLLOWERS = ("aiohttp._websocket.writer", "aiohttp._websocket.reader_py")
-_READER_C = "aiohttp._websocket.reader_c"
-_WRITER = "aiohttp._websocket.writer"
-# Modules that copy WebSocketWriter with ``from … import WebSocketWriter`` (aiohttp.web_ws on import of aiohttp.web).
-_WRITER_FOLLOWERS = ("aiohttp.http_websocket", "aiohttp.http", "aiohttp.client_ws", "aiohttp.client", "aiohttp.web_ws")
-_READERS = ("aiohttp._websocket.reader_py", "aiohttp._websocket.reader_c")
-_READER_WHY = (
-    "aiohttp's own inflater: it decodes a message made of several DEFLATE streams stream after stream "
-    "(up to 1024), where wscodec's ends the message's data at the first final block"
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an aiohttp generation keeps what the shim patches."""
+
+    #: the module choosing the mask, and the name it gives it
+    mask_module: str
+    mask_name: str
+    #: modules that copy the mask with ``from … import``
+    mask_followers: tuple[str, ...]
+    #: the compiled reader, which takes the compiled mask at C level (if any)
+    reader_c: str | None
+    #: the writer's module
+    writer: str
+    #: modules that copy WebSocketWriter with ``from … import WebSocketWriter`` (aiohttp.web_ws on import of
+    #: aiohttp.web)
+    writer_followers: tuple[str, ...]
+    #: the readers, whose inflater is left alone, and why
+    readers: tuple[str, ...]
+    readers_why: str
+    #: the writer's method sending one frame
+    send: str
+
+
+# aiohttp 3.11 on: the WebSocket code in the package aiohttp._websocket.
+_SPLIT = _Layout(
+    mask_module="aiohttp._websocket.helpers",
+    mask_name="websocket_mask",
+    mask_followers=("aiohttp._websocket.writer", "aiohttp._websocket.reader_py"),
+    reader_c="aiohttp._websocket.reader_c",
+    writer="aiohttp._websocket.writer",
+    writer_followers=(
+        "aiohttp.http_websocket",
+        "aiohttp.http",
+        "aiohttp.client_ws",
+        "aiohttp.client",
+        "aiohttp.web_ws",
+    ),
+    readers=("aiohttp._websocket.reader_py", "aiohttp._websocket.reader_c"),
+    readers_why=(
+        "aiohttp's own inflater: it decodes a message made of several DEFLATE streams stream after stream "
+        "(up to 1024), where wscodec's ends the message's data at the first final block"
+    ),
+    send="send_frame",
 )
+# aiohttp 3.10: one module, aiohttp.http_websocket (aiohttp._websocket is the compiled mask alone).
+_ONE_MODULE = _Layout(
+    mask_module="aiohttp.http_websocket",
+    mask_name="_websocket_mask",
+    mask_followers=(),
+    reader_c=None,
+    writer="aiohttp.http_websocket",
+    writer_followers=("aiohttp.http", "aiohttp.client_ws", "aiohttp.client", "aiohttp.web_ws"),
+    readers=("aiohttp.http_websocket",),
+    readers_why=(
+        "aiohttp's own inflater, called inside its reader's _feed_data with the framing and the limits: "
+        "taking it over means replacing aiohttp's reader"
+    ),
+    send="_send_frame",
+)
+
+
+def _layout() -> _Layout:
+    """The installed aiohttp's layout."""
+    try:
+        importlib.import_module(_SPLIT.mask_module)
+    except ImportError:  # (3.10: "aiohttp._websocket is not a package")
+        return _ONE_MODULE
+    return _SPLIT
+
+
 _UTILS = "aiohttp.compression_utils"
 # The writer's per-message compression steps the shim takes over (aiohttp 3.13.2 added them); before,
 # send_frame() compresses with what _make_compress_obj(compress) gives it, the one step taken over there.
@@ -161,9 +227,9 @@ def _backend_name(module: object) -> str | None:
 def _build(impl: ModuleType, host_writer: type) -> dict[str, Any]:
     """The writer subclass on wscodec implementation ``impl``, for aiohttp's writer ``host_writer``."""
     utils: Any = importlib.import_module(_UTILS)
-    writer_module: Any = importlib.import_module(_WRITER)
+    writer_module: Any = importlib.import_module(_layout().writer)
     Deflate = impl.PerMessageDeflate
-    # aiohttp 3.12 added set_zlib_backend (and ZLibBackend); 3.11 compresses with zlib alone.
+    # aiohttp 3.12 added set_zlib_backend (and ZLibBackend); before, zlib alone.
     ZLibBackend = getattr(utils, "ZLibBackend", None)
     # Pure-Python wscodec compresses with the very zlib calls aiohttp makes, behind more Python: the
     # writer keeps aiohttp's own compressor then, and only its choice of compressor changes.
@@ -287,16 +353,19 @@ def _build(impl: ModuleType, host_writer: type) -> dict[str, Any]:
 
 def _deflate_plan(impl: ModuleType) -> Plan:
     """The entries of the writer class, and of the readers' decompressor (left alone)."""
-    writer: Any = importlib.import_module(_WRITER)
+    layout = _layout()
+    writer: Any = importlib.import_module(layout.writer)
     host_writer = writer.WebSocketWriter
     built = _BUILT.get(impl.NAME)
     if any(host_writer is entry["WebSocketWriter"] for entry in _BUILT.values()):
         host_writer = host_writer.__mro__[1]  # describe() while installed: plan against aiohttp's own
     if not isinstance(host_writer, type):
-        raise UnsupportedHostError(f"{_WRITER}.WebSocketWriter is not a class; this host version is not supported")
-    readers: Plan = [Leave(f"{name}.ZLibDecompressor", _READER_WHY) for name in _READERS]
+        raise UnsupportedHostError(
+            f"{layout.writer}.WebSocketWriter is not a class; this host version is not supported"
+        )
+    readers: Plan = [Leave(f"{name}.ZLibDecompressor", layout.readers_why) for name in layout.readers]
     # aiohttp 3.13.2 on: the per-message steps; before, the one step of send_frame() (see _build).
-    hooks = _COMPRESS_HOOKS if hasattr(host_writer, _COMPRESS_HOOKS[0]) else (_LEGACY_HOOK, "send_frame")
+    hooks = _COMPRESS_HOOKS if hasattr(host_writer, _COMPRESS_HOOKS[0]) else (_LEGACY_HOOK, layout.send)
     for name in hooks:
         expected = (
             ("self", "compress")
@@ -311,44 +380,49 @@ def _deflate_plan(impl: ModuleType) -> Plan:
         if impl.NAME != "python"
         else "WebSocketWriter compressing every message with the connection's compressor (aiohttp's own)"
     )
-    followers = tuple(name for name in _WRITER_FOLLOWERS if name not in sys.modules)
+    followers = tuple(name for name in layout.writer_followers if name not in sys.modules)
     plan: Plan = [Replace(writer, "WebSocketWriter", built["WebSocketWriter"], what_writer, followers=followers)]
-    for name in _WRITER_FOLLOWERS:
+    for name in layout.writer_followers:
         module = sys.modules.get(name)
         if module is None:
             continue
         if getattr(module, "WebSocketWriter", None) is not host_writer:
-            raise UnsupportedHostError(f"{name}.WebSocketWriter is not {_WRITER}'s; this host version is not supported")
+            raise UnsupportedHostError(
+                f"{name}.WebSocketWriter is not {layout.writer}'s; this host version is not supported"
+            )
         plan.append(Replace(module, "WebSocketWriter", built["WebSocketWriter"], what_writer))
     return plan + readers
 
 
 def _plan(impl: ModuleType) -> Plan:
-    helpers = importlib.import_module(_HELPERS)
-    original = expect_function(helpers, "websocket_mask", ("mask", "data"))
+    layout = _layout()
+    helpers = importlib.import_module(layout.mask_module)
+    name = layout.mask_name
+    original = expect_function(helpers, name, ("mask", "data"))
     deflate = _deflate_plan(impl)
-    native: Plan = [
-        Leave(f"{_READER_C}.websocket_mask", "cimported at C level from aiohttp's compiled mask: already native")
-    ]
+    native: Plan = []
+    if layout.reader_c is not None:
+        why = "cimported at C level from aiohttp's compiled mask: already native"
+        native.append(Leave(f"{layout.reader_c}.{name}", why))
     if impl.NAME == "python":
         why = (
             "pure-Python wscodec masks in place no faster than aiohttp's own bytes.translate loop, "
             "and slower than its compiled mask"
         )
-        where = [f"{_HELPERS}.websocket_mask", *(f"{name}.websocket_mask" for name in _FOLLOWERS)]
-        return native + [Leave(name, why) for name in where] + deflate
+        where = [f"{module}.{name}" for module in (layout.mask_module, *layout.mask_followers)]
+        return native + [Leave(dotted, why) for dotted in where] + deflate
     what = f"wscodec mask_inplace_keyfirst ({impl.NAME}; aiohttp's own function outside the fast path)"
     replacement = host_mask_fallback(impl, original).mask_inplace_keyfirst
-    plan: Plan = [Replace(helpers, "websocket_mask", replacement, what, followers=_FOLLOWERS)]
-    for name in _FOLLOWERS:
-        module = sys.modules.get(name)
+    plan: Plan = [Replace(helpers, name, replacement, what, followers=layout.mask_followers)]
+    for follower in layout.mask_followers:
+        module = sys.modules.get(follower)
         if module is not None:
             # Their calls fall back to helpers' function: it must be the one they hold.
-            if getattr(module, "websocket_mask", None) is not original:
+            if getattr(module, name, None) is not original:
                 raise UnsupportedHostError(
-                    f"{name}.websocket_mask is not {_HELPERS}'s; this host version is not supported"
+                    f"{follower}.{name} is not {layout.mask_module}'s; this host version is not supported"
                 )
-            plan.append(Replace(module, "websocket_mask", replacement, what))
+            plan.append(Replace(module, name, replacement, what))
     return native + plan + deflate
 
 
@@ -373,9 +447,10 @@ class _Transport:
 
 
 def _send_now(writer: Any, message: bytes, opcode: int = 0x1) -> None:
-    """``writer.send_frame(message, opcode)`` run to its end at once: a small message is compressed
-    and written without waiting for anything, so no event loop is needed (one may be running already)."""
-    step = writer.send_frame(message, opcode)
+    """``writer.send_frame(message, opcode)`` (3.10: ``_send_frame``) run to its end at once: a small
+    message is compressed and written without waiting for anything, so no event loop is needed (one may be
+    running already)."""
+    step = getattr(writer, _layout().send)(message, opcode)
     try:
         step.send(None)
     except StopIteration:
@@ -389,19 +464,20 @@ def _send_now(writer: Any, message: bytes, opcode: int = 0x1) -> None:
 def _self_check(impl: ModuleType, originals: Any) -> None:
     """Raise if a replacement gives other results than aiohttp's own on a few inputs (for an aiohttp
     release newer than :data:`SUPPORTED_VERSIONS`, at install, with the shim in place)."""
-    mask = originals.get(f"{_HELPERS}.websocket_mask")
+    layout = _layout()
+    mask = originals.get(f"{layout.mask_module}.{layout.mask_name}")
     if mask is not None:
-        helpers: Any = importlib.import_module(_HELPERS)
+        replacement_mask = getattr(importlib.import_module(layout.mask_module), layout.mask_name)
         for data in _MASK_INPUTS:
             ours, theirs = bytearray(data), bytearray(data)
-            helpers.websocket_mask(b"wxyz", ours)
+            replacement_mask(b"wxyz", ours)
             mask(b"wxyz", theirs)
             if ours != theirs:
                 raise UnsupportedHostError(f"websocket_mask differs from aiohttp's on {len(data)} bytes")
-    host = originals.get(f"{_WRITER}.WebSocketWriter")
+    host = originals.get(f"{layout.writer}.WebSocketWriter")
     if host is None:
         return
-    replacement = importlib.import_module(_WRITER).WebSocketWriter
+    replacement = importlib.import_module(layout.writer).WebSocketWriter
     for compress, notakeover in ((15, False), (9, False), (12, True)):
         wire = []
         for writer_class in (host, replacement):
