@@ -651,14 +651,20 @@ def test_compressed_shimmed_client_with_an_unshimmed_websockets_server(
 HOST_FAILS = pytest.param(None, id="host", marks=pytest.mark.xfail(strict=True, reason="autobahn's own bug"))
 
 
+def alone_or_shimmed(name: str | None, **options: Any) -> Iterator[ModuleType | None]:
+    """autobahn alone (``name`` None), or with the shim on implementation ``name`` (``options``:
+    install()'s), uninstalled afterwards; yields the implementation."""
+    impl = None if name is None else load_impl(name)
+    if impl is not None:
+        shim.install(impl, **options)
+    yield impl
+    shim.uninstall()
+
+
 @pytest.fixture(params=[HOST_FAILS, *IMPL_NAMES])
 def shimmed(request: pytest.FixtureRequest) -> Iterator[ModuleType | None]:
     """autobahn alone (None), then autobahn with the shim on each implementation."""
-    impl = None if request.param is None else load_impl(request.param)
-    if impl is not None:
-        shim.install(impl, max_message_size=1 << 20)
-    yield impl
-    shim.uninstall()
+    yield from alone_or_shimmed(request.param, max_message_size=1 << 20)
 
 
 async def compressed_exchange(
@@ -710,11 +716,7 @@ def test_a_bomb_fails_the_connection_with_1009(shimmed: ModuleType | None) -> No
 )
 def shimmed_or_fixed(request: pytest.FixtureRequest) -> Iterator[ModuleType | None]:
     """autobahn alone (None: its bug before 26.7, fixed in 26.7), then with the shim on each implementation."""
-    impl = None if request.param is None else load_impl(request.param)
-    if impl is not None:
-        shim.install(impl)
-    yield impl
-    shim.uninstall()
+    yield from alone_or_shimmed(request.param)
 
 
 def test_the_applications_limit_bounds_the_inflated_message(shimmed_or_fixed: ModuleType | None) -> None:
@@ -748,11 +750,7 @@ def test_a_limit_of_the_application_wins_over_the_bound(impl: ModuleType) -> Non
 @pytest.fixture(params=[HOST_FAILS, *(name for name in IMPL_NAMES if name != "python")])
 def shimmed_compiled(request: pytest.FixtureRequest) -> Iterator[ModuleType | None]:
     """autobahn alone (None), then with the shim on the compiled implementation (which inflates for it)."""
-    impl = None if request.param is None else load_impl(request.param)
-    if impl is not None:
-        shim.install(impl)
-    yield impl
-    shim.uninstall()
+    yield from alone_or_shimmed(request.param)
 
 
 def test_a_message_after_a_bfinal_block_is_received(shimmed_compiled: ModuleType | None) -> None:
