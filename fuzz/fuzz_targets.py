@@ -413,13 +413,14 @@ class _ZlibReceiver:
 
 def _at_block_boundary(inflater: Any) -> bool:
     """Whether a message's inflated stream (its tail included) ends between two deflate blocks: only then does
-    a final empty block (03 00) end it cleanly. A payload cut inside a block does not."""
+    a final empty block (03 00) end it cleanly, producing nothing. A payload cut inside a block does not: there
+    the two bytes are codes of that block (inside a final fixed-Huffman block, a literal and the block's end)."""
     probe = inflater.copy()
     try:
-        probe.decompress(b"\x03\x00")
+        out = probe.decompress(b"\x03\x00")
     except zlib.error:
         return False
-    return bool(probe.eof)
+    return not out and bool(probe.eof)
 
 
 class _Step:
