@@ -412,15 +412,19 @@ class _ZlibReceiver:
 
 
 def _at_block_boundary(inflater: Any) -> bool:
-    """Whether a message's inflated stream (its tail included) ends between two deflate blocks: only then does
-    a final empty block (03 00) end it cleanly, producing nothing. A payload cut inside a block does not: there
-    the two bytes are codes of that block (inside a final fixed-Huffman block, a literal and the block's end)."""
-    probe = inflater.copy()
-    try:
-        out = probe.decompress(b"\x03\x00")
-    except zlib.error:
-        return False
-    return not out and bool(probe.eof)
+    """Whether a message's inflated stream (its tail included) ends between two deflate blocks, nothing pending:
+    only then does an empty final block end it cleanly, producing nothing. A payload cut inside a block does
+    not: there the probe's bits are codes of that block, and one probe may decode as the block's end alone
+    (inside a final fixed-Huffman block, 03 00 is a literal and the end; elsewhere an end-of-block code that
+    starts as the probe does), so two probes whose first bits differ are offered."""
+    for blocks in (b"\x03\x00", b"\x00\x00\x00\xff\xff\x03\x00"):
+        probe = inflater.copy()
+        try:
+            if probe.decompress(blocks) or not probe.eof:
+                return False
+        except zlib.error:
+            return False
+    return True
 
 
 class _Step:
@@ -470,9 +474,10 @@ def _deflate_model(records: list[_Record], bits: int, takeover: bool, limit: int
             if not inflater.eof and not _at_block_boundary(inflater):
                 codes.add(1007)
             if inflater.eof:
-                # After a BFINAL block only zero padding may follow (the tail's own bytes aside).
-                rest = inflater.unused_data[: max(len(inflater.unused_data) - len(_TAIL), 0)]
-                if rest.count(0) != len(rest):
+                # After a BFINAL block only zero padding may follow, then the whole tail: a final block that
+                # ends inside the tail was cut short, its end made of the tail's bits.
+                rest = inflater.unused_data[: len(inflater.unused_data) - len(_TAIL)]
+                if len(inflater.unused_data) < len(_TAIL) or rest.count(0) != len(rest):
                     return [*steps, _Step(None, {1007})]
                 inflater = None
             history = (history + data)[-window:] if takeover else b""

@@ -800,6 +800,68 @@ def test_a_truncated_compressed_message_is_1007(impl: ModuleType, kept: int) -> 
     assert outcome.delivered == []
 
 
+# A message compressed with a final block (Z_FINISH; RFC 7692 7.2.3.4 allows it), fixed Huffman codes.
+_FINAL_FIXED = bytes.fromhex("f348cdc9c9d75128cf2fca495154f040e1252625a7a4a6a56764660100")
+# Found cut short where the two implementations judged differently: our tail's bytes decode as codes of
+# the block cut open (one as a final dynamic block whose end-of-block code 03 00 begins; one as a block
+# that then ends between blocks, bits pending). Each inflates, with the tail, to bytes the peer never sent.
+_TAIL_READ_AS_CODES = [
+    "15c1010100000883b0446425253dbc9b158248888d0fc934190dcb012bd4929e425a6210118260a4912910a66814954218"
+    "34a4162644589156285812",
+    "1c8cc90d000008c2e27c0cd3fd7f52e2452a9a5c388baacb92929386c526d585e871df8d7dc0b3dd4ad150af",
+]
+
+
+@pytest.mark.parametrize("kept", range(1, len(_FINAL_FIXED) + 1))
+def test_a_final_block_cut_short_is_1007(impl: ModuleType, kept: int) -> None:
+    # Cut anywhere, the final block's end comes from our tail's bits (its zeros are a fixed block's
+    # end-of-block code): zlib inflates it to a shortened message ("Hello, wh"). Whole, it is delivered.
+    params = DeflateParams(server_no_context_takeover=True)
+    wire = compressed_message(1, _FINAL_FIXED[:kept], "server-to-client")
+    outcome = outcome_of(impl, receiver(impl, params, "server-to-client"), wire)
+    if kept == len(_FINAL_FIXED):
+        assert (outcome.code, outcome.delivered) == (None, [msg(1, b"Hello, world! Hello, world! abcdefghij")])
+    else:
+        assert (outcome.code, outcome.delivered) == (1007, [])
+
+
+@pytest.mark.parametrize("body", _TAIL_READ_AS_CODES)
+def test_a_message_whose_tail_inflates_as_codes_is_1007(impl: ModuleType, body: str) -> None:
+    for direction in DIRECTIONS:
+        params = DeflateParams(server_no_context_takeover=True, client_no_context_takeover=True)
+        outcome = outcome_of(
+            impl, receiver(impl, params, direction), compressed_message(2, bytes.fromhex(body), direction)
+        )
+        assert (outcome.code, outcome.delivered) == (1007, [])
+
+
+def test_cut_messages_get_the_same_verdict_from_both_implementations(impls: list[ModuleType]) -> None:
+    # Whole, a message is delivered as sent; cut short by 1-5 bytes (a final block, or a sync flush's),
+    # the implementations agree: refused, or (rarely: the cut fell between blocks) what zlib inflates.
+    rng = random.Random(7692)
+    params = DeflateParams(server_no_context_takeover=True, client_no_context_takeover=True)
+    for _ in range(400):
+        message = bytes(rng.choice(b'abcde{}:,"0123') for _ in range(rng.randrange(1, 400)))
+        compressor = zlib.compressobj(rng.randrange(1, 10), zlib.DEFLATED, -15, 8, rng.choice([0, 1, 2, 3]))
+        final = rng.random() < 0.5
+        body = compressor.compress(message) + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+        body = body if final else body[:-4]
+        for shortened in range(min(6, len(body))):
+            wire = compressed_message(2, body[: len(body) - shortened], "server-to-client")
+            outcomes = {
+                (o.code, tuple(o.delivered))
+                for o in (outcome_of(impl, receiver(impl, params, "server-to-client"), wire) for impl in impls)
+            }
+            assert len(outcomes) == 1, (body.hex(), shortened, outcomes)
+            ((code, delivered),) = outcomes
+            if code is None:  # delivered: then as zlib inflates it with the tail (whole: the message sent)
+                inflated = zlib.decompressobj(-15).decompress(body[: len(body) - shortened] + TAIL)
+                assert delivered == (msg(2, inflated),)
+                assert shortened or inflated == message
+            else:
+                assert shortened and code == 1007
+
+
 def test_an_empty_compressed_payload_is_refused_or_harmless(impl: ModuleType) -> None:
     # RSV1 with no payload at all is not a deflate block (an empty message is sent as 00, §7.2.3.6): either it
     # is refused (1007) or it is an empty message and the next message still decodes.

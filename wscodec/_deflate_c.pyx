@@ -54,6 +54,10 @@ cdef Py_ssize_t _PIECE = 1 << 30
 # As in deflate_py.py: output of one inflate call at most; last bytes joined with the tail up to this.
 cdef Py_ssize_t _CHUNK = 1 << 15  # the size of _zrun's scratch too
 cdef Py_ssize_t _JOIN_MAX = 1 << 14
+# zlib's z_stream.data_type after inflate(): the bits pending in its bit buffer (low 6), 64 in the last
+# block, 128 between blocks, 256 inside a stored block. Between blocks with nothing pending:
+cdef int _AT_BOUNDARY_MASK = 0x1BF
+cdef int _AT_BOUNDARY = 0x80
 
 
 cdef class PerMessageDeflate:
@@ -323,8 +327,10 @@ cdef class PerMessageDeflate:
                 out.length += got
                 produced += got
                 if got or s.next_in != before:
-                    # Between blocks? (A call that could do nothing tells nothing: it clears the flag.)
-                    self._boundary = (s.data_type & 128) != 0
+                    # Between blocks, no bit pending (a compliant message's last block is the empty stored
+                    # one our tail completes, which ends on a byte)? A call that could do nothing tells
+                    # nothing: it clears the flag.
+                    self._boundary = (s.data_type & _AT_BOUNDARY_MASK) == _AT_BOUNDARY
                 # Corrupt data first, as CPython's zlib binding (the pure implementation) reports it:
                 # the output of the call that met the error is never looked at.
                 if rc != Z_OK and rc != Z_BUF_ERROR and rc != Z_STREAM_END:
@@ -364,9 +370,12 @@ cdef class PerMessageDeflate:
 
 
 cdef int _after_final(const unsigned char *rest, Py_ssize_t n, Py_ssize_t tail) except -1:
-    """What follows a BFINAL block in the same message may only be zero padding (and our own tail)."""
+    """What follows a BFINAL block in the same message may only be zero padding (and our own tail, whole: a
+    final block that ends inside it was cut short, its end made of our bytes)."""
     cdef Py_ssize_t i
-    for i in range(n - tail if n > tail else 0):
+    if n < tail:
+        raise ProtocolError(1007, _rules.COMPRESSED_UNFINISHED)
+    for i in range(n - tail):
         if rest[i]:
             raise ProtocolError(1007, _rules.COMPRESSED_TRAILING)
     return 0

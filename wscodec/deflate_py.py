@@ -289,27 +289,36 @@ class PerMessageDeflate:
 
 
 def _after_final(data: Any, tail: int) -> None:
-    """What follows a BFINAL block in the same message may only be zero padding (and our own tail)."""
-    rest = bytes(data)[: max(len(data) - tail, 0)]  # the final block may end inside our tail
+    """What follows a BFINAL block in the same message may only be zero padding (and our own tail, whole: a
+    final block that ends inside it was cut short, its end made of our bytes)."""
+    if len(data) < tail:
+        raise ProtocolError(1007, COMPRESSED_UNFINISHED)
+    rest = bytes(data)[: len(data) - tail]
     if rest.count(0) != len(rest):
         raise ProtocolError(1007, COMPRESSED_TRAILING)
 
 
-# A final fixed-Huffman block holding only its end: it completes a stream only from a block boundary.
-_FINAL_EMPTY_BLOCK = b"\x03\x00"
+# Two empty final blocks (a fixed-Huffman one; an empty stored block, then the first) whose first bits
+# differ: each completes a stream, producing nothing, only from a block boundary. Inside a Huffman-coded
+# block the probe's bits are that block's codes: producing nothing means the first is its end-of-block
+# code, which cannot start with both a 1 and a 0 (one probe alone can be fooled: the fuzz found it).
+_PROBES = (b"\x03\x00", b"\x00\x00\x00\xff\xff\x03\x00")
 
 
 def _at_block_boundary(inflater: Any, error: type[Exception]) -> bool:
     """Whether the inflater stopped between blocks (a truncated message leaves it inside one).
 
-    Python's zlib binding does not expose zlib's data_type; a copy of the inflater is offered an
-    empty final block instead. A backend whose inflater cannot be copied (isal) is not checked.
+    Python's zlib binding does not expose zlib's data_type; copies of the inflater are offered empty
+    final blocks instead. A backend whose inflater cannot be copied (isal) is not checked.
     """
     copy = getattr(inflater, "copy", None)
     if copy is None:
         return True
-    probe = copy()
-    try:
-        return probe.decompress(_FINAL_EMPTY_BLOCK) == b"" and bool(probe.eof)
-    except error:  # not a block header there: not a boundary
-        return False
+    for blocks in _PROBES:
+        probe = copy()
+        try:
+            if probe.decompress(blocks) != b"" or not probe.eof:
+                return False
+        except error:  # not a block header there: not a boundary
+            return False
+    return True
