@@ -298,27 +298,27 @@ def _after_final(data: Any, tail: int) -> None:
         raise ProtocolError(1007, COMPRESSED_TRAILING)
 
 
-# Two empty final blocks (a fixed-Huffman one; an empty stored block, then the first) whose first bits
-# differ: each completes a stream, producing nothing, only from a block boundary. Inside a Huffman-coded
-# block the probe's bits are that block's codes: producing nothing means the first is its end-of-block
-# code, which cannot start with both a 1 and a 0 (one probe alone can be fooled: the fuzz found it).
-_PROBES = (b"\x03\x00", b"\x00\x00\x00\xff\xff\x03\x00")
+# Two empty blocks: a stored one, its padding bits set, then a final fixed-Huffman one. From a block
+# boundary with no bit pending they end the stream at their last byte, producing nothing. From inside a
+# Huffman-coded block their bits are codes of that block, and a block's end-of-block code may begin as
+# they do: in a final block the stream then ends within their first 15 bits, bytes of them unused; in
+# another one the bits after that code make no valid block that ends the stream at their last byte (the
+# set padding bits see to it). A single empty final block (03 00) is fooled by the first case.
+_PROBE = b"\xf8\x00\x00\xff\xff\x03\x00"
 
 
 def _at_block_boundary(inflater: Any, error: type[Exception]) -> bool:
-    """Whether the inflater stopped between blocks (a truncated message leaves it inside one).
+    """Whether the inflater stopped between blocks, no bit pending (a truncated message leaves it inside one).
 
-    Python's zlib binding does not expose zlib's data_type; copies of the inflater are offered empty
-    final blocks instead. A backend whose inflater cannot be copied (isal) is not checked.
+    Python's zlib binding does not expose zlib's data_type; a copy of the inflater is offered empty blocks
+    instead. A backend whose inflater cannot be copied (isal) is not checked.
     """
     copy = getattr(inflater, "copy", None)
     if copy is None:
         return True
-    for blocks in _PROBES:
-        probe = copy()
-        try:
-            if probe.decompress(blocks) != b"" or not probe.eof:
-                return False
-        except error:  # not a block header there: not a boundary
-            return False
-    return True
+    probe = copy()
+    try:
+        # (room for 1 byte: enough to see output, and no 32 KiB buffer made)
+        return probe.decompress(_PROBE, 1) == b"" and bool(probe.eof) and not probe.unused_data
+    except error:  # not a block header there: not a boundary
+        return False
