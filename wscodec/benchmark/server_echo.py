@@ -545,9 +545,6 @@ def instruction_table(
 
 # ---------------------------------------------------------------- the section runner
 
-#: ``--instructions``: the instruction table where valgrind exists (auto), always (only: alone), never
-INSTRUCTION_MODES = ("auto", "only", "no")
-
 
 def run(args: argparse.Namespace, progress: Progress) -> list[Section]:
     """The CPU-time section and, where valgrind exists, the instruction section."""
