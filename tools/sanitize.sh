@@ -56,9 +56,13 @@ find "$work/src/wscodec" \( -name '*.so' -o -name '*.pyd' -o -name '_*_c.c' -o -
 (cd "$work/src" && CC=gcc WSCODEC_SANITIZE=1 WSCODEC_REQUIRE_EXTENSIONS=1 python setup.py -q build_ext --inplace) \
     >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 
-export LD_PRELOAD
-LD_PRELOAD=$(gcc -print-file-name=libasan.so)
-[ -f "$LD_PRELOAD" ] || { echo "gcc's ASan runtime (libasan) is missing"; exit 1; }
+asan=$(gcc -print-file-name=libasan.so)
+[ -f "$asan" ] || { echo "gcc's ASan runtime (libasan) is missing"; exit 1; }
+# libstdc++ too: ASan resolves its C++ exception interceptors when it starts, and aborts the first
+# C++ extension that throws (matplotlib's, with the plot extra installed) if libstdc++ came later.
+cxx=$(gcc -print-file-name=libstdc++.so)
+[ -f "$cxx" ] || cxx=""
+export LD_PRELOAD="$asan${cxx:+ $cxx}"
 export PYTHONPATH="$work/src" PYTHONSAFEPATH=1 PYTHONMALLOC=malloc
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$work/reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1"
