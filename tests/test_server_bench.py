@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -100,6 +101,46 @@ def test_every_server_has_a_row_on_each_event_loop() -> None:
     for server in base:
         twin = on_uvloop[f"{server.label} + uvloop"]
         assert twin.args[-1] == server.name and "--uvloop" in twin.args and twin.ours == server.ours
+
+
+def _affinities(monkeypatch: pytest.MonkeyPatch) -> list[tuple[set[int], set[int]]]:
+    """Record (the client thread's CPUs, the server's CPUs) at every timed run."""
+    seen: list[tuple[set[int], set[int]]] = []
+    measure = server_echo._Running.measure
+
+    def recording(self: server_echo._Running, size: int) -> None:
+        seen.append((os.sched_getaffinity(0), os.sched_getaffinity(self.process.pid)))
+        measure(self, size)
+
+    monkeypatch.setattr(server_echo._Running, "measure", recording)
+    return seen
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_the_client_and_the_servers_run_on_cpus_of_their_own(monkeypatch: pytest.MonkeyPatch, pinned: bool) -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        assert server_echo.placement() is None  # nothing to pin with: the table says so (below)
+        return
+    before = os.sched_getaffinity(0)
+    cpus = sorted(before)
+    # (with one CPU the client and the servers share it: the pinning is still exercised)
+    cpus_used = (cpus[0], cpus[-1]) if pinned else None
+    if pinned:
+        assert server_echo.placement() == ((cpus[0], cpus[1]) if len(cpus) > 1 else None)
+    monkeypatch.setattr(server_echo, "placement", lambda: cpus_used)
+    seen = _affinities(monkeypatch)
+    servers = [server for server in server_echo.SERVERS if server.ours and not server.uvloop]
+    section = server_echo.cpu_table(servers, lambda message: None, passes=1, seconds=0.02)
+    assert len(seen) == len(servers) * len(server_echo.SIZES)
+    if cpus_used is None:
+        assert seen == [(before, before)] * len(seen)
+        assert "client and servers unpinned: fewer than two CPUs to pin them to" in section["notes"]
+    else:
+        assert seen == [({cpus_used[0]}, {cpus_used[1]})] * len(seen)
+        assert f"the client runs on CPU {cpus_used[0]}, every server on CPU {cpus_used[1]}" in " ".join(
+            section["notes"]  # type: ignore[arg-type]
+        )
+    assert os.sched_getaffinity(0) == before  # the bench's own thread is free again
 
 
 def test_without_valgrind_the_instruction_table_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,9 @@ Two tables:
 * **CPU time** (every run): all servers run at once, alternating within every
   pass; the median of the passes is reported, round trips per second and the
   CPU time each server used per round trip (Linux's scheduler statistics).
-  On a shared machine these move by 10-15 % from run to run.
+  The client and the servers are pinned to two different CPUs where there
+  are two: which core a server shares decides its cost more than anything
+  it runs. On a shared machine the figures still move by 10-15 % from run to run.
 * **Instructions** (where valgrind is installed): user-space instructions the
   server executes per round trip, counted by valgrind's callgrind with
   ``PYTHONHASHSEED`` fixed. Each server process runs once with 1,000 round
@@ -195,6 +197,44 @@ def _cpu_seconds(pid: int) -> float | None:
     return total / 1e9
 
 
+def placement() -> tuple[int, int] | None:
+    """The CPUs the CPU-time table pins the client and the servers to: the first two this process may
+    use, or None where there are fewer or no way to pin (not Linux).
+
+    Pinned, a server costs the same from run to run. Left to the scheduler, a server process that
+    happens to share the client's core costs about half the CPU time per round trip of one that does
+    not (no wake-up of another core), and which one it is changes from run to run and from server to
+    server.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else None
+
+
+def _pin(pid: int, cpu: int) -> None:
+    """Every thread of process ``pid`` onto ``cpu``."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(task), {cpu})
+        except ProcessLookupError:  # a thread that has ended since
+            continue
+
+
+@contextmanager
+def _client_on(cpu: int | None) -> Iterator[None]:
+    """Run the calling thread (the client) on ``cpu`` (None: anywhere) until the block ends."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 # ---------------------------------------------------------------- the client
 
 
@@ -280,8 +320,10 @@ class _Running:
         return values + [statistics.median(self.cpu[s]) if self.cpu[s] else None for s in SIZES]
 
 
-def _start(server: Server, shown: str, folder: Path, stack: ExitStack, seconds: float) -> _Running:
+def _start(server: Server, shown: str, folder: Path, stack: ExitStack, seconds: float, cpu: int | None) -> _Running:
     process, port = stack.enter_context(_server_process(server, folder))
+    if cpu is not None:
+        _pin(process.pid, cpu)
     clients: dict[int, EchoClient] = {}
     for size in SIZES:
         clients[size] = stack.enter_context(closing(EchoClient(port, size)))
@@ -347,7 +389,13 @@ def cpu_table(
     columns = [f"{_label(s)} msg/s" for s in SIZES] + [f"{_label(s)} server CPU µs/msg" for s in SIZES]
     absent: dict[str, str] = {}  # label -> "not installed" / "not built" / an error
     running: list[_Running] = []
-    with tempfile.TemporaryDirectory(prefix="wscodec-bench-server-") as tmp, ExitStack() as stack:
+    cpus = placement()
+    client_cpu, server_cpu = cpus if cpus is not None else (None, None)
+    with (
+        _client_on(client_cpu),
+        tempfile.TemporaryDirectory(prefix="wscodec-bench-server-") as tmp,
+        ExitStack() as stack,
+    ):
         for server in servers:
             progress(f"server: starting {server.label}")
             shown = _shown_version(server)
@@ -355,7 +403,7 @@ def cpu_table(
                 absent[server.label] = "not installed"
                 continue
             try:
-                running.append(_start(server, shown, Path(tmp), stack, seconds))
+                running.append(_start(server, shown, Path(tmp), stack, seconds, server_cpu))
             except LookupError:
                 absent[server.label] = "not built"
             except Exception as exc:  # noqa: BLE001 - one broken server must not hide the others
@@ -395,6 +443,12 @@ def cpu_table(
                 "server CPU µs/msg: the time the server process ran on a CPU per round trip (Linux scheduler "
                 "statistics, kernel time included); ratios above 1 mean faster (msg/s) or cheaper (CPU) than "
                 "the best peer on the same event loop"
+            ),
+            (
+                f"the client runs on CPU {client_cpu}, every server on CPU {server_cpu} (pinned, so that no "
+                "server shares the client's core in one run and not in the next)"
+                if cpus is not None
+                else "client and servers unpinned: fewer than two CPUs to pin them to"
             ),
             f"Python {sys.version.split()[0]}; rows without '+ uvloop' run on asyncio's default event loop",
             *notes,
