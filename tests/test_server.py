@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wscodec
-from wscodec import DeflateParams, server
+from wscodec import DeflateParams, _echo_py, server
 from wscodec.server import DeflateSettings, EchoProtocol, HttpError, Request, negotiate, parse_request, respond
 
 VALID = (
@@ -657,13 +657,13 @@ def test_reads_into_the_reused_buffer_are_echoed_alike(echo_impl: ModuleType, mo
     def test() -> None:
         connection = _Connection(monkeypatch)
         assert len(connection.protocol.get_buffer(-1)) == server.READ_MIN
-        for chunk in (7, 1000, server.VIEW_MIN - 1, server.VIEW_MIN, 50000):  # copies, views, both
+        for chunk in (7, 1000, _echo_py.VIEW_MIN - 1, _echo_py.VIEW_MIN, 50000):  # copies, views, both
             reads = sum(connection.receive(data[i : i + chunk]) for i in range(0, len(data), chunk))
-            assert reads >= len(data) // server.READ_MAX
+            assert reads >= len(data) // _echo_py.READ_MAX
             assert connection.read(len(expected)) == expected, chunk
         # Reads that fill the buffer double it, up to asyncio's own read size.
         assert connection.receive(huge) > 1
-        assert len(connection.protocol.get_buffer(-1)) == server.READ_MAX
+        assert len(connection.protocol.get_buffer(-1)) == _echo_py.READ_MAX
         echo = echo_impl.encode_frame(BINARY, bytes(range(256)) * 2048)
         assert connection.read(len(echo)) == echo
         connection.close()
@@ -874,20 +874,24 @@ class _Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
+    def data_received(self, data: bytes | bytearray | memoryview) -> None:
+        self.calls.append(("data_received", (bytes(data),)))  # a copy: a view is released after the call
+
     def __getattr__(self, name: str) -> Any:
         return lambda *args: self.calls.append((name, args))
 
 
-def _echo_io(impl: ModuleType) -> tuple[Any, _Recorder]:
+def _echo_io(impl: ModuleType, size: int = 64) -> tuple[Any, _Recorder]:
     module = importlib.import_module({"python": "wscodec._echo_py", "cython": "wscodec._echo_c"}[impl.NAME])
     protocol = _Recorder()
-    return module.EchoIO(protocol, bytearray(64), impl.Message, impl.encode_frame), protocol
+    return module.EchoIO(protocol, bytearray(size), impl.Message, impl.encode_frame, impl.encode_header), protocol
 
 
 @pytest.mark.skipif(not server.DIRECT_READS, reason="direct reads exist on POSIX only")
-def test_echo_io_hands_every_uncommon_read_back_alike(impl: ModuleType) -> None:
-    """The same cases reach the protocol from both twins: nothing to read, the end, an error, a large read."""
-    io, protocol = _echo_io(impl)
+def test_echo_io_hands_every_read_outside_the_echo_loop_back_alike(impl: ModuleType) -> None:
+    """The same cases reach the protocol from both twins: nothing to read, the end, an error, reads (small or
+    large) before the echo loop runs."""
+    io, protocol = _echo_io(impl, _echo_py.VIEW_MIN)
     ours, peer = socket.socketpair()
     ours.setblocking(False)
     try:
@@ -896,10 +900,11 @@ def test_echo_io_hands_every_uncommon_read_back_alike(impl: ModuleType) -> None:
         assert protocol.calls == []
         peer.sendall(b"x" * 10)
         io.readable()  # read, but the echo loop is not running: the protocol takes the bytes
-        assert protocol.calls == [("_other_read", (10,))] and io.buffer[:10] == b"x" * 10
-        io.open = True
-        io.updated(server.VIEW_MIN)  # a large read: fed as a view by the protocol
-        assert protocol.calls[-1] == ("_other_read", (server.VIEW_MIN,))
+        assert protocol.calls == [("data_received", (b"x" * 10,))] and io.buffer[:10] == b"x" * 10
+        io.buffer[:] = b"y" * _echo_py.VIEW_MIN
+        io.updated(_echo_py.VIEW_MIN)  # a large read, as a view of the buffer, which it filled: the buffer doubles
+        assert protocol.calls[-1] == ("data_received", (b"y" * _echo_py.VIEW_MIN,))
+        assert len(io.buffer) == 2 * _echo_py.VIEW_MIN
         peer.close()
         io.readable()  # the end of input goes back to the transport
         assert protocol.calls[-1] == ("_stop_direct_reads", ())
@@ -945,3 +950,47 @@ def test_echo_io_echoes_one_small_message_itself_or_hands_it_back(impl: ModuleTy
     io.buffer[:7] = b"\x81\x81\x00\x00\x00\x00\xff"  # masked TEXT, zero key, one byte: 0xff, never UTF-8
     io.updated(7)
     assert protocol.calls[-1][0] == "_fail" and protocol.calls[-1][1][0].code == 1007
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_echo_io_echoes_one_large_message_beside_its_header(impl: ModuleType, compressed: bool) -> None:
+    """A large read completing one large message: its payload goes out beside its header in one writev (or,
+    once every message is compressed, back to the protocol, which frames it whole)."""
+    payload = bytes(range(256)) * 100
+    frame = impl.encode_frame(BINARY, payload, mask=True)
+    io, protocol = _echo_io(impl, 2 * len(frame))
+    io.feed, io.open = impl.MessageDecoder().feed, True
+    if compressed:
+        io.header = None
+    vectors: list[int] = []
+
+    def writev(fd: int, buffers: Any) -> int:
+        vectors.append(len(buffers))
+        return os.writev(fd, buffers)
+
+    io.writev = writev
+    ours, peer = socket.socketpair()
+    try:
+        io.fd = ours.fileno()
+        io.buffer[: len(frame)] = frame
+        io.updated(len(frame))
+        if compressed:
+            assert [name for name, _ in protocol.calls] == ["_echo"] and vectors == []
+            assert protocol.calls[0][1][0][0].payload == payload
+        else:
+            echo = impl.encode_frame(BINARY, payload)
+            assert _recv_exactly(peer, len(echo)) == echo and protocol.calls == [] and vectors == [2]
+            assert (io.bytes_in, io.bytes_out, io.messages_in) == (len(frame), len(echo), 1)
+        assert len(io.buffer) == 2 * len(frame)  # not filled: not grown
+    finally:
+        ours.close()
+        peer.close()
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    got = b""
+    while len(got) < size:
+        chunk = sock.recv(size - len(got))
+        assert chunk
+        got += chunk
+    return got

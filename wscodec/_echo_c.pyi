@@ -10,6 +10,7 @@ class EchoIO:
     message_type: Any
     feed: Callable[[bytes | bytearray | memoryview], list[Any]] | None
     encode: Callable[[int, bytes], bytes]
+    header: Callable[[int, int], bytes] | None
     write: Callable[[int, bytes | memoryview], int]
     writev: Callable[[int, Sequence[bytes | memoryview]], int]
     fd: int
@@ -20,7 +21,13 @@ class EchoIO:
     bytes_out: int
     messages_in: int
     def __init__(
-        self, protocol: Any, buffer: bytearray, message_type: Any, encode: Callable[[int, bytes], bytes]
+        self,
+        protocol: Any,
+        buffer: bytearray,
+        message_type: Any,
+        encode: Callable[[int, bytes], bytes],
+        header: Callable[[int, int], bytes] | None,
     ) -> None: ...
     def readable(self) -> None: ...
     def updated(self, nbytes: int) -> None: ...
+    def received(self, data: bytes | bytearray | memoryview) -> None: ...

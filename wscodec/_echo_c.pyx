@@ -2,8 +2,8 @@
 """The echo server's work per read, compiled: the twin of _echo_py.EchoIO (read its docstrings).
 
 What differs is how, not what: the read and the direct write are system calls
-made from C, and the common case (a small read completing one data message)
-runs without a Python frame. The codec is still called through its Python
+made from C, and the common case (a read completing one data message) runs
+without a Python frame. The codec is still called through its Python
 entry points (``feed``, ``encode``), so this module works with either
 implementation's decoder.
 """
@@ -27,18 +27,21 @@ cdef extern from "fdio.h":
 
 cdef Py_ssize_t _VECTORED_MIN = _echo_py.VECTORED_MIN
 cdef Py_ssize_t _VIEW_MIN = _echo_py.VIEW_MIN
+cdef Py_ssize_t _READ_MAX = _echo_py.READ_MAX
 cdef object _os_write = os.write
+cdef object _unsent = _echo_py.unsent
 
 
 @cython.final
 cdef class EchoIO:
-    """One connection's per-read path: read, decode, echo one small message with one write."""
+    """One connection's per-read path: read, decode, echo one data message with one write."""
 
     cdef public object protocol
     cdef public bytearray buffer
     cdef public object message_type
     cdef public object feed
     cdef public object encode
+    cdef public object header
     cdef public object write
     cdef public object writev
     cdef public object transport
@@ -49,11 +52,12 @@ cdef class EchoIO:
     cdef public long long bytes_out
     cdef public long long messages_in
 
-    def __init__(self, protocol, bytearray buffer not None, message_type, encode):
+    def __init__(self, protocol, bytearray buffer not None, message_type, encode, header):
         self.protocol = protocol
         self.buffer = buffer
         self.message_type = message_type
         self.encode = encode
+        self.header = header
         self.feed = None
         self.write = _os_write
         self.writev = getattr(os, "writev", _echo_py._no_vectors)
@@ -79,12 +83,32 @@ cdef class EchoIO:
         """``nbytes`` were read into the buffer: feed them and echo what they complete."""
         self._updated(nbytes)
 
+    def received(self, data):
+        """Bytes of the echo loop: feed them to the decoder and echo what they complete."""
+        self._received(data)
+
     cdef _updated(self, Py_ssize_t nbytes):
-        if nbytes >= _VIEW_MIN or not self.open:
-            self.protocol._other_read(nbytes)
+        cdef bytearray buffer = self.buffer
+        if nbytes < _VIEW_MIN:
+            data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buffer), nbytes)  # bytes: one allocation
+            if self.open:
+                self._received(data)
+            else:
+                self.protocol.data_received(data)
             return
-        self.bytes_in += nbytes
-        data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self.buffer), nbytes)  # bytes: one allocation
+        if nbytes == PyByteArray_GET_SIZE(buffer) and nbytes < _READ_MAX:
+            self.buffer = bytearray(2 * nbytes)  # the next read may bring more
+        view = memoryview(buffer)[:nbytes]
+        try:
+            if self.open:
+                self._received(view)
+            else:
+                self.protocol.data_received(view)
+        finally:
+            view.release()
+
+    cdef _received(self, data):
+        self.bytes_in += len(data)
         try:
             events = self.feed(data)
         except ProtocolError as exc:
@@ -120,5 +144,17 @@ cdef class EchoIO:
                     self.bytes_out += len(frame)
                     transport.write(frame)
                     return
+            elif fd >= 0 and self.header is not None:
+                # A large payload goes out as it is, beside its header: one system call, no copy.
+                buffers = (self.header(event.opcode, len(payload)), payload)
+                self.messages_in += 1
+                try:
+                    sent = self.writev(fd, buffers)
+                except OSError:
+                    sent = 0
+                self.bytes_out += sent
+                if sent != len(buffers[0]) + len(payload):
+                    self.protocol._queue(_unsent(buffers, sent), 1)
+                return
         if events:
             self.protocol._echo(events)

@@ -58,7 +58,7 @@ from wscodec import (
     negotiate_deflate,
     parse_close,
 )
-from wscodec._echo_py import VECTORED_MIN, VIEW_MIN, EchoIO
+from wscodec._echo_py import READ_MIN, VECTORED_MIN, EchoIO, unsent
 
 __all__ = [
     "HELP",
@@ -246,9 +246,6 @@ DIRECT_WRITES = os.name == "posix" and hasattr(os, "writev")
 DIRECT_READS = DIRECT_WRITES
 #: with direct writes, stop reading while the transport holds more than this (asyncio's own default)
 FLOW_HIGH_WATER = 64 * 1024
-#: the read buffer starts at READ_MIN bytes and doubles, up to READ_MAX (asyncio's own read size), each
-#: time a read fills it
-READ_MIN, READ_MAX = 16 * 1024, 256 * 1024
 _IOV_LIMIT = 512  # buffers per writev() call: well below any system's IOV_MAX (1024 on Linux)
 
 # The work per read: compiled with the compiled codec (a Python frame there costs as much as decoding
@@ -293,7 +290,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         # (``open``), where to write an echo directly now (``fd``; -1: through the transport).
         # ``encode``: a data message's frame, compressed once deflate is agreed (RFC 7692 §7.2.1, with
         # this connection's own window).
-        self._io: EchoIO = _EchoIO(self, bytearray(READ_MIN), Message, encode_frame)
+        self._io: EchoIO = _EchoIO(self, bytearray(READ_MIN), Message, encode_frame, encode_header)
         # The transport's reads go to EchoIO with no Python frame of this class in between.
         self.buffer_updated = self._io.updated  # type: ignore[method-assign]
 
@@ -366,48 +363,19 @@ class EchoProtocol(asyncio.BufferedProtocol):
         else:
             self._transport.resume_reading()
 
-    def _other_read(self, nbytes: int) -> None:
-        """A large read (fed as a view of the buffer, which grows if it filled it), or one outside the echo loop."""
-        buffer = self._io.buffer
-        if nbytes < VIEW_MIN:
-            self.data_received(buffer[:nbytes])
-            return
-        if nbytes == len(buffer) and nbytes < READ_MAX:
-            self._io.buffer = bytearray(2 * nbytes)  # the next read may bring more
-        with memoryview(buffer) as view:
-            self.data_received(view[:nbytes])
-
     def data_received(self, data: bytes | bytearray | memoryview) -> None:
-        """Feed the decoder and echo what it completes; before that, the handshake; after, drop the bytes.
+        """Before the echo loop, the handshake; in it, feed the decoder and echo what it completes; after it,
+        drop the bytes.
 
-        asyncio calls buffer_updated() instead, which comes here for all but small reads.
+        asyncio calls buffer_updated() instead, which comes here outside the echo loop.
         """
         io = self._io
+        if io.open:
+            io.received(data)
+            return
         io.bytes_in += len(data)
-        if not io.open:
-            if self._state is _HANDSHAKE:
-                self._receive_head(data)
-            return
-        try:
-            events = io.feed(data)  # type: ignore[misc]
-        except ProtocolError as exc:
-            self._fail(exc)
-            return
-        # The common case of a large read in line: one uncompressed message, nothing queued in the
-        # transport. Its payload goes out beside its header, uncopied.
-        if len(events) == 1 and (fd := io.fd) >= 0 and type(event := events[0]) is Message and self._deflate is None:
-            payload = event.payload
-            header = encode_header(event.opcode, len(payload))
-            io.messages_in += 1
-            try:
-                sent = io.writev(fd, (header, payload))
-            except OSError:
-                sent = 0  # the transport's write meets the same error and handles it
-            io.bytes_out += sent
-            if sent != len(header) + len(payload):
-                self._queue(_unsent([header, payload], sent), 1)
-        elif events:  # none while a large message is still arriving
-            self._echo(events)
+        if self._state is _HANDSHAKE:
+            self._receive_head(data)
 
     def _fail(self, exc: ProtocolError) -> None:
         # Whatever the client sent correctly before the violation is still echoed (RFC 6455 §7.1.7 only
@@ -491,6 +459,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
             settings = cast(DeflateSettings, self._deflate_settings)
             self._deflate = PerMessageDeflate(agreed, backend=settings.backend)
             self._io.encode = functools.partial(encode_message, deflate=self._deflate)
+            self._io.header = None  # every message is compressed, framed whole
             self._what += " (permessage-deflate)"
         self._write(_http_response(101, headers))
         self._io.feed = MessageDecoder(max_message_size=self._max_message_size, deflate=self._deflate).feed
@@ -569,7 +538,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
             sent = 0  # the transport's write meets the same error and handles it
         io.bytes_out += sent
         if sent != sum(map(len, buffers)):
-            self._queue(_unsent(buffers, sent), messages)
+            self._queue(unsent(buffers, sent), messages)
 
     def _queue(self, buffers: Sequence[bytes] | Sequence[bytes | memoryview], messages: int) -> None:
         """Hand ``buffers`` (the rest of ``messages`` echoes) to the transport, which sends them after whatever
@@ -614,15 +583,6 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._io.fd = -1
         self._stop_direct_reads()
         self._transport.close()
-
-
-def _unsent(buffers: list[bytes], sent: int) -> list[bytes | memoryview]:
-    """What remains of ``buffers`` once their first ``sent`` bytes are written."""
-    for index, buffer in enumerate(buffers):
-        if sent < len(buffer):
-            return [memoryview(buffer)[sent:], *buffers[index + 1 :]]
-        sent -= len(buffer)
-    return []
 
 
 def _close_headers(length: int) -> list[tuple[str, str]]:
