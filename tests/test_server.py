@@ -994,3 +994,11 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
         assert chunk
         got += chunk
     return got
+
+
+def test_what_remains_unsent_starts_where_the_write_stopped() -> None:
+    buffers = [b"abc", b"", b"defg", b"h"]
+    for sent in range(8):
+        rest = _echo_py.unsent(buffers, sent)
+        assert b"".join(bytes(part) for part in rest) == b"abcdefgh"[sent:]
+        assert rest[-1] is buffers[-1] or sent == 7  # whole buffers are kept as they are, uncopied

@@ -38,12 +38,12 @@ _readv: Callable[[int, Sequence[Any]], int] = getattr(os, "readv", _no_vectors)
 
 
 def unsent(buffers: Sequence[bytes | memoryview], sent: int) -> list[bytes | memoryview]:
-    """What remains of ``buffers`` once their first ``sent`` bytes are written."""
-    for index, buffer in enumerate(buffers):
-        if sent < len(buffer):
-            return [memoryview(buffer)[sent:], *buffers[index + 1 :]]
-        sent -= len(buffer)
-    return []
+    """What remains of ``buffers`` once their first ``sent`` bytes, fewer than all, are written."""
+    index = 0
+    while sent >= len(buffers[index]):
+        sent -= len(buffers[index])
+        index += 1
+    return [memoryview(buffers[index])[sent:], *buffers[index + 1 :]]
 
 
 class EchoIO:
