@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import os
 import select
@@ -982,6 +983,44 @@ def test_echo_io_echoes_one_large_message_beside_its_header(impl: ModuleType, co
             assert _recv_exactly(peer, len(echo)) == echo and protocol.calls == [] and vectors == [2]
             assert (io.bytes_in, io.bytes_out, io.messages_in) == (len(frame), len(echo), 1)
         assert len(io.buffer) == 2 * len(frame)  # not filled: not grown
+    finally:
+        ours.close()
+        peer.close()
+
+
+@pytest.mark.skipif(not server.DIRECT_WRITES, reason="direct writes exist on POSIX only")
+@pytest.mark.parametrize("kernel", ["takes part", "takes nothing", "fails"])
+def test_echo_io_queues_what_the_kernel_does_not_take_of_a_large_echo(impl: ModuleType, kernel: str) -> None:
+    """The system's own writev (the compiled twin calls it from C): whatever of the header and the payload
+    it does not take goes to the protocol's queue, in order, from the first byte not written."""
+    payload = bytes(range(256)) * 4096  # 1 MiB: more than a socket buffer holds
+    frame = impl.encode_frame(BINARY, payload, mask=True)
+    echo = impl.encode_frame(BINARY, payload)
+    io, protocol = _echo_io(impl, len(frame))
+    io.feed, io.open = impl.MessageDecoder().feed, True
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    try:
+        written = b""
+        if kernel == "takes nothing":
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    written += b"j" * ours.send(b"j" * 65536)  # fill the socket's buffers
+        elif kernel == "fails":
+            peer.close()  # writing gets EPIPE
+        io.fd = ours.fileno()
+        io.buffer[:] = frame
+        io.updated(len(frame))
+        [(name, (queued, count))] = protocol.calls
+        assert (name, count) == ("_queue", 1)
+        rest = b"".join(bytes(part) for part in queued)
+        sent = len(echo) - len(rest)
+        assert (sent > 0) == (kernel == "takes part") and io.bytes_out == sent and io.messages_in == 1
+        if kernel != "fails":
+            ours.shutdown(socket.SHUT_WR)
+            arrived = b"".join(iter(lambda: peer.recv(1 << 20), b""))
+            assert arrived == written + echo[:sent]
+        assert echo[sent:] == rest
     finally:
         ours.close()
         peer.close()

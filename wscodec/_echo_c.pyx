@@ -1,9 +1,9 @@
 # cython: language_level=3, freethreading_compatible=True, boundscheck=False, wraparound=False, cdivision=True
 """The echo server's work per read, compiled: the twin of _echo_py.EchoIO (read its docstrings).
 
-What differs is how, not what: the read and the direct write are system calls
-made from C, and the common case (a read completing one data message) runs
-without a Python frame. The codec is still called through its Python
+What differs is how, not what: the read and the direct writes (a frame, or a
+header beside its payload) are system calls made from C, and the common case
+(a read completing one data message) runs without a Python frame. The codec is still called through its Python
 entry points (``feed``, ``encode``), so this module works with either
 implementation's decoder.
 """
@@ -12,7 +12,9 @@ import os
 
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.buffer cimport PyBUF_READ
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.memoryview cimport PyMemoryView_FromMemory
 from libc.errno cimport errno
 
 from . import _echo_py  # the sizes and the stand-in, as a module, so that its names are not this one's
@@ -22,6 +24,7 @@ from .errors import ProtocolError
 cdef extern from "fdio.h":
     long long ws_fd_read(int fd, char *buf, size_t n)
     long long ws_fd_write(int fd, const char *buf, size_t n)
+    long long ws_fd_write2(int fd, const char *a, size_t na, const char *b, size_t nb)
     int ws_fd_retry(int err)
 
 
@@ -29,6 +32,7 @@ cdef Py_ssize_t _VECTORED_MIN = _echo_py.VECTORED_MIN
 cdef Py_ssize_t _VIEW_MIN = _echo_py.VIEW_MIN
 cdef Py_ssize_t _READ_MAX = _echo_py.READ_MAX
 cdef object _os_write = os.write
+cdef object _os_writev = getattr(os, "writev", None)
 cdef object _unsent = _echo_py.unsent
 
 
@@ -98,7 +102,9 @@ cdef class EchoIO:
             return
         if nbytes == PyByteArray_GET_SIZE(buffer) and nbytes < _READ_MAX:
             self.buffer = bytearray(2 * nbytes)  # the next read may bring more
-        view = memoryview(buffer)[:nbytes]
+        # A read-only view of the bytes read, made directly (not a slice of a view of the whole buffer).
+        # Nothing resizes ``buffer`` (a full one is replaced), and the view is released before it returns.
+        view = PyMemoryView_FromMemory(PyByteArray_AS_STRING(buffer), nbytes, PyBUF_READ)
         try:
             if self.open:
                 self._received(view)
@@ -148,10 +154,21 @@ cdef class EchoIO:
                 # A large payload goes out as it is, beside its header: one system call, no copy.
                 buffers = (self.header(event.opcode, len(payload)), payload)
                 self.messages_in += 1
-                try:
-                    sent = self.writev(fd, buffers)
-                except OSError:
-                    sent = 0
+                if self.writev is _os_writev and type(buffers[0]) is bytes and type(payload) is bytes:
+                    sent = ws_fd_write2(
+                        fd,
+                        PyBytes_AS_STRING(buffers[0]),
+                        <size_t>PyBytes_GET_SIZE(buffers[0]),
+                        PyBytes_AS_STRING(payload),
+                        <size_t>PyBytes_GET_SIZE(payload),
+                    )
+                    if sent < 0:
+                        sent = 0  # as with one buffer
+                else:
+                    try:
+                        sent = self.writev(fd, buffers)
+                    except OSError:
+                        sent = 0
                 self.bytes_out += sent
                 if sent != len(buffers[0]) + len(payload):
                     self.protocol._queue(_unsent(buffers, sent), 1)
