@@ -797,6 +797,43 @@ def test_direct_writes_stop_while_the_transport_holds_bytes(
     _in_loop(test)
 
 
+@pytest.mark.parametrize("tls", [False, True])
+@pytest.mark.parametrize("vectored", [False, True])
+def test_a_large_echo_goes_beside_its_header_where_the_transport_keeps_flow_control(
+    echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch, vectored: bool, tls: bool
+) -> None:
+    """asyncio's own socket transport pauses the protocol for writelines() only on recent Pythons
+    (VECTORED_WRITES); a TLS transport (as uvloop's) always does. Where it does not, a large payload that
+    goes through the transport is joined to its header."""
+    monkeypatch.setattr(server, "VECTORED_WRITES", vectored)
+    vectors: list[int] = []
+    plain_info = _Transport.get_extra_info
+    monkeypatch.setattr(
+        _Transport,
+        "get_extra_info",
+        lambda self, name, default=None: object() if tls and name == "sslcontext" else plain_info(self, name, default),
+    )
+    monkeypatch.setattr(
+        _Transport, "writelines", lambda self, buffers: (vectors.append(len(buffers)), self.write(b"".join(buffers)))
+    )
+    payload = bytes(range(256)) * 100
+
+    def test() -> None:
+        connection = _Connection(monkeypatch)
+        protocol = connection.protocol
+        assert connection.direct == (server.DIRECT_WRITES and not tls)
+        assert protocol._vectored == (vectored or tls)
+        assert (protocol._io.header is None) == (not connection.direct and not protocol._vectored)
+        connection.protocol.pause_writing()  # direct writes too go through the transport while it holds bytes
+        connection.receive(echo_impl.encode_frame(BINARY, payload, mask=True))
+        echo = echo_impl.encode_frame(BINARY, payload)
+        assert connection.read(len(echo)) == echo
+        assert vectors == ([2] if protocol._vectored else [])
+        connection.close()
+
+    _in_loop(test)
+
+
 # ---------------------------------------------------------------- the echo loop over a real connection
 
 
@@ -986,6 +1023,42 @@ def test_echo_io_echoes_one_large_message_beside_its_header(impl: ModuleType, co
     finally:
         ours.close()
         peer.close()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_echo_io_hands_a_large_echo_to_the_transport_beside_its_header(impl: ModuleType, compressed: bool) -> None:
+    """Where the connection never writes directly (uvloop, TLS), a large message's header and payload go to the
+    transport side by side (or, compressed, or the transport closing, back to the protocol)."""
+    payload = bytes(range(256)) * 100
+    frame = impl.encode_frame(BINARY, payload, mask=True)
+    io, protocol = _echo_io(impl, 2 * len(frame))
+    io.feed, io.open = impl.MessageDecoder().feed, True
+    if compressed:
+        io.header = None
+
+    class Transport:
+        closing = False
+        written: ClassVar[list[list[bytes]]] = []
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+        def writelines(self, buffers: Any) -> None:
+            self.written.append([bytes(buffer) for buffer in buffers])
+
+    io.transport = Transport()
+    io.buffer[: len(frame)] = frame
+    io.updated(len(frame))
+    echo = impl.encode_frame(BINARY, payload)
+    if compressed:
+        assert [name for name, _ in protocol.calls] == ["_echo"] and Transport.written == []
+    else:
+        assert Transport.written == [[echo[:4], payload]] and protocol.calls == []
+        assert (io.bytes_in, io.bytes_out, io.messages_in) == (len(frame), len(echo), 1)
+    io.transport.closing = True
+    io.updated(len(frame))  # a closing transport: the protocol drops it and counts it
+    assert [name for name, _ in protocol.calls] == ["_echo"] * (1 + compressed)
+    assert len(Transport.written) == 1 - compressed
 
 
 @pytest.mark.skipif(not server.DIRECT_WRITES, reason="direct writes exist on POSIX only")

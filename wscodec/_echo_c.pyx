@@ -173,5 +173,13 @@ cdef class EchoIO:
                 if sent != len(buffers[0]) + len(payload):
                     self.protocol._queue(_unsent(buffers, sent), 1)
                 return
+            elif self.header is not None:
+                transport = self.transport
+                if transport is not None and not transport.is_closing():
+                    buffers = (self.header(event.opcode, len(payload)), payload)
+                    self.messages_in += 1
+                    self.bytes_out += len(buffers[0]) + len(payload)
+                    transport.writelines(buffers)
+                    return
         if events:
             self.protocol._echo(events)

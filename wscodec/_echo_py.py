@@ -60,7 +60,8 @@ class EchoIO:
     descriptor of direct reads (-1: none), ``write``/``writev`` the system
     calls used for them. ``transport``, set where the connection never writes
     directly (another event loop, such as uvloop, whose transport is
-    compiled; TLS), takes a small echo's frame from here.
+    compiled; TLS), takes an echo from here: a small message's frame, a
+    large one's header and payload.
     """
 
     __slots__ = (
@@ -176,5 +177,12 @@ class EchoIO:
                 if sent != len(buffers[0]) + len(payload):
                     self.protocol._queue(unsent(buffers, sent), 1)
                 return
+            elif (header := self.header) is not None:
+                if (transport := self.transport) is not None and not transport.is_closing():
+                    buffers = (header(event.opcode, len(payload)), payload)
+                    self.messages_in += 1
+                    self.bytes_out += len(buffers[0]) + len(payload)
+                    transport.writelines(buffers)  # the transport sends them side by side, or joins them
+                    return
         if events:
             self.protocol._echo(events)

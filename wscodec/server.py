@@ -83,9 +83,10 @@ HANDSHAKE_TIMEOUT = 10.0  #: seconds a client has to send its whole request head
 LINGER_TIMEOUT = 2.0  #: seconds to wait for the client's FIN after ours (see EchoProtocol._finish)
 
 # Vectored writes (header and payload handed to the kernel side by side, payload not copied) pay off
-# for large payloads. The selector transport sends writelines() with sendmsg() since Python 3.12, but
-# only pauses the protocol at its high-water mark since 3.12.9 / 3.13.2 (CPython gh-127655): before
-# that, flow control would never see a large echo, so older versions get one copy instead.
+# for large payloads. asyncio's socket transport (the selector loop's, without TLS) sends writelines()
+# with sendmsg() since Python 3.12, but only pauses the protocol at its high-water mark since 3.12.9 /
+# 3.13.2 (CPython gh-127655): before that, flow control would never see a large echo, so older versions
+# get one copy instead. Other transports (uvloop's, TLS, the proactor's) keep flow control either way.
 VECTORED_WRITES = sys.version_info >= (3, 13, 2) or (3, 12, 9) <= sys.version_info < (3, 13)
 
 _TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -283,6 +284,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._close_code = 1006  # no close frame seen (RFC 6455 §7.1.5) until one is
         self._dropped = 0
         self._socket_fd = -1  # the socket's descriptor if this connection may write to it directly
+        self._vectored = VECTORED_WRITES  # whether its transport's writelines() keeps flow control
         self._blocked = False  # the transport holds unsent bytes (from pause_writing to resume_writing)
         self._paused = False  # reading stopped for flow control
         self._reader: socket.socket | None = None  # the duplicate descriptor of direct reads, while they run
@@ -304,16 +306,16 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._connections.add(self)
         self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, self._transport.close)
         sock = transport.get_extra_info("socket")
-        if (
-            DIRECT_WRITES
-            and sock is not None
-            and isinstance(self._loop, asyncio.SelectorEventLoop)
-            and transport.get_extra_info("sslcontext") is None  # TLS bytes must go through the transport
-        ):
+        # TLS bytes must go through the transport
+        plain = isinstance(self._loop, asyncio.SelectorEventLoop) and transport.get_extra_info("sslcontext") is None
+        self._vectored = VECTORED_WRITES or not plain
+        if DIRECT_WRITES and sock is not None and plain:
             self._socket_fd = sock.fileno()
             self._transport.set_write_buffer_limits(high=0, low=0)
         else:
-            self._io.transport = self._transport  # small echoes go to it from EchoIO
+            self._io.transport = self._transport  # echoes go to it from EchoIO
+            if not self._vectored:
+                self._io.header = None  # a large payload is joined to its header (in _queue)
 
     def get_buffer(self, sizehint: int) -> bytearray:
         """The connection's read buffer."""
@@ -547,7 +549,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
             self._dropped += messages  # the connection broke (asyncio is about to report it): nothing is sent
             return
         self._io.bytes_out += sum(map(len, buffers))
-        if VECTORED_WRITES:
+        if self._vectored:
             self._transport.writelines(buffers)
         else:
             self._transport.write(b"".join(buffers))
