@@ -813,9 +813,12 @@ def test_a_large_echo_goes_beside_its_header_where_the_transport_keeps_flow_cont
         "get_extra_info",
         lambda self, name, default=None: object() if tls and name == "sslcontext" else plain_info(self, name, default),
     )
-    monkeypatch.setattr(
-        _Transport, "writelines", lambda self, buffers: (vectors.append(len(buffers)), self.write(b"".join(buffers)))
-    )
+
+    def writelines(self: _Transport, buffers: Any) -> None:
+        vectors.append(len(buffers))
+        self.write(b"".join(buffers))
+
+    monkeypatch.setattr(_Transport, "writelines", writelines)
     payload = bytes(range(256)) * 100
 
     def test() -> None:
@@ -919,6 +922,24 @@ class _Recorder:
         return lambda *args: self.calls.append((name, args))
 
 
+class _EchoTransport:
+    """A transport EchoIO hands echoes to (where the connection never writes directly): records them."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.written: list[bytes] = []  # write() calls
+        self.lines: list[list[bytes]] = []  # writelines() calls, each buffer apart
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def writelines(self, buffers: Any) -> None:
+        self.lines.append([bytes(buffer) for buffer in buffers])
+
+
 def _echo_io(impl: ModuleType, size: int = 64) -> tuple[Any, _Recorder]:
     module = importlib.import_module({"python": "wscodec._echo_py", "cython": "wscodec._echo_c"}[impl.NAME])
     protocol = _Recorder()
@@ -969,37 +990,37 @@ def test_echo_io_echoes_one_small_message_itself_or_hands_it_back(impl: ModuleTy
         ours.close()
         peer.close()
 
-    class Transport:
-        closing = False
-        written: ClassVar[list[bytes]] = []
-
-        def is_closing(self) -> bool:
-            return self.closing
-
-        def write(self, data: bytes) -> None:
-            self.written.append(data)
-
-    io.fd, io.transport = -1, Transport()
+    io.fd, io.transport = -1, _EchoTransport()
     io.updated(len(frame))
-    assert Transport.written == [impl.encode_frame(BINARY, b"hello")] and protocol.calls == []
+    assert io.transport.written == [impl.encode_frame(BINARY, b"hello")] and protocol.calls == []
     io.transport.closing = True
     io.updated(len(frame))  # a closing transport: the protocol drops it and counts it
-    assert [name for name, _ in protocol.calls] == ["_echo"] and len(Transport.written) == 1
+    assert [name for name, _ in protocol.calls] == ["_echo"] and len(io.transport.written) == 1
     io.buffer[:7] = b"\x81\x81\x00\x00\x00\x00\xff"  # masked TEXT, zero key, one byte: 0xff, never UTF-8
     io.updated(7)
     assert protocol.calls[-1][0] == "_fail" and protocol.calls[-1][1][0].code == 1007
+
+
+def _large_message(impl: ModuleType, compressed: bool) -> tuple[Any, _Recorder, bytes]:
+    """EchoIO in the echo loop (every message compressed, or not), with one large masked message in its
+    buffer (not filling it), which it returns."""
+    frame = impl.encode_frame(BINARY, _LARGE, mask=True)
+    io, protocol = _echo_io(impl, 2 * len(frame))
+    io.feed, io.open = impl.MessageDecoder().feed, True
+    if compressed:
+        io.header = None
+    io.buffer[: len(frame)] = frame
+    return io, protocol, frame
+
+
+_LARGE = bytes(range(256)) * 100
 
 
 @pytest.mark.parametrize("compressed", [False, True])
 def test_echo_io_echoes_one_large_message_beside_its_header(impl: ModuleType, compressed: bool) -> None:
     """A large read completing one large message: its payload goes out beside its header in one writev (or,
     once every message is compressed, back to the protocol, which frames it whole)."""
-    payload = bytes(range(256)) * 100
-    frame = impl.encode_frame(BINARY, payload, mask=True)
-    io, protocol = _echo_io(impl, 2 * len(frame))
-    io.feed, io.open = impl.MessageDecoder().feed, True
-    if compressed:
-        io.header = None
+    io, protocol, frame = _large_message(impl, compressed)
     vectors: list[int] = []
 
     def writev(fd: int, buffers: Any) -> int:
@@ -1010,13 +1031,12 @@ def test_echo_io_echoes_one_large_message_beside_its_header(impl: ModuleType, co
     ours, peer = socket.socketpair()
     try:
         io.fd = ours.fileno()
-        io.buffer[: len(frame)] = frame
         io.updated(len(frame))
         if compressed:
             assert [name for name, _ in protocol.calls] == ["_echo"] and vectors == []
-            assert protocol.calls[0][1][0][0].payload == payload
+            assert protocol.calls[0][1][0][0].payload == _LARGE
         else:
-            echo = impl.encode_frame(BINARY, payload)
+            echo = impl.encode_frame(BINARY, _LARGE)
             assert _recv_exactly(peer, len(echo)) == echo and protocol.calls == [] and vectors == [2]
             assert (io.bytes_in, io.bytes_out, io.messages_in) == (len(frame), len(echo), 1)
         assert len(io.buffer) == 2 * len(frame)  # not filled: not grown
@@ -1029,36 +1049,19 @@ def test_echo_io_echoes_one_large_message_beside_its_header(impl: ModuleType, co
 def test_echo_io_hands_a_large_echo_to_the_transport_beside_its_header(impl: ModuleType, compressed: bool) -> None:
     """Where the connection never writes directly (uvloop, TLS), a large message's header and payload go to the
     transport side by side (or, compressed, or the transport closing, back to the protocol)."""
-    payload = bytes(range(256)) * 100
-    frame = impl.encode_frame(BINARY, payload, mask=True)
-    io, protocol = _echo_io(impl, 2 * len(frame))
-    io.feed, io.open = impl.MessageDecoder().feed, True
-    if compressed:
-        io.header = None
-
-    class Transport:
-        closing = False
-        written: ClassVar[list[list[bytes]]] = []
-
-        def is_closing(self) -> bool:
-            return self.closing
-
-        def writelines(self, buffers: Any) -> None:
-            self.written.append([bytes(buffer) for buffer in buffers])
-
-    io.transport = Transport()
-    io.buffer[: len(frame)] = frame
+    io, protocol, frame = _large_message(impl, compressed)
+    transport = io.transport = _EchoTransport()
     io.updated(len(frame))
-    echo = impl.encode_frame(BINARY, payload)
+    echo = impl.encode_frame(BINARY, _LARGE)
     if compressed:
-        assert [name for name, _ in protocol.calls] == ["_echo"] and Transport.written == []
+        assert [name for name, _ in protocol.calls] == ["_echo"] and transport.lines == []
     else:
-        assert Transport.written == [[echo[:4], payload]] and protocol.calls == []
+        assert transport.lines == [[echo[:4], _LARGE]] and protocol.calls == []
         assert (io.bytes_in, io.bytes_out, io.messages_in) == (len(frame), len(echo), 1)
-    io.transport.closing = True
+    transport.closing = True
     io.updated(len(frame))  # a closing transport: the protocol drops it and counts it
     assert [name for name, _ in protocol.calls] == ["_echo"] * (1 + compressed)
-    assert len(Transport.written) == 1 - compressed
+    assert len(transport.lines) == 1 - compressed and transport.written == []
 
 
 @pytest.mark.skipif(not server.DIRECT_WRITES, reason="direct writes exist on POSIX only")
