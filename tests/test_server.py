@@ -14,9 +14,11 @@ import os
 import select
 import socket
 import struct
+import sys
 from types import ModuleType
 from typing import Any, ClassVar
 
+import needs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -860,6 +862,42 @@ def test_order_holds_while_a_slow_reader_makes_writes_queue(echo_impl: ModuleTyp
         listener.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_the_echo_loop_on_uvloop(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On uvloop every echo goes through its transport, a large payload beside its header (writelines), and
+    flow control holds."""
+    if sys.platform == "win32" or sys.implementation.name != "cpython":
+        pytest.skip("uvloop is built for CPython on POSIX only")
+    uvloop = needs.module("uvloop")
+    _use(impl, monkeypatch, server.DIRECT_WRITES)
+    payloads = [bytes([i]) * (70000 if i % 3 == 0 else 5 + i) for i in range(200)]  # ~4.6 MiB in flight
+
+    async def scenario() -> None:
+        listener, reader, writer, protocol = await _open_echo(small_buffers=True)
+        assert protocol._io.fd == -1 and protocol._io.transport is protocol.transport
+        assert protocol._io.header is not None  # uvloop's writelines() keeps flow control: vectored
+        for size in (0, 125, server.VECTORED_MIN - 1, server.VECTORED_MIN, 65536, 1 << 20):
+            message = bytes(i % 251 for i in range(size))
+            writer.write(impl.encode_frame(BINARY, message, mask=True))
+            echo = impl.encode_frame(BINARY, message)
+            assert await reader.readexactly(len(echo)) == echo, size
+        for payload in payloads:
+            writer.write(impl.encode_frame(BINARY, payload, mask=True))
+        while protocol.is_reading():
+            await asyncio.sleep(0.01)
+        assert protocol.paused
+        for payload in payloads:
+            echo = impl.encode_frame(BINARY, payload)
+            assert await reader.readexactly(len(echo)) == echo
+        writer.close()
+        listener.close()
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(scenario(), 60))
+    finally:
+        loop.close()
 
 
 # ---------------------------------------------------------------- direct reads over a real connection
