@@ -3,9 +3,9 @@
 
 What differs is how, not what: the read and the direct writes (a frame, or a
 header beside its payload) are system calls made from C, and the common case
-(a read completing one data message) runs without a Python frame. The codec is still called through its Python
-entry points (``feed``, ``encode``), so this module works with either
-implementation's decoder.
+(a read completing one data message) runs without a Python frame. The codec
+is still called through its Python entry points (``feed``, ``encode``), so
+this module works with either implementation's decoder.
 """
 
 import os

@@ -306,7 +306,7 @@ class EchoProtocol(asyncio.BufferedProtocol):
         self._connections.add(self)
         self._timer = self._loop.call_later(HANDSHAKE_TIMEOUT, self._transport.close)
         sock = transport.get_extra_info("socket")
-        # TLS bytes must go through the transport
+        # asyncio's own socket transport, without TLS (whose bytes must go through the transport)
         plain = isinstance(self._loop, asyncio.SelectorEventLoop) and transport.get_extra_info("sslcontext") is None
         self._vectored = VECTORED_WRITES or not plain
         if DIRECT_WRITES and sock is not None and plain:
