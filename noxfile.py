@@ -128,9 +128,13 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    """mypy --strict on the package and its stubs (the host libraries installed, for the shims' types)."""
+    """mypy --strict on the package and its stubs (the host libraries installed, for the shims' types),
+    then on the codec's tests and the fuzz targets (the shims' and end-to-end tests drive untyped hosts)."""
     install_wscodec(session, "pure")
     session.run("mypy", "--strict", "wscodec")
+    modules = [*ROOT.glob("tests/*.py"), *ROOT.glob("fuzz/*.py")]
+    checked = sorted(str(path.relative_to(ROOT)) for path in modules)
+    session.run("mypy", "--strict", *checked, env={"MYPYPATH": "fuzz"})
 
 
 @nox.session

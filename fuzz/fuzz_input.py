@@ -65,7 +65,7 @@ def cut(data: bytes, sizes: Sequence[int], max_chunks: int = 64) -> list[bytes]:
     """
     if not any(sizes):
         return [data]
-    chunks = []
+    chunks: list[bytes] = []
     pos = 0
     for size in itertools.islice(itertools.cycle(sizes), max_chunks - 1):
         if pos >= len(data):

@@ -24,6 +24,7 @@ from typing import Any
 from fuzz_differential import IMPLS, normalise, run_decoder, same_outcome
 from fuzz_input import BUFFER_KINDS, FuzzInput, as_buffer, cut
 
+from wscodec.benchmark.oracle import ZlibReceiver
 from wscodec.close import encode_close, parse_close
 from wscodec.deflate_params import DeflateParams
 from wscodec.errors import ProtocolError
@@ -186,7 +187,11 @@ def utf8(data: bytes) -> None:
     for impl in IMPLS:
         _check(impl.validate_utf8(as_buffer(text, kind)) is truth, f"{impl.NAME}: validate_utf8", text)
     for args in ((text,), (_xor(text, key, 0), key)):
-        decoded = same_outcome(lambda impl, args=args: impl.decode_text(as_buffer(args[0], kind), *args[1:]))
+
+        def decode(impl: ModuleType, args: tuple[bytes, ...] = args) -> Any:
+            return impl.decode_text(as_buffer(args[0], kind), *args[1:])
+
+        decoded = same_outcome(decode)
         want = ("value", text.decode("utf-8")) if truth else ("raised", ProtocolError, 1007, _BAD_TEXT)
         _check(decoded == want, "decode_text", text, decoded)
 
@@ -203,12 +208,12 @@ def utf8(data: bytes) -> None:
     _check([v[0] for v in validated] == viable, "validate() validity", validated, viable)
     if _UTF8_C is not None:
         # validate()'s index of the bad byte is the one every kernel reports.
-        want = [-1 if v[0] else v[2] for v in validated]
+        bad_indices = [-1 if v[0] else v[2] for v in validated]
         for name in _UTF8_KERNELS:
             kernel = _UTF8_C._Kernel(name)
             _check(kernel.validate(text) is truth, f"kernel {name}: validate", text)
             _check(kernel.is_ascii(text) is text.isascii(), f"kernel {name}: is_ascii", text)
-            _check(kernel.feed(chunks) == (want, truth), f"kernel {name}: feed", chunks)
+            _check(kernel.feed(chunks) == (bad_indices, truth), f"kernel {name}: feed", chunks)
 
 
 # ---------------------------------------------------------------- close payloads
@@ -357,7 +362,7 @@ class _Record:
 
 def _records(inp: FuzzInput, most: int = 16) -> list[_Record]:
     """The records left in ``inp``, each after a byte that says one more follows."""
-    records = []
+    records: list[_Record] = []
     while len(records) < most and inp.take(1):
         records.append(_Record(inp))
     return records
@@ -377,38 +382,6 @@ def _frame(opcode: int, payload: bytes, key: bytes | None, fin: bool = True, rsv
     if key is None:
         return head + payload
     return head + key + _xor(payload, key, 0)
-
-
-class _ZlibReceiver:
-    """CPython's zlib receiving one direction with exactly the agreed window (RFC 7692 §7.2.2): output is taken
-    at most 256 bytes per call, so zlib checks every distance that reaches past that against its window."""
-
-    def __init__(self, bits: int, takeover: bool) -> None:
-        self.bits, self.takeover = bits, takeover
-        self._inflater: Any = None
-        self._history = b""
-
-    def message(self, payload: bytes) -> bytes:
-        window = 1 << self.bits
-        if self._inflater is None or not self.takeover:
-            history = self._history[-window:] if self.takeover else b""
-            self._inflater = (
-                zlib.decompressobj(-self.bits, zdict=history) if history else zlib.decompressobj(-self.bits)
-            )
-        inflater = self._inflater
-        data = payload + _TAIL
-        out = []
-        while True:
-            piece = inflater.decompress(data, 256)
-            out.append(piece)
-            data = inflater.unconsumed_tail
-            if inflater.eof or (not data and len(piece) < 256):
-                break
-        message = b"".join(out)
-        if inflater.eof:
-            self._inflater = None
-        self._history = (self._history + message)[-window:] if self.takeover else b""
-        return message
 
 
 def _at_block_boundary(inflater: Any) -> bool:
@@ -527,14 +500,14 @@ def deflate(data: bytes) -> None:
     if mode >= 2:
         recv_bits = max(recv_bits, 9)  # the sender must be able to honour it
     # Named from the sender's side: the server sends to a client decoder.
-    incoming = {"bits": recv_bits, "no_takeover": not recv_takeover}
-    outgoing = {"bits": other_bits, "no_takeover": not other_takeover}
+    incoming = (recv_bits, not recv_takeover)  # (window bits, no context takeover)
+    outgoing = (other_bits, not other_takeover)
     server_side, client_side = (incoming, outgoing) if client else (outgoing, incoming)
     params = DeflateParams(
-        server_no_context_takeover=server_side["no_takeover"],
-        client_no_context_takeover=client_side["no_takeover"],
-        server_max_window_bits=server_side["bits"],
-        client_max_window_bits=client_side["bits"],
+        server_no_context_takeover=server_side[1],
+        client_no_context_takeover=client_side[1],
+        server_max_window_bits=server_side[0],
+        client_max_window_bits=client_side[0],
     )
     key = None if client else b"\x5a\xc3\x0f\x96"
 
@@ -637,7 +610,7 @@ def _round_trip(
     delivered = [item for answer in trace for item in _items(answer)]
     _check(delivered == wanted, "deflate: round trip", delivered, wanted)
     # zlib inflates each compressed payload with exactly the agreed window; plain ones never touch it.
-    peer = _ZlibReceiver(bits, takeover)
+    peer = ZlibReceiver(bits, takeover)
     payloads = _message_payloads(wire, key)
     for (compressed, payload), (_, _, body) in zip(payloads, wanted, strict=True):
         if compressed:

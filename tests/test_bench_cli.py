@@ -161,7 +161,8 @@ def test_frames_check_fires(
             self._decoder = real(**options)
 
         def feed(self, data: bytes) -> list[Any]:
-            return self._decoder.feed(data)[:-1]
+            out: list[Any] = self._decoder.feed(data)
+            return out[:-1]
 
     monkeypatch.setattr(impl, "FrameDecoder", LosesLastFrame)
     status, document = _run_in_process(capsys, "--only", "frames")
@@ -297,7 +298,7 @@ def test_deflate_receive_checks_fire(
             self._decoder = real(**options)
 
         def feed(self, data: bytes) -> list[Any]:
-            out = self._decoder.feed(data)
+            out: list[Any] = self._decoder.feed(data)
             return out[:-1] if out else out
 
     monkeypatch.setattr(impl, "MessageDecoder", LosesLastMessage)
@@ -323,7 +324,8 @@ def test_deflate_compress_check_fires(
             self._real = real(*args, **kwargs)
 
         def compress(self, payload: bytes) -> bytes:
-            return self._real.compress(bytes(payload) + b" ")
+            compressed: bytes = self._real.compress(bytes(payload) + b" ")
+            return compressed
 
     monkeypatch.setattr(impl, "PerMessageDeflate", CompressesSomethingElse)
     status, document = _deflate_run(monkeypatch, capsys, ("zlib",))

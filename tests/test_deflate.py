@@ -3,7 +3,7 @@
 Every test runs on both implementations (``impl``); the differential tests put
 them side by side (``impls``, hypothesis). CPython's zlib is the independent
 reference: what wscodec sends must inflate with ``zlib.decompressobj(-bits)``
-using exactly the agreed window (:class:`ZlibReceiver`), and what
+using exactly the agreed window (the oracle's :class:`ZlibReceiver`), and what
 ``zlib.compressobj(level, DEFLATED, -bits, memLevel)`` sends must decode
 (:class:`ZlibSender`). Frames are laid out and read back by the suite's own
 code (tests/strategies.py and :func:`parse_frames`), not by wscodec's.
@@ -35,6 +35,7 @@ from outcomes import Item, Outcome, drive
 from strategies import FrameSpec, build_frame, frame_settings, payloads, utf8_payloads
 
 from wscodec import DeflateParams
+from wscodec.benchmark.oracle import ZlibReceiver
 from wscodec.errors import ProtocolError
 
 TAIL = b"\x00\x00\xff\xff"  # what a sender strips and a receiver appends (RFC 7692 §7.2.1, §7.2.2)
@@ -90,52 +91,11 @@ class ZlibSender:
         """The payload of one compressed message."""
         if self._compressor is None or not self.takeover:
             self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, -self.bits, self.mem_level)
-        out = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+        out: bytes = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
         if not out:
             return b"\x00"  # nothing since the last flush: an empty stored block's first byte (RFC 7692 §7.2.3.6)
         assert out.endswith(TAIL)
         return out[:-4]
-
-
-class ZlibReceiver:
-    """A peer inflating with CPython's zlib and exactly the agreed window (RFC 7692 §7.2.2).
-
-    zlib checks a distance against the window it keeps only when the distance
-    reaches back before the output of the current inflate call, so output is
-    taken at most :attr:`STEP` bytes per call: any reference more than STEP
-    bytes beyond the window fails. A BFINAL block ends a stream; the next
-    message then starts a new one primed with the window (§7.2.3.4).
-    """
-
-    STEP = 256
-
-    def __init__(self, bits: int, takeover: bool = True) -> None:
-        self.bits, self.takeover = bits, takeover
-        self._inflater: Any = None
-        self._history = b""
-
-    def message(self, payload: bytes) -> bytes:
-        """The message ``payload`` inflates to; ``zlib.error`` if it is not valid with this window."""
-        window = 1 << self.bits
-        if self._inflater is None or not self.takeover:
-            history = self._history[-window:] if self.takeover else b""
-            self._inflater = (
-                zlib.decompressobj(-self.bits, zdict=history) if history else zlib.decompressobj(-self.bits)
-            )
-        inflater = self._inflater
-        data = payload + TAIL
-        out = []
-        while True:
-            piece = inflater.decompress(data, self.STEP)
-            out.append(piece)
-            data = inflater.unconsumed_tail
-            if inflater.eof or (not data and len(piece) < self.STEP):
-                break
-        message = b"".join(out)
-        if inflater.eof:
-            self._inflater = None
-        self._history = (self._history + message)[-window:] if self.takeover else b""
-        return message
 
 
 class WireFrame(NamedTuple):
@@ -1232,7 +1192,14 @@ def test_compress_then_frame_by_hand(impl: ModuleType) -> None:
     params = DeflateParams(client_max_window_bits=10, server_no_context_takeover=True)
     client = impl.PerMessageDeflate(params, client=True)
     decoder = impl.MessageDecoder(deflate=impl.PerMessageDeflate(params))
-    messages = [words(rng, 5000), b"", "str ☃", rng.randbytes(2000), b"", memoryview(words(rng, 300))]
+    messages: list[bytes | str | memoryview] = [
+        words(rng, 5000),
+        b"",
+        "str ☃",
+        rng.randbytes(2000),
+        b"",
+        memoryview(words(rng, 300)),
+    ]
     wire = b"".join(FrameSpec(2, client.compress(m), rsv=4, mask=KEY).encode() for m in messages)
     wanted = [msg(2, m.encode() if isinstance(m, str) else bytes(m)) for m in messages]
     assert receive(impl, decoder, wire, 100) == wanted
@@ -1596,7 +1563,7 @@ def test_both_implementations_judge_any_compressed_payload_alike(
         compressed_message(opcode, payload, direction, pieces) if compressed else frame(opcode, payload, direction)
         for opcode, payload, compressed, pieces in items
     )
-    limit_options = {"max_message_size": 1 << 30 if limit is None else limit, "max_frame_size": 1 << 20}
+    limit_options: dict[str, Any] = {"max_message_size": 1 << 30 if limit is None else limit, "max_frame_size": 1 << 20}
     outcomes = [outcome_of(impl, receiver(impl, params, direction, **limit_options), wire, reads) for impl in impls]
     for outcome in outcomes[1:]:
         assert (outcome.feeds, outcome.error, outcome.failed_at) == (

@@ -603,6 +603,7 @@ def test_items_before_the_bad_byte_in_the_same_read(impl: ModuleType, client: bo
     expected = expect(specs, client)
     decoder = impl.MessageDecoder(client=client)
     assert decoder.feed(expected.wire[:1]) == []  # the first frame's first byte
+    assert expected.bad_at is not None
     with pytest.raises(ProtocolError) as info:
         decoder.feed(expected.wire[1 : expected.bad_at + 1])
     assert info.value.code == 1007

@@ -186,9 +186,9 @@ def test_decoder_options_are_checked(impl: ModuleType) -> None:
     for options in ({"max_frame_size": -1}, {"rsv_allowed": 8}, {"rsv_allowed": -1}):
         with pytest.raises(ValueError):
             impl.FrameDecoder(**options)
-    for options in ({"rsv_allowed": 4.0}, {"rsv_allowed": "4"}, {"max_frame_size": "10"}):
+    for wrong_type in ({"rsv_allowed": 4.0}, {"rsv_allowed": "4"}, {"max_frame_size": "10"}):
         with pytest.raises(TypeError):
-            impl.FrameDecoder(**options)
+            impl.FrameDecoder(**wrong_type)
     assert impl.DEFAULT_MAX_FRAME_SIZE == 1 << 24
     at_default = FrameSpec(2, declared=impl.DEFAULT_MAX_FRAME_SIZE, length_form="64", mask=KEY).encode()
     assert impl.FrameDecoder().feed(at_default) == []

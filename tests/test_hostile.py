@@ -171,7 +171,12 @@ def _compiled_fragments_peak(impl: ModuleType, size: int, opcode: int) -> int:
     reads = _one_byte_fragments(size, opcode)
     decoder = impl.MessageDecoder(max_message_size=None)
     out: list[object] = []
-    peak = _peak_during(lambda: [out.extend(decoder.feed(read)) for read in reads])
+
+    def receive() -> None:
+        for read in reads:
+            out.extend(decoder.feed(read))
+
+    peak = _peak_during(receive)
     assert [(m.opcode, m.payload) for m in out] == [(opcode, b"a" * size)]  # type: ignore[attr-defined]
     return peak
 

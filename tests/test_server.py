@@ -288,7 +288,7 @@ def test_large_messages_are_echoed_with_and_without_vectored_writes(
 
     async def scenario() -> None:
         listener, reader, writer, _ = await _open_echo(small_buffers=False)
-        for size in (0, 125, server.VECTORED_MIN - 1, server.VECTORED_MIN, 65536, 1 << 20):
+        for size in (0, 125, _echo_py.VECTORED_MIN - 1, _echo_py.VECTORED_MIN, 65536, 1 << 20):
             message = bytes(size % 251 for size in range(size))
             writer.write(wscodec.encode_frame(wscodec.Opcode.BINARY, message, mask=True))
             echo = wscodec.encode_frame(wscodec.Opcode.BINARY, message)
@@ -621,7 +621,7 @@ def test_every_message_of_a_read_is_echoed_in_order_with_one_write(
 def test_a_read_of_one_message_is_echoed_with_one_write(echo_impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     def test() -> None:
         connection = _Connection(monkeypatch)
-        for size in (0, 1, 125, 126, server.VECTORED_MIN - 1, server.VECTORED_MIN, 70000):
+        for size in (0, 1, 125, 126, _echo_py.VECTORED_MIN - 1, _echo_py.VECTORED_MIN, 70000):
             payload = bytes(i % 251 for i in range(size))
             connection.receive(echo_impl.encode_frame(BINARY, payload, mask=True))
             expected = echo_impl.encode_frame(BINARY, payload)
@@ -659,7 +659,7 @@ def test_reads_into_the_reused_buffer_are_echoed_alike(echo_impl: ModuleType, mo
 
     def test() -> None:
         connection = _Connection(monkeypatch)
-        assert len(connection.protocol.get_buffer(-1)) == server.READ_MIN
+        assert len(connection.protocol.get_buffer(-1)) == _echo_py.READ_MIN
         for chunk in (7, 1000, _echo_py.VIEW_MIN - 1, _echo_py.VIEW_MIN, 50000):  # copies, views, both
             reads = sum(connection.receive(data[i : i + chunk]) for i in range(0, len(data), chunk))
             assert reads >= len(data) // _echo_py.READ_MAX
@@ -877,7 +877,7 @@ def test_the_echo_loop_on_uvloop(impl: ModuleType, monkeypatch: pytest.MonkeyPat
         listener, reader, writer, protocol = await _open_echo(small_buffers=True)
         assert protocol._io.fd == -1 and protocol._io.transport is protocol.transport
         assert protocol._io.header is not None  # uvloop's writelines() keeps flow control: vectored
-        for size in (0, 125, server.VECTORED_MIN - 1, server.VECTORED_MIN, 65536, 1 << 20):
+        for size in (0, 125, _echo_py.VECTORED_MIN - 1, _echo_py.VECTORED_MIN, 65536, 1 << 20):
             message = bytes(i % 251 for i in range(size))
             writer.write(impl.encode_frame(BINARY, message, mask=True))
             echo = impl.encode_frame(BINARY, message)
@@ -914,7 +914,12 @@ def test_direct_reads_hand_the_end_of_input_back_to_the_transport(echo_impl: Mod
         assert await reader.readexactly(5) == echo_impl.encode_frame(BINARY, b"tea")
         lost = asyncio.get_running_loop().create_future()
         original = protocol.connection_lost
-        protocol.connection_lost = lambda exc: (original(exc), lost.set_result(exc))  # type: ignore[method-assign]
+
+        def connection_lost(exc: Exception | None) -> None:
+            original(exc)
+            lost.set_result(exc)
+
+        protocol.connection_lost = connection_lost  # type: ignore[method-assign]
         if ending == "reset":  # SO_LINGER 0: close() sends a reset
             writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.close()
@@ -1004,11 +1009,11 @@ def test_echo_io_hands_every_read_outside_the_echo_loop_back_alike(impl: ModuleT
         assert len(io.buffer) == 2 * _echo_py.VIEW_MIN
         peer.close()
         io.readable()  # the end of input goes back to the transport
-        assert protocol.calls[-1] == ("_stop_direct_reads", ())
+        assert protocol.calls[-1:] == [("_stop_direct_reads", ())]
     finally:
         ours.close()
     io.readable()  # a closed descriptor: an error, which the transport meets again and handles
-    assert protocol.calls[-1] == ("_stop_direct_reads", ())
+    assert protocol.calls[-1:] == [("_stop_direct_reads", ())]
     assert io.bytes_in == io.bytes_out == io.messages_in == 0  # none of it was the echo loop's
 
 

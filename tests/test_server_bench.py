@@ -140,7 +140,7 @@ def test_the_client_and_the_servers_run_on_cpus_of_their_own(monkeypatch: pytest
     else:
         assert seen == [({cpus_used[0]}, {cpus_used[1]})] * len(seen)
         assert f"the client runs on CPU {cpus_used[0]}, every server on CPU {cpus_used[1]}" in " ".join(
-            section["notes"]  # type: ignore[arg-type]
+            section["notes"]
         )
     assert os.sched_getaffinity(0) == before  # the bench's own thread is free again
 

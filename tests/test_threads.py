@@ -179,7 +179,8 @@ def test_a_feed_entered_while_another_runs_is_refused(impl: ModuleType, monkeypa
             decoder.feed(b"")
         except RuntimeError as exc:
             refused.append(str(exc))
-        return real(payload)
+        parsed: tuple[int, str] = real(payload)
+        return parsed
 
     monkeypatch.setattr(module, "parse_close", reenter)
     [close] = decoder.feed(impl.encode_frame(Opcode.CLOSE, b"\x03\xe8", mask=KEY))

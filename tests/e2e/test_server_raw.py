@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from wscodec.benchmark.oracle import ZlibReceiver
+
 TIMEOUT = 30
 RFC_KEY, RFC_ACCEPT = "dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3
 VALID_HEADERS = [
@@ -399,36 +401,14 @@ class ZlibPeer:
     """One direction of a permessage-deflate connection done with CPython's zlib and exactly the agreed
     window (RFC 7692 §7.2): ``inflate`` what the server sent, ``deflate`` what to send it.
 
-    zlib checks a back-reference against the window it keeps only when the reference reaches before the
-    output of the current inflate call, so at most :attr:`STEP` bytes are taken per call: any reference
-    more than STEP bytes beyond the window fails with "invalid distance too far back".
+    Inflation takes at most 64 bytes per zlib call, so any back-reference more than 64 bytes beyond the
+    window fails with "invalid distance too far back" (see the oracle's ZlibReceiver).
     """
-
-    STEP = 64
 
     def __init__(self, bits: int, takeover: bool) -> None:
         self.bits, self.takeover = bits, takeover
-        self._inflater: Any = None
-        self._history = b""  # the last window of what was inflated, to prime a new stream after a BFINAL block
+        self.inflate = ZlibReceiver(bits, takeover, step=64).message
         self._deflater: Any = None
-
-    def inflate(self, payload: bytes) -> bytes:
-        """The message ``payload`` inflates to; ``zlib.error`` if it is not valid with this window."""
-        if self._inflater is None or not self.takeover:
-            history = self._history if self.takeover else b""
-            self._inflater = zlib.decompressobj(-self.bits, **({"zdict": history} if history else {}))
-        inflater, data, out = self._inflater, payload + DEFLATE_TAIL, []
-        while True:
-            piece = inflater.decompress(data, self.STEP)
-            out.append(piece)
-            data = inflater.unconsumed_tail
-            if inflater.eof or (not data and len(piece) < self.STEP):
-                break
-        if inflater.eof:  # a BFINAL block ends the stream, not the window (§7.2.3.4)
-            self._inflater = None
-        message = b"".join(out)
-        self._history = (self._history + message)[-(1 << self.bits) :]
-        return message
 
     def deflate(self, message: bytes) -> bytes:
         """``message`` compressed for the server, tail removed."""

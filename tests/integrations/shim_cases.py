@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from echo_peers import simulate_pure_host  # this directory is on sys.path, as for conftest
@@ -32,6 +33,14 @@ SIZES = (0, 125, 65536, 1 << 20)
 #: chunk sizes cycled through when bytes are fed or relayed "in odd-sized chunks"
 ODD_CHUNKS = (1, 3, 7, 13, 127, 1021, 4093, 65521)
 _UTF8_PATTERN = "aé€😀"  # 1-, 2-, 3- and 4-byte code points
+
+
+def outcome(func: Callable[..., Any], *args: object) -> Any:
+    """What ``func(*args)`` returns, or the type and message of what it raises (to compare with the host's)."""
+    try:
+        return func(*args)
+    except Exception as exc:  # noqa: BLE001 - comparing any error
+        return (type(exc), str(exc))
 
 
 def utf8_text(size: int) -> str:

@@ -26,7 +26,7 @@ import tornado.util
 import tornado.web
 import tornado.websocket
 from impls import IMPL_NAMES, load_impl
-from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, pure_host, split3
+from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, outcome, pure_host, split3
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
@@ -47,14 +47,6 @@ def build(host_build: str) -> Iterator[str]:
     yield host_build
     shim.uninstall()
     undo()
-
-
-def outcome(func: object, *args: object) -> object:
-    """The result of ``func(*args)``, or the type and message of what it raised."""
-    try:
-        return func(*args)  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - comparing any error
-        return (type(exc), str(exc))
 
 
 #: the compression classes the shim replaces in tornado.websocket (the first two with compiled wscodec only)

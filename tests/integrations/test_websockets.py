@@ -26,7 +26,7 @@ import pytest
 # websockets needs Python >= 3.11 (the test extra leaves it out before)
 needs.module("websockets", python=(3, 11))
 
-from shim_cases import CASES, Case, Relay, odd_chunks, pure_host, split3, subprocess_env
+from shim_cases import CASES, Case, Relay, odd_chunks, outcome, pure_host, split3, subprocess_env
 from websockets import exceptions, frames
 from websockets.extensions import permessage_deflate
 from websockets.frames import Close, Frame, Opcode
@@ -50,14 +50,6 @@ def build(host_build: str) -> Iterator[str]:
     yield host_build
     shim.uninstall()
     undo()
-
-
-def outcome(func: object, *args: object) -> object:
-    """The result of ``func(*args)``, or the type and message of what it raised."""
-    try:
-        return func(*args)  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - comparing any error
-        return (type(exc), str(exc))
 
 
 def test_install_reports_and_restores_exactly(impl: ModuleType, build: str) -> None:

@@ -30,7 +30,7 @@ import wsproto.frame_protocol as fp
 from hypothesis import given
 from hypothesis import strategies as st
 from impls import IMPL_NAMES, load_impl
-from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, odd_chunks, split3, utf8_text
+from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, odd_chunks, outcome, split3, utf8_text
 from strategies import any_streams, chunked, frame_settings, garbage, valid_streams, wire
 from wsproto import connection, handshake
 from wsproto.connection import ConnectionState, ConnectionType
@@ -74,14 +74,6 @@ def under(impl: ModuleType | None, work: Callable[[], Any]) -> Any:
         return work()
     finally:
         shim.uninstall()
-
-
-def outcome(work: Callable[[], Any]) -> Any:
-    """What ``work()`` returns, or the type and message of what it raises."""
-    try:
-        return work()
-    except Exception as exc:  # noqa: BLE001 - comparing any error
-        return (type(exc), str(exc))
 
 
 # ---------------------------------------------------------------- install

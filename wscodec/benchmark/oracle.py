@@ -1,4 +1,4 @@
-"""Reference answers the benchmarks check every implementation against.
+"""Reference answers the benchmarks, tests and fuzz targets check every implementation against.
 
 Deliberately simple and independent of every implementation measured: the
 mask is one big-integer XOR, frames are packed and parsed with ``struct``,
@@ -10,8 +10,9 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["deflate_messages", "encode_frame", "inflate_messages", "parse_frames", "xor_mask"]
+__all__ = ["ZlibReceiver", "deflate_messages", "encode_frame", "inflate_messages", "parse_frames", "xor_mask"]
 
 _TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: what every sync flush ends with, removed on the wire
 
@@ -104,3 +105,43 @@ def inflate_messages(payloads: Iterable[bytes], window_bits: int, window: bytes 
             raise ValueError("a compressed message does not end where permessage-deflate says it does")
         out.append(data)
     return out
+
+
+class ZlibReceiver:
+    """A peer inflating one direction with CPython's zlib and exactly the agreed window (RFC 7692 §7.2.2).
+
+    zlib checks a distance against the window it keeps only when the distance
+    reaches back before the output of the current inflate call, so output is
+    taken at most ``step`` bytes per call: any reference more than ``step``
+    bytes beyond the window fails. A BFINAL block ends a stream; the next
+    message then starts a new one primed with the window (§7.2.3.4).
+    ``takeover=False``: every message starts a new stream with nothing before it.
+    """
+
+    def __init__(self, bits: int, takeover: bool = True, *, step: int = 256) -> None:
+        self.bits, self.takeover, self.step = bits, takeover, step
+        self._inflater: Any = None
+        self._history = b""
+
+    def message(self, payload: bytes) -> bytes:
+        """The message ``payload`` inflates to; ``zlib.error`` if it is not valid with this window."""
+        window = 1 << self.bits
+        if self._inflater is None or not self.takeover:
+            history = self._history[-window:] if self.takeover else b""
+            self._inflater = (
+                zlib.decompressobj(-self.bits, zdict=history) if history else zlib.decompressobj(-self.bits)
+            )
+        inflater = self._inflater
+        data = payload + _TAIL
+        out = []
+        while True:
+            piece = inflater.decompress(data, self.step)
+            out.append(piece)
+            data = inflater.unconsumed_tail
+            if inflater.eof or (not data and len(piece) < self.step):
+                break
+        message = b"".join(out)
+        if inflater.eof:
+            self._inflater = None
+        self._history = (self._history + message)[-window:] if self.takeover else b""
+        return message
