@@ -8,8 +8,9 @@ not installed at the end.
 
 from __future__ import annotations
 
-import os
 import sys
+
+from _runner import run_under_shim  # this script's folder
 
 from wscodec.integrations import autobahn as shim
 
@@ -31,27 +32,14 @@ def skip_tests_of_old_behaviour() -> None:
         getattr(deflate_tests, name).skip = "asserts the behaviour autobahn 26.7 changed, which the shim has"
 
 
-def main() -> int:
-    """Install the shim, run trial on ``sys.argv[1:]``, return its exit status."""
-    report = shim.install(os.environ.get("WSCODEC_SHIM_IMPL") or None)
+def tests() -> None:
+    """trial on ``sys.argv[1:]``, once the tests of old behaviour are marked."""
     skip_tests_of_old_behaviour()
-    print(f"wscodec autobahn shim installed: autobahn {report.version} on wscodec ({report.implementation})")
-    for line in report.lines():
-        print(f"  {line}")
-    sys.stdout.flush()
     from twisted.scripts.trial import run
 
     sys.argv = ["trial", *sys.argv[1:]]
-    try:
-        run()
-        status = 0
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 1
-    if not shim.is_installed():
-        print("the shim was uninstalled while the tests ran")
-        return 1
-    return status
+    run()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_under_shim("autobahn", tests))

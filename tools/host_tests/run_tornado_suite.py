@@ -9,31 +9,17 @@ fails if the shim is not installed at the end.
 
 from __future__ import annotations
 
-import os
 import sys
 
-from wscodec.integrations import tornado as shim
+from _runner import run_under_shim  # this script's folder
 
 
-def main() -> int:
-    """Install the shim, run tornado's runner on ``sys.argv``, return its exit status."""
-    report = shim.install(os.environ.get("WSCODEC_SHIM_IMPL") or None)
-    print(f"wscodec tornado shim installed ({report.implementation}) on tornado {report.version}:")
-    for line in report.lines():
-        print(f"  {line}")
-    sys.stdout.flush()
+def tests() -> None:
+    """tornado's runner on ``sys.argv``."""
     from tornado.test.runtests import main as runtests
 
-    try:
-        runtests()
-        status = 0
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 1
-    if not shim.is_installed():
-        print("the shim was uninstalled while the tests ran")
-        return 1
-    return status
+    runtests()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_under_shim("tornado", tests))

@@ -14,27 +14,19 @@ import os
 import sys
 import unittest
 
+from _runner import run_under_shim  # this script's folder
 
-def main() -> int:
-    """Install the shim, run the discovered tests, return the exit status."""
+
+def tests() -> None:
+    """The tests discovered in ``sys.argv[1]``'s ``tests`` package; exits 1 if any failed."""
     parent = sys.argv[1]
-    if os.environ.get("WEBSOCKETS_NO_SPEEDUPS"):
-        sys.modules["websockets.speedups"] = None  # type: ignore[assignment]  # as if not built
-    from wscodec.integrations import websockets as shim
-
-    report = shim.install(os.environ.get("WSCODEC_SHIM_IMPL") or None)
-    print(f"wscodec websockets shim installed ({report.implementation}) on websockets {report.version}:")
-    for line in report.lines():
-        print(f"  {line}")
-    sys.stdout.flush()
     sys.path.insert(0, parent)
     suite = unittest.defaultTestLoader.discover(os.path.join(parent, "tests"), top_level_dir=parent)
-    result = unittest.TextTestRunner(verbosity=1).run(suite)
-    if not shim.is_installed():
-        print("the shim was uninstalled while the tests ran")
-        return 1
-    return 0 if result.wasSuccessful() else 1
+    if not unittest.TextTestRunner(verbosity=1).run(suite).wasSuccessful():
+        sys.exit(1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if os.environ.get("WEBSOCKETS_NO_SPEEDUPS"):
+        sys.modules["websockets.speedups"] = None  # type: ignore[assignment]  # as if not built, before any import
+    sys.exit(run_under_shim("websockets", tests))

@@ -12,26 +12,24 @@ from __future__ import annotations
 import os
 
 import pytest
+from _runner import header, install, still_installed  # this folder is on PYTHONPATH
 
-from wscodec.integrations import InstallReport, shim_module
+from wscodec.integrations import InstallReport
 
 _REPORT = pytest.StashKey[InstallReport]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Install the shim before any test module imports the host."""
-    shim = shim_module(os.environ["WSCODEC_SHIM_HOST"])
-    config.stash[_REPORT] = shim.install(os.environ.get("WSCODEC_SHIM_IMPL") or None)
+    config.stash[_REPORT] = install(os.environ["WSCODEC_SHIM_HOST"])
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Say which host version runs on which wscodec implementation, and what the shim did."""
-    report = config.stash[_REPORT]
-    head = f"wscodec {report.host} shim installed: {report.host} {report.version} on wscodec ({report.implementation})"
-    return [head, *(f"  {line}" for line in report.lines())]
+    return header(config.stash[_REPORT])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if something uninstalled the shim while the tests ran."""
-    if not shim_module(os.environ["WSCODEC_SHIM_HOST"]).is_installed():
+    if not still_installed(os.environ["WSCODEC_SHIM_HOST"]):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
