@@ -24,7 +24,7 @@ from typing import Any
 from fuzz_differential import IMPLS, normalise, run_decoder, same_outcome
 from fuzz_input import BUFFER_KINDS, FuzzInput, as_buffer, cut
 
-from wscodec.benchmark.oracle import ZlibReceiver
+from wscodec.benchmark.oracle import ZlibReceiver, xor_mask
 from wscodec.close import encode_close, parse_close
 from wscodec.deflate_params import DeflateParams
 from wscodec.errors import ProtocolError
@@ -186,7 +186,7 @@ def utf8(data: bytes) -> None:
     key = text[:4].ljust(4, b"k")
     for impl in IMPLS:
         _check(impl.validate_utf8(as_buffer(text, kind)) is truth, f"{impl.NAME}: validate_utf8", text)
-    for args in ((text,), (_xor(text, key, 0), key)):
+    for args in ((text,), (xor_mask(text, key, 0), key)):
 
         def decode(impl: ModuleType, args: tuple[bytes, ...] = args) -> Any:
             return impl.decode_text(as_buffer(args[0], kind), *args[1:])
@@ -269,13 +269,6 @@ def close(data: bytes) -> None:
 # ---------------------------------------------------------------- masking
 
 
-def _xor(data: bytes, key: bytes, phase: int) -> bytes:
-    """Oracle: ``data`` XOR ``key`` repeated, starting at key byte ``phase % 4``."""
-    n = len(data)
-    stream = (key * (n // 4 + 2))[phase % 4 : phase % 4 + n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
-
-
 def mask(data: bytes) -> None:
     """apply_mask, apply_mask_inplace (every phase) and Masker (any chunking) against a plain XOR."""
     inp = FuzzInput(data)
@@ -292,16 +285,16 @@ def mask(data: bytes) -> None:
             _raises(ValueError, partial(impl.Masker, key), f"{impl.NAME}: Masker key")
         return
     for impl in IMPLS:
-        _check(impl.apply_mask(as_buffer(payload, kind), key) == _xor(payload, key, 0), f"{impl.NAME}: apply_mask")
+        _check(impl.apply_mask(as_buffer(payload, kind), key) == xor_mask(payload, key, 0), f"{impl.NAME}: apply_mask")
         buf = _misaligned(payload, misalign & 63)
         impl.apply_mask_inplace(buf, as_buffer(key, kind), offset)
-        _check(buf == _xor(payload, key, offset), f"{impl.NAME}: apply_mask_inplace", offset)
+        _check(buf == xor_mask(payload, key, offset), f"{impl.NAME}: apply_mask_inplace", offset)
         masker = impl.Masker(key)
         pieces = [masker.process(as_buffer(chunk, kind)) for chunk in cut(payload, sizes)]
-        _check(b"".join(pieces) == _xor(payload, key, 0), f"{impl.NAME}: Masker")
+        _check(b"".join(pieces) == xor_mask(payload, key, 0), f"{impl.NAME}: Masker")
         _check(masker.offset == len(payload) % 4, f"{impl.NAME}: Masker.offset")
     if _MASK_C is not None:
-        want = _xor(payload, key, offset)
+        want = xor_mask(payload, key, offset)
         for name in _MASK_KERNELS:
             src = _misaligned(payload, misalign & 63)
             dst = _misaligned(bytes(len(payload)), misalign >> 6)
@@ -381,7 +374,7 @@ def _frame(opcode: int, payload: bytes, key: bytes | None, fin: bool = True, rsv
         head += bytes((mbit | 127,)) + n.to_bytes(8, "big")
     if key is None:
         return head + payload
-    return head + key + _xor(payload, key, 0)
+    return head + key + xor_mask(payload, key, 0)
 
 
 def _at_block_boundary(inflater: Any) -> bool:
@@ -642,7 +635,7 @@ def _message_payloads(wire: bytes, key: bytes | None) -> list[tuple[bool, bytes]
         payload = wire[pos : pos + n]
         pos += n
         if frame_key:
-            payload = _xor(payload, frame_key, 0)
+            payload = xor_mask(payload, frame_key, 0)
         if b0 & 0x0F:
             current = [bool(b0 & 0x40), b""]
         else:

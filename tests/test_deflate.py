@@ -21,7 +21,6 @@ import importlib
 import itertools
 import random
 import sys
-import threading
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -33,9 +32,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from outcomes import Item, Outcome, drive
 from strategies import FrameSpec, build_frame, frame_settings, payloads, utf8_payloads
+from together import in_threads
 
 from wscodec import DeflateParams
-from wscodec.benchmark.oracle import ZlibReceiver
+from wscodec.benchmark.oracle import ZlibReceiver, xor_mask
 from wscodec.errors import ProtocolError
 
 TAIL = b"\x00\x00\xff\xff"  # what a sender strips and a receiver appends (RFC 7692 §7.2.1, §7.2.2)
@@ -109,11 +109,6 @@ class WireFrame(NamedTuple):
     payload: bytes
 
 
-def _xor(data: bytes, key: bytes) -> bytes:
-    stream = (key * (len(data) // 4 + 1))[: len(data)]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(len(data), "little")
-
-
 def parse_frames(data: bytes) -> list[WireFrame]:
     """Read back well-formed frames (RFC 6455 §5.2), byte by byte."""
     frames = []
@@ -137,7 +132,7 @@ def parse_frames(data: bytes) -> list[WireFrame]:
         pos += length
         frames.append(
             WireFrame(
-                bool(b0 & 0x80), bool(b0 & 0x40), b0 & 0x30, b0 & 0x0F, key, _xor(payload, key) if key else payload
+                bool(b0 & 0x80), bool(b0 & 0x40), b0 & 0x30, b0 & 0x0F, key, xor_mask(payload, key) if key else payload
             )
         )
     return frames
@@ -1340,37 +1335,6 @@ def _tracing() -> Iterator[None]:
 # ---------------------------------------------------------------- threads
 
 
-@contextlib.contextmanager
-def _switching_often() -> Iterator[None]:
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
-
-
-def _together(work: Callable[[], None], count: int = 2) -> None:
-    start = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            start.wait()
-            work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    with _switching_often():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    if errors:
-        raise errors[0]
-
-
 def _big_text(seed: int, n: int) -> bytes:
     rng = random.Random(seed)
     vocabulary = [rng.randbytes(rng.randrange(2, 9)).hex() for _ in range(5000)]
@@ -1387,7 +1351,7 @@ def test_two_threads_compressing_with_one_deflate_get_runtime_error_not_corrupti
         shared = impl.PerMessageDeflate(params, backend=backend)
         done: list[bytes] = []
 
-        def work(shared: Any = shared, done: list[bytes] = done) -> None:
+        def work(_: int, shared: Any = shared, done: list[bytes] = done) -> None:
             nonlocal refused
             for _ in range(3):
                 try:
@@ -1395,7 +1359,7 @@ def test_two_threads_compressing_with_one_deflate_get_runtime_error_not_corrupti
                 except RuntimeError:
                     refused += 1
 
-        _together(work)
+        in_threads(work, 2)
         # Refused calls did not touch the compressor: what went through is what one thread alone gives.
         twin = impl.PerMessageDeflate(params, backend=backend)
         assert sorted(done) == sorted(twin.compress(data) for _ in done)
@@ -1421,7 +1385,7 @@ def test_two_threads_feeding_one_decoder_get_runtime_error_not_corruption(impl: 
         assert decoder.feed(build_frame(FrameSpec(2, b"", rsv=4, declared=count * len(block) - 4))[:10]) == []
         taken = [0]
 
-        def work(decoder: Any = decoder, taken: list[int] = taken) -> None:
+        def work(_: int, decoder: Any = decoder, taken: list[int] = taken) -> None:
             nonlocal refused
             for _ in range(reads):
                 try:
@@ -1430,7 +1394,7 @@ def test_two_threads_feeding_one_decoder_get_runtime_error_not_corruption(impl: 
                 except RuntimeError:
                     refused += 1
 
-        _together(work)
+        in_threads(work, 2)
         rest = block * (count - 1 - taken[0]) + block[:-4]
         assert receive(impl, decoder, rest) == [msg(2, data * count)]
         if refused:

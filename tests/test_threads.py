@@ -19,57 +19,18 @@ from __future__ import annotations
 
 import random
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from types import ModuleType
 
 import pytest
+from together import in_threads
 
+from wscodec.benchmark.oracle import xor_mask
 from wscodec.enums import Opcode
 
 THREADS = 8
 KEY = b"\xa1\xb2\xc3\xd4"
 BIG = 300 * 1024  # past every GIL-free threshold
 TEXT = ("wscodec ☃ κόσμε 😀 " * (BIG // 20)).encode()
-
-
-@contextmanager
-def _switching_often() -> Iterator[None]:
-    """Let the GIL change hands every microsecond, so threads interleave inside every call."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
-
-
-def _in_threads(work: Callable[[int], None], count: int = THREADS) -> None:
-    """Run ``work(i)`` in ``count`` threads started together; re-raise the first failure."""
-    start = threading.Barrier(count)
-    errors: list[Exception] = []
-
-    def run(i: int) -> None:
-        try:
-            start.wait()
-            work(i)
-        except Exception as exc:  # noqa: BLE001 - re-raised below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    with _switching_often():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    if errors:
-        raise errors[0]
-
-
-def _xor(data: bytes, key: bytes) -> bytes:
-    stream = (key * (len(data) // 4 + 1))[: len(data)]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(len(data), "little")
 
 
 def test_separate_decoders_and_shared_functions_from_8_threads(impl: ModuleType) -> None:
@@ -84,7 +45,7 @@ def test_separate_decoders_and_shared_functions_from_8_threads(impl: ModuleType)
         wire += impl.encode_frame(9, b"ping", mask=True)
         wire += impl.encode_frame(0, payload[third : 2 * third], fin=False, mask=True)
         wire += impl.encode_frame(0, payload[2 * third :], mask=True)
-    masked_binary = _xor(binary, KEY)
+    masked_binary = xor_mask(binary, KEY)
     bad_text = TEXT[:-1] + b"\xff"
 
     def work(i: int) -> None:
@@ -110,7 +71,7 @@ def test_separate_decoders_and_shared_functions_from_8_threads(impl: ModuleType)
             header = impl.parse_header(impl.encode_header(2, BIG, mask=True))
             assert (header.length, header.masked, len(header.mask)) == (BIG, True, 4)
 
-    _in_threads(work)
+    in_threads(work, THREADS)
 
 
 def _feed_together(decoder: object, chunk: bytes, reads: int) -> list[int]:
@@ -126,7 +87,7 @@ def _feed_together(decoder: object, chunk: bytes, reads: int) -> list[int]:
             except RuntimeError:
                 pass  # a decoder may refuse a feed while another thread is inside one
 
-    _in_threads(work, 4)
+    in_threads(work, 4)
     return delivered
 
 
@@ -160,7 +121,7 @@ def test_a_validator_and_a_masker_shared_by_threads_do_not_crash(impl: ModuleTyp
             if i == 0:
                 validator.reset()
 
-    _in_threads(work)
+    in_threads(work, THREADS)
 
 
 def test_a_feed_entered_while_another_runs_is_refused(impl: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,10 +17,10 @@ __all__ = ["ZlibReceiver", "deflate_messages", "encode_frame", "inflate_messages
 _TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: what every sync flush ends with, removed on the wire
 
 
-def xor_mask(data: bytes, key: bytes) -> bytes:
-    """``data`` XOR the 4-byte ``key`` repeated (RFC 6455 §5.3)."""
-    n = len(data)
-    pattern = (key * (n // 4 + 1))[:n]
+def xor_mask(data: bytes, key: bytes, phase: int = 0) -> bytes:
+    """``data`` XOR the 4-byte ``key`` repeated (RFC 6455 §5.3), from key byte ``phase % 4`` on."""
+    n, start = len(data), phase % 4
+    pattern = (key * (n // 4 + 2))[start : start + n]
     return (int.from_bytes(data, "big") ^ int.from_bytes(pattern, "big")).to_bytes(n, "big")
 
 
