@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from buffer_kinds import array_of, misaligned, mmap_of, strided, two_dimensional
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from impls import IMPL_NAMES
@@ -65,42 +66,6 @@ def mask_c() -> ModuleType:
 
 
 # ---------------------------------------------------------------- buffer kinds
-# Each maker turns payload bytes into another object exposing the same bytes.
-
-
-def _misaligned(pad: int) -> Callable[[bytes], memoryview]:
-    def make(data: bytes) -> memoryview:
-        return memoryview(bytearray(pad) + data)[pad:]
-
-    return make
-
-
-def _mmap(data: bytes) -> Any:
-    if not data:
-        return b""  # an mmap cannot be empty
-    m = mmap.mmap(-1, len(data))
-    m.write(data)
-    return m
-
-
-def _array_words(data: bytes) -> Any:
-    if len(data) % 4:
-        return bytearray(data)
-    words = array.array("I")
-    words.frombytes(data)
-    return words
-
-
-def _two_dimensional(data: bytes) -> memoryview:
-    view = memoryview(bytearray(data))
-    return view.cast("B", (2, len(data) // 2)) if data and len(data) % 2 == 0 else view
-
-
-def _strided(data: bytes) -> memoryview:
-    """A non-contiguous view: every other byte of a buffer twice as long."""
-    spread = bytearray(2 * len(data))
-    spread[::2] = data
-    return memoryview(spread)[::2]
 
 
 READABLE_KINDS: dict[str, Callable[[bytes], Any]] = {
@@ -109,25 +74,25 @@ READABLE_KINDS: dict[str, Callable[[bytes], Any]] = {
     "memoryview": memoryview,
     "memoryview-of-bytearray": lambda d: memoryview(bytearray(d)),
     "array-B": lambda d: array.array("B", d),
-    "array-I": _array_words,
-    "mmap": _mmap,
-    "misaligned-1": _misaligned(1),
-    "misaligned-3": _misaligned(3),
-    "misaligned-45": _misaligned(45),
-    "2-d": _two_dimensional,
-    "non-contiguous": _strided,
+    "array-I": array_of("I"),
+    "mmap": mmap_of,
+    "misaligned-1": misaligned(1),
+    "misaligned-3": misaligned(3),
+    "misaligned-45": misaligned(45),
+    "2-d": two_dimensional,
+    "non-contiguous": strided,
 }
 
 WRITABLE_KINDS: dict[str, Callable[[bytes], Any]] = {
     "bytearray": bytearray,
     "memoryview-of-bytearray": lambda d: memoryview(bytearray(d)),
     "array-B": lambda d: array.array("B", d),
-    "array-I": _array_words,
-    "mmap": lambda d: _mmap(d) if d else bytearray(),
-    "misaligned-1": _misaligned(1),
-    "misaligned-7": _misaligned(7),
-    "misaligned-62": _misaligned(62),
-    "2-d": _two_dimensional,
+    "array-I": array_of("I"),
+    "mmap": lambda d: mmap_of(d) if d else bytearray(),
+    "misaligned-1": misaligned(1),
+    "misaligned-7": misaligned(7),
+    "misaligned-62": misaligned(62),
+    "2-d": two_dimensional,
 }
 
 MASK_KINDS: dict[str, Callable[[bytes], Any]] = {
@@ -135,7 +100,7 @@ MASK_KINDS: dict[str, Callable[[bytes], Any]] = {
     "bytearray": bytearray,
     "memoryview": memoryview,
     "array-I": lambda k: array.array("I", k),
-    "non-contiguous": _strided,
+    "non-contiguous": strided,
 }
 
 

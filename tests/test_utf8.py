@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from buffer_kinds import array_of, misaligned, mmap_of, strided, two_dimensional
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from impls import IMPL_NAMES
@@ -556,49 +557,19 @@ def test_large(impl: ModuleType, size: int) -> None:
 # ---------------------------------------------------------------- input types
 
 
-def _misaligned(pad: int) -> Callable[[bytes], memoryview]:
-    def make(data: bytes) -> memoryview:
-        return memoryview(bytearray(pad) + data)[pad:]
-
-    return make
-
-
-def _mmap(data: bytes) -> Any:
-    if not data:
-        return b""  # an mmap cannot be empty
-    m = mmap.mmap(-1, len(data))
-    m.write(data)
-    return m
-
-
-def _strided(data: bytes) -> memoryview:
-    """A non-contiguous view: every other byte of a buffer twice as long."""
-    spread = bytearray(2 * len(data))
-    spread[::2] = data
-    return memoryview(spread)[::2]
-
-
-def _words(data: bytes) -> Any:
-    if len(data) % 2:
-        return bytearray(data)
-    words = array.array("H")
-    words.frombytes(data)
-    return words
-
-
 BUFFER_KINDS: dict[str, Callable[[bytes], Any]] = {
     "bytes": bytes,
     "bytearray": bytearray,
     "memoryview": memoryview,
     "read-only memoryview": lambda d: memoryview(bytearray(d)).toreadonly(),
     "array-B": lambda d: array.array("B", d),
-    "array-H": _words,
-    "mmap": _mmap,
-    "misaligned-1": _misaligned(1),
-    "misaligned-3": _misaligned(3),
-    "misaligned-33": _misaligned(33),
-    "2-d": lambda d: memoryview(d).cast("B", (2, len(d) // 2)) if d and len(d) % 2 == 0 else d,
-    "non-contiguous": _strided,
+    "array-H": array_of("H"),
+    "mmap": mmap_of,
+    "misaligned-1": misaligned(1),
+    "misaligned-3": misaligned(3),
+    "misaligned-33": misaligned(33),
+    "2-d": two_dimensional,
+    "non-contiguous": strided,
 }
 
 TYPE_SAMPLES = [b"", b"plain", "aé中😀".encode() * 40, b"x" * 70 + b"\xed\xa0\x80", "中".encode() * 50 + b"\xe4"]
