@@ -23,7 +23,7 @@ import random
 import sys
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from outcomes import Item, Outcome, drive
 from strategies import FrameSpec, build_frame, frame_settings, payloads, utf8_payloads
 from together import in_threads
+from tracing import traced, tracing
 
 from wscodec import DeflateParams
 from wscodec.benchmark.oracle import ZlibReceiver, xor_mask
@@ -997,12 +998,9 @@ def test_a_bomb_is_never_inflated_into_memory(impl: ModuleType, opcode: int, how
     decoder = receiver(impl, DeflateParams(), "client-to-server", max_message_size=limit, max_frame_size=1 << 24)
     chunks = cut(wire, how)
     gc.collect()
-    tracemalloc.start()
-    try:
+    with tracing():
         outcome = drive(impl, decoder, chunks)
         peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
     assert outcome.code == 1009
     # The compiled decoder inflates into its message buffer, never past the limit plus one byte; CPython's zlib
     # module (the pure one's) may hold its output twice while joining it. Either way far below 64 MiB.
@@ -1296,12 +1294,12 @@ def test_nothing_is_allocated_until_a_direction_is_used(impl: ModuleType, backen
     in_use = _malloc_in_use()
     if in_use is None and impl.NAME != "python":
         pytest.skip("needs glibc's mallinfo2 to see zlib's own allocations")
-    measure = in_use or _traced  # tracemalloc sees CPython's zlib (and the others' modules) allocate
+    measure = in_use or traced  # tracemalloc sees CPython's zlib (and the others' modules) allocate
     params = DeflateParams()
     impl.PerMessageDeflate(params, backend=backend).compress(b"warm up")
     wire = compressed_message(1, _HELLO, "client-to-server")
     gc.collect()
-    with _tracing() if in_use is None else contextlib.nullcontext():
+    with tracing() if in_use is None else contextlib.nullcontext():
         before = measure()
         idle = [impl.PerMessageDeflate(params, backend=backend) for _ in range(1000)]
         created = measure() - before
@@ -1317,19 +1315,6 @@ def test_nothing_is_allocated_until_a_direction_is_used(impl: ModuleType, backen
     # far smaller, and no compressor.
     assert compressing > 100 * 16384, compressing
     assert 100 * 4096 < inflating < 100 * 120 * 1024, inflating
-
-
-def _traced() -> int:
-    return tracemalloc.get_traced_memory()[0]
-
-
-@contextlib.contextmanager
-def _tracing() -> Iterator[None]:
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        tracemalloc.stop()
 
 
 # ---------------------------------------------------------------- threads

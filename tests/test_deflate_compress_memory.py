@@ -8,6 +8,7 @@ import zlib
 from types import ModuleType
 
 import pytest
+from tracing import tracing
 
 from wscodec import DeflateParams
 
@@ -23,11 +24,8 @@ from wscodec import DeflateParams
 )
 def test_compress_peak_memory(impl: ModuleType, data: bytes, most: int) -> None:
     deflate = impl.PerMessageDeflate(DeflateParams())
-    tracemalloc.start()
-    try:
+    with tracing():
         out = deflate.compress(data)
         peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
     assert peak < most
     assert zlib.decompressobj(-15).decompress(out + b"\x00\x00\xff\xff") == data

@@ -11,12 +11,12 @@ from __future__ import annotations
 import array
 import dataclasses
 import random
-import tracemalloc
 from types import ModuleType
 
 import pytest
 from outcomes import drive, frame_item, normalise
 from strategies import FrameSpec, wire
+from tracing import peak_during
 
 from wscodec.enums import RSV1, RSV2, RSV3, Opcode
 from wscodec.errors import ProtocolError
@@ -358,18 +358,6 @@ def test_payloads_are_independent_bytes(impl: ModuleType) -> None:
 # ---------------------------------------------------------------- memory
 
 
-def _peak_during(action: object) -> int:
-    """Bytes allocated at the peak of ``action()`` above what was allocated before it."""
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        action()  # type: ignore[operator]
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("client", [False, True])
 def test_declared_2_62_bytes_over_a_small_limit_fails_at_once_allocating_nothing(
     impl: ModuleType, client: bool
@@ -384,7 +372,7 @@ def test_declared_2_62_bytes_over_a_small_limit_fails_at_once_allocating_nothing
         except ProtocolError as exc:
             errors.append(exc)
 
-    assert _peak_during(feed) < 16 * 1024
+    assert peak_during(feed) < 16 * 1024
     assert [exc.code for exc in errors] == [1009]
     assert decoder.buffered == 0
 
@@ -395,10 +383,10 @@ def test_declared_2_62_bytes_over_a_small_limit_fails_at_once_allocating_nothing
 def test_declared_length_is_not_allocated_before_it_arrives(impl: ModuleType, declared: int, limit: int) -> None:
     data = FrameSpec(2, declared=declared, length_form="64", mask=KEY).encode() + bytes(1000)
     decoder = impl.FrameDecoder(max_frame_size=limit)
-    assert _peak_during(lambda: decoder.feed(data)) < 64 * 1024
+    assert peak_during(lambda: decoder.feed(data)) < 64 * 1024
     assert decoder.buffered == len(data)
     more = bytes(1 << 16)
-    assert _peak_during(lambda: decoder.feed(more)) < 4 * len(more)
+    assert peak_during(lambda: decoder.feed(more)) < 4 * len(more)
     assert decoder.buffered == len(data) + len(more)
 
 
@@ -415,7 +403,7 @@ def test_one_byte_dribble_of_a_64k_frame_holds_what_arrived(impl: ModuleType, cl
             assert decoder.buffered == (i + 1) % len(data)
 
     # The receive buffer (with growth slack), the payload copied out and the frame: a few times the wire size.
-    assert _peak_during(dribble) < 4 * len(data)
+    assert peak_during(dribble) < 4 * len(data)
     assert [normalise(impl, f) for f in frames] == [("frame", True, 2, payload, False, False, False)]
 
 

@@ -21,12 +21,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tracing import peak_during, traced, tracing
 
 import wscodec
 from wscodec.errors import ProtocolError
@@ -39,17 +38,6 @@ MESSAGE_MEMORY_FACTOR = 3
 
 #: Tests that measure memory: CPython's tracemalloc and allocator.
 cpython_only = pytest.mark.skipif(sys.implementation.name != "cpython", reason="measures CPython's allocator")
-
-
-def _peak_during(action: Callable[[], object]) -> int:
-    """Bytes allocated at the peak of ``action``, above what was allocated before it."""
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        action()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
 
 
 def _header(opcode: int, length: int, *, fin: bool = True, masked: bool = True) -> bytes:
@@ -84,7 +72,7 @@ def test_declared_2_62_byte_frame_fails_at_once_allocating_nothing(impl: ModuleT
     header = _header(2, 1 << 62, masked=not client)
     decoder = _decoder(impl, kind, 1024, client)
     errors: list[ProtocolError] = []
-    peak = _peak_during(lambda: errors.append(_raises(decoder, header)))
+    peak = peak_during(lambda: errors.append(_raises(decoder, header)))
     assert [e.code for e in errors] == [1009]
     assert peak < 16 * 1024
     assert getattr(decoder, "buffered", 0) == 0
@@ -176,7 +164,7 @@ def _compiled_fragments_peak(impl: ModuleType, size: int, opcode: int) -> int:
         for read in reads:
             out.extend(decoder.feed(read))
 
-    peak = _peak_during(receive)
+    peak = peak_during(receive)
     assert [(m.opcode, m.payload) for m in out] == [(opcode, b"a" * size)]  # type: ignore[attr-defined]
     return peak
 
@@ -211,19 +199,16 @@ def test_failed_message_decoder_drops_what_it_held_and_keeps_nothing_more(impl: 
     # A 1 MiB text fragment the decoder keeps, waiting for the rest (zeros masked with KEY: valid ASCII).
     held = _header(1, MIB, fin=False) + bytes(MIB)
     chunk = bytes(MIB)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+    with tracing():
+        before = traced()
         assert decoder.feed(held) == []
-        assert tracemalloc.get_traced_memory()[0] - before >= MIB
+        assert traced() - before >= MIB
         _raises(decoder, _VIOLATIONS[violation])
-        after_error = tracemalloc.get_traced_memory()[0]
+        after_error = traced()
         assert after_error - before < MIB // 4, "the held fragment was not dropped"
         for _ in range(32):
             _raises(decoder, chunk)
-        assert tracemalloc.get_traced_memory()[0] - after_error < 64 * 1024
-    finally:
-        tracemalloc.stop()
+        assert traced() - after_error < 64 * 1024
     assert getattr(decoder, "buffered", 0) == 0
 
 
@@ -233,15 +218,12 @@ def test_failed_frame_decoder_keeps_nothing_it_is_fed(impl: ModuleType, client: 
     decoder = impl.FrameDecoder(client=client)
     _raises(decoder, _header(2, 10, masked=client)[:2])  # the wrong mask direction, seen at byte 2
     chunk = bytes(MIB)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+    with tracing():
+        before = traced()
         for _ in range(32):
             assert _raises(decoder, chunk).code == 1002
             assert decoder.buffered == 0
-        assert tracemalloc.get_traced_memory()[0] - before < 64 * 1024
-    finally:
-        tracemalloc.stop()
+        assert traced() - before < 64 * 1024
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")

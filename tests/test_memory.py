@@ -24,12 +24,12 @@ import os
 import random
 import subprocess
 import sys
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tracing import traced, tracing
 
 import wscodec
 from wscodec.close import parse_close
@@ -143,16 +143,13 @@ def test_a_million_cycles_leave_memory_flat(impl: ModuleType) -> None:
 def test_traced_memory_flat_over_many_cycles(impl: ModuleType) -> None:
     frames = _mixed_frames(11)
     _run(impl, 3, frames)
-    tracemalloc.start()
-    try:
+    with tracing():
         _run(impl, 3, frames)  # warm-up under tracing: its own bookkeeping settles
         gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
+        before = traced()
         _run(impl, 20, frames)
         gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+        grown = traced() - before
     assert grown < 64 * 1024, f"{grown} bytes still allocated after 20 000 cycles"
 
 

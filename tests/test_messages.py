@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-import tracemalloc
 from types import ModuleType
 
 import pytest
 from outcomes import Item, drive, normalise
 from strategies import FrameSpec, wire
+from tracing import peak_during
 
 from wscodec.enums import Opcode
 from wscodec.errors import ProtocolError
@@ -374,17 +374,6 @@ def test_feed_accepts_any_buffer_and_refuses_str(impl: ModuleType) -> None:
 # ---------------------------------------------------------------- memory
 
 
-def _peak(action: object) -> int:
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        action()  # type: ignore[operator]
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
 def test_one_byte_dribble_of_a_64k_text_message(impl: ModuleType) -> None:
     text = ("wscodec ☃ " * 7000).encode()[:65536]
     data = wire([_frame(1, text[:30000], fin=False), _frame(9, b"p"), _frame(0, text[30000:])])
@@ -395,7 +384,7 @@ def test_one_byte_dribble_of_a_64k_text_message(impl: ModuleType) -> None:
         for i in range(len(data)):
             out.extend(decoder.feed(data[i : i + 1]))
 
-    assert _peak(dribble) < 4 * len(data)
+    assert peak_during(dribble) < 4 * len(data)
     assert [normalise(impl, m) for m in out] == [_control(9, b"p"), _message(1, text)]
 
 
@@ -411,7 +400,7 @@ def test_one_byte_fragments_hold_a_small_multiple_of_their_wire_size(impl: Modul
         for i in range(len(data)):
             out.extend(decoder.feed(data[i : i + 1]))
 
-    assert _peak(dribble) < 2 * len(data)
+    assert peak_during(dribble) < 2 * len(data)
     assert [normalise(impl, m) for m in out] == [_message(2, b"\x00" + b"\x01" * (count - 2) + b"\x02")]
 
 
@@ -426,5 +415,5 @@ def test_one_byte_fragments_in_socket_reads(impl: ModuleType) -> None:
         for i in range(0, len(data), 65536):
             out.extend(decoder.feed(data[i : i + 65536]))
 
-    assert _peak(feed) < 2 * len(data)
+    assert peak_during(feed) < 2 * len(data)
     assert [normalise(impl, m) for m in out] == [_message(1, b"a" + b"b" * (count - 2) + b"c")]

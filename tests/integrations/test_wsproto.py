@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from impls import IMPL_NAMES, load_impl
 from shim_cases import CASES, Case, Relay, install_as_newer, installed_originals, odd_chunks, outcome, split3, utf8_text
 from strategies import any_streams, chunked, frame_settings, garbage, valid_streams, wire
+from tracing import tracing
 from wsproto import connection, handshake
 from wsproto.connection import ConnectionState, ConnectionType
 from wsproto.events import (
@@ -642,13 +643,10 @@ def test_a_bomb_is_stopped_before_it_inflates(shimmed: ModuleType | None) -> Non
     bomb = frame(0x2, compressed(bytes(16 << 20)), rsv1=True)
     assert len(bomb) < 20000
     conn = deflating(CLIENT, {})
-    tracemalloc.start()
-    try:
+    with tracing():
         conn.receive_data(bomb)
         events = list(conn.events())
         peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
     assert [type(event) for event in events] == [CloseConnection] and events[0].code == 1009
     assert peak < 4 << 20
 
