@@ -27,6 +27,7 @@ from wscodec.errors import ProtocolError
 __all__ = [
     "Item",
     "Outcome",
+    "completable",
     "drive",
     "expected_frames",
     "expected_messages",
@@ -173,7 +174,7 @@ def _close_violation(payload: bytes) -> int | None:
     return None
 
 
-def _completable(pending: bytes) -> bool:
+def completable(pending: bytes) -> bool:
     """Whether some continuation bytes turn an unfinished UTF-8 sequence into a valid one."""
     if not pending:
         return True
@@ -202,7 +203,7 @@ class _Utf8:
         except UnicodeDecodeError:
             return False
         self.pending = decoder.getstate()[0]
-        return not self.pending if final else _completable(self.pending)
+        return not self.pending if final else completable(self.pending)
 
 
 def expected_messages(

@@ -30,7 +30,7 @@ from types import ModuleType
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from outcomes import Item, Outcome, drive, expected_messages
+from outcomes import Item, Outcome, completable, drive, expected_messages
 from strategies import FrameSpec, chunked, frame_settings, split, utf8_payloads, valid_streams, wire
 
 import wscodec._impl_py as reference
@@ -115,23 +115,6 @@ def cpython_first_error(data: bytes) -> int | None:
     return None
 
 
-def _completable(pending: bytes) -> bool:
-    """Whether some continuation bytes make an unfinished sequence valid.
-
-    80, 90, A0 and BF reach every range a UTF-8 continuation byte may have to fall in.
-    """
-    tails = [b""]
-    for _ in range(4):
-        for tail in tails:
-            try:
-                (pending + tail).decode("utf-8")
-                return True
-            except UnicodeDecodeError:
-                pass
-        tails = [tail + bytes((b,)) for tail in tails for b in (0x80, 0x90, 0xA0, 0xBF)]
-    return False
-
-
 def model_first_invalid(data: bytes) -> int | None:
     """An independent model of the same rule: CPython's decoder, plus "can the pending bytes still be completed"."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -140,7 +123,7 @@ def model_first_invalid(data: bytes) -> int | None:
             decoder.decode(data[i : i + 1])
         except UnicodeDecodeError:
             return i
-        if not _completable(decoder.getstate()[0]):
+        if not completable(decoder.getstate()[0]):
             return i
     return None
 
