@@ -963,6 +963,22 @@ def test_messages_across_the_output_buffers_edges_and_limits(
                 assert outcome.code == 1009
 
 
+def _first_read_inflating_past(chunks: Sequence[bytes], payload: bytes, size: int) -> int:
+    """The index of the first read after which zlib, inflating ``payload`` (the end of the frame the reads carry)
+    as it arrives, has produced more than ``size`` bytes."""
+    header = sum(map(len, chunks)) - len(payload)
+    inflater = zlib.decompressobj(-15)
+    produced = fed = 0
+    for i, chunk in enumerate(chunks):
+        start, fed = fed, fed + len(chunk)
+        produced += len(
+            inflater.decompress(payload[max(0, start - header) : max(0, fed - header)], size + 2 - produced)
+        )
+        if produced > size:
+            return i
+    raise AssertionError(f"the payload inflates to {produced} bytes, not more than {size}")
+
+
 @pytest.mark.parametrize("step", [1, 7, 4096])
 @pytest.mark.parametrize("kind", BOMBS)
 @pytest.mark.parametrize("direction", DIRECTIONS)
@@ -971,19 +987,7 @@ def test_a_bomb_fails_in_the_feed_that_proves_it(impl: ModuleType, direction: st
     _, payload = _bomb(kind, limit * 20)
     wire = frame(2, payload, direction, rsv1=True)
     chunks = cut(wire, step)
-    header = len(wire) - len(payload)
-    # zlib, inflating the payload as it arrives: the first read after which it has produced more than the limit
-    inflater = zlib.decompressobj(-15)
-    produced, fed, when = 0, 0, None
-    for i, chunk in enumerate(chunks):
-        start, fed = fed, fed + len(chunk)
-        produced += len(
-            inflater.decompress(payload[max(0, start - header) : max(0, fed - header)], limit + 2 - produced)
-        )
-        if produced > limit:
-            when = i
-            break
-    assert when is not None
+    when = _first_read_inflating_past(chunks, payload, limit)
     decoder = receiver(impl, DeflateParams(), direction, max_message_size=limit, max_frame_size=1 << 24)
     outcome = outcome_of(impl, decoder, wire, step)
     assert (outcome.code, outcome.failed_at) == (1009, when)
@@ -1054,17 +1058,8 @@ def test_invalid_utf8_in_compressed_text_fails_in_the_feed_that_produced_it(
         payload = ZlibSender(15).payload(text[:at] + bad + text[at:])
         wire = frame(1, payload, direction, rsv1=True)
         chunks = cut(wire, step)
-        header = len(wire) - len(payload)
         # the first read after which the inflated text holds the first byte that cannot be UTF-8
-        inflater = zlib.decompressobj(-15)
-        produced, fed, when = 0, 0, None
-        for i, chunk in enumerate(chunks):
-            start, fed = fed, fed + len(chunk)
-            produced += len(inflater.decompress(payload[max(0, start - header) : max(0, fed - header)]))
-            if produced > at + (1 if bad == b"\xed\xa0\x80" else 0):  # ED A0 is already certain
-                when = i
-                break
-        assert when is not None
+        when = _first_read_inflating_past(chunks, payload, at + (1 if bad == b"\xed\xa0\x80" else 0))  # ED A0: certain
         outcome = outcome_of(impl, receiver(impl, DeflateParams(), direction), wire, step)
         assert (outcome.error, outcome.failed_at) == ((1007, "invalid UTF-8 in text message"), when)
 
